@@ -1,0 +1,97 @@
+/**
+ * The one place that reads the environment. Every setting is parsed and validated once;
+ * a bad or missing setting fails start-up with a message naming each one.
+ */
+import { z } from 'zod';
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+export function isLoopbackUrl(url: URL): boolean {
+  return LOOPBACK_HOSTS.has(url.hostname);
+}
+
+const intSetting = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+/** https everywhere; plain http only on loopback (the local simulator and test fakes). */
+const secureUrl = httpUrl.refine((value) => {
+  const url = new URL(value);
+  return url.protocol === 'https:' || isLoopbackUrl(url);
+}, 'must be https:// (http:// is accepted only for localhost / 127.0.0.1)');
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const secretName = z
+  .string()
+  .regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be 1-127 letters, digits or dashes (a Key Vault secret name)');
+
+const settingsSchema = z.object({
+  SENDMODE_BASE_URL: httpUrl.default('https://rest.sendmode.com/v2'),
+  SENDMODE_CONNECT_TIMEOUT_MS: intSetting(5_000, 100, 120_000),
+  SENDMODE_HEADERS_TIMEOUT_MS: intSetting(15_000, 100, 300_000),
+  SENDMODE_BODY_TIMEOUT_MS: intSetting(15_000, 100, 300_000),
+  SENDMODE_MAX_CONNECTIONS: intSetting(10, 1, 256),
+  KEY_VAULT_URI: secureUrl.optional().or(z.literal('').transform(() => undefined)),
+  SENDMODE_API_KEY_SECRET_NAME: secretName.default('sendmode-api-key'),
+  SENDMODE_API_KEY: optionalString,
+  API_KEY_CACHE_TTL_SECONDS: intSetting(300, 0, 86_400),
+  AzureWebJobsStorage: optionalString,
+  AzureWebJobsStorage__accountName: optionalString,
+  AzureWebJobsStorage__tableServiceUri: optionalString,
+  AzureWebJobsStorage__queueServiceUri: optionalString,
+  AzureWebJobsStorage__clientId: optionalString,
+  SENDMODE_ACCOUNT_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -')
+    .default('default'),
+  RATE_LIMIT_MAX_CALLS: intSetting(100, 1, 1_000),
+  RATE_LIMIT_WINDOW_SECONDS: intSetting(60, 1, 3_600),
+  RATE_LIMIT_SAFETY_MARGIN_MS: intSetting(1_000, 0, 60_000),
+  RATE_LIMIT_MAX_WAIT_SECONDS: intSetting(5, 0, 60),
+  RATE_LIMIT_TABLE_NAME: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be a valid table name')
+    .default('ratelimits'),
+  IMPORT_QUEUE_NAME: z
+    .string()
+    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,56}[a-z0-9]$/, 'must be a valid queue name')
+    .default('customer-imports'),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+export class SettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid settings:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+/** Parses settings from an environment-like record. Pure: tests pass their own. */
+export function parseSettings(env: Record<string, string | undefined>): Settings {
+  const result = settingsSchema.safeParse(env);
+  if (!result.success) {
+    throw new SettingsError(
+      result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+    );
+  }
+  return result.data;
+}
+
+let current: Settings | undefined;
+
+/** The process's settings, parsed on first use. */
+export function getSettings(): Settings {
+  current ??= parseSettings(process.env);
+  return current;
+}
+
+/** Forget the parsed settings so the next `getSettings()` re-reads the environment (tests). */
+export function resetSettings(): void {
+  current = undefined;
+}
