@@ -17,19 +17,19 @@ const httpUrl = z.url({ protocol: /^https?$/ });
 
 /** https everywhere; plain http only on loopback (the local simulator and test fakes). */
 const secureUrl = httpUrl.refine((value) => {
+  if (!URL.canParse(value)) return true; // reported by httpUrl already
   const url = new URL(value);
   return url.protocol === 'https:' || isLoopbackUrl(url);
 }, 'must be https:// (http:// is accepted only for localhost / 127.0.0.1)');
 
-const optionalString = z
-  .string()
-  .trim()
-  .transform((value) => (value === '' ? undefined : value))
-  .optional();
+const optionalString = z.string().trim().optional();
 
 const secretName = z
   .string()
-  .regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be 1-127 letters, digits or dashes (a Key Vault secret name)');
+  .regex(
+    /^[0-9a-zA-Z-]{1,127}$/,
+    'must be 1-127 letters, digits or dashes (a Key Vault secret name)',
+  );
 
 const settingsSchema = z.object({
   SENDMODE_BASE_URL: httpUrl.default('https://rest.sendmode.com/v2'),
@@ -37,7 +37,7 @@ const settingsSchema = z.object({
   SENDMODE_HEADERS_TIMEOUT_MS: intSetting(15_000, 100, 300_000),
   SENDMODE_BODY_TIMEOUT_MS: intSetting(15_000, 100, 300_000),
   SENDMODE_MAX_CONNECTIONS: intSetting(10, 1, 256),
-  KEY_VAULT_URI: secureUrl.optional().or(z.literal('').transform(() => undefined)),
+  KEY_VAULT_URI: secureUrl.optional(),
   SENDMODE_API_KEY_SECRET_NAME: secretName.default('sendmode-api-key'),
   SENDMODE_API_KEY: optionalString,
   API_KEY_CACHE_TTL_SECONDS: intSetting(300, 0, 86_400),
@@ -74,7 +74,11 @@ export class SettingsError extends Error {
 
 /** Parses settings from an environment-like record. Pure: tests pass their own. */
 export function parseSettings(env: Record<string, string | undefined>): Settings {
-  const result = settingsSchema.safeParse(env);
+  // An empty app setting means "not set": the default applies.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''),
+  );
+  const result = settingsSchema.safeParse(present);
   if (!result.success) {
     throw new SettingsError(
       result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),

@@ -1,0 +1,71 @@
+/**
+ * Every Sendmode call goes through here: read the key, take a slot from the shared limiter,
+ * call, and, if Sendmode refuses the key, read it again and retry once (a key rotated in the
+ * vault takes effect without a restart). The retry takes its own limiter slot.
+ */
+import type { ApiKeyProvider } from './api-key.js';
+import { UpstreamRejectedError } from './errors.js';
+import type { Logger } from './logger.js';
+import type {
+  CreditsResult,
+  ImportCustomerRequest,
+  ImportCustomerResult,
+  OptOutRequest,
+  OptOutResult,
+  SendmodeApi,
+  SendSmsRequest,
+  SendSmsResult,
+} from './sendmode-client.js';
+
+/** The shared limiter as seen by callers: resolves when a call may be made. */
+export interface CallGate {
+  acquire(maxWaitMs: number): Promise<void>;
+}
+
+export interface CallOptions {
+  log: Logger;
+  /** How long to wait for a limiter slot before giving up with RateLimitedError. */
+  maxWaitMs: number;
+}
+
+export class Sendmode {
+  constructor(
+    private readonly api: SendmodeApi,
+    private readonly keys: ApiKeyProvider,
+    private readonly gate: CallGate,
+  ) {}
+
+  send(request: SendSmsRequest, options: CallOptions): Promise<SendSmsResult> {
+    return this.call(options, (key) => this.api.send(key, request));
+  }
+
+  credits(options: CallOptions): Promise<CreditsResult> {
+    return this.call(options, (key) => this.api.credits(key));
+  }
+
+  importCustomer(
+    request: ImportCustomerRequest,
+    options: CallOptions,
+  ): Promise<ImportCustomerResult> {
+    return this.call(options, (key) => this.api.importCustomer(key, request));
+  }
+
+  optOut(request: OptOutRequest, options: CallOptions): Promise<OptOutResult> {
+    return this.call(options, (key) => this.api.optOut(key, request));
+  }
+
+  private async call<T>(options: CallOptions, operation: (key: string) => Promise<T>): Promise<T> {
+    const key = await this.keys.getKey(options.log);
+    await this.gate.acquire(options.maxWaitMs);
+    try {
+      return await operation(key);
+    } catch (error) {
+      if (!(error instanceof UpstreamRejectedError && error.isAuthFailure)) throw error;
+      const freshKey = await this.keys.refreshKey(key, options.log).catch(() => key);
+      if (freshKey === key) throw error;
+      options.log.warn('Sendmode refused the API key; retrying once with the key just read again.');
+      await this.gate.acquire(options.maxWaitMs);
+      return operation(freshKey);
+    }
+  }
+}
