@@ -111,11 +111,13 @@ export async function apiKeyProviderFromSettings(settings: Settings): Promise<Ap
       import('@azure/keyvault-secrets'),
       import('@azure/identity'),
     ]);
-    const vaultUrl = new URL(settings.KEY_VAULT_URI);
+    // Settings accept plain http only for loopback (a local fake vault), never in Azure; a
+    // loopback address also cannot pass the SDK's check that the challenge names the vault host.
+    const local = isLoopbackUrl(new URL(settings.KEY_VAULT_URI));
     const client = new SecretClient(settings.KEY_VAULT_URI, new DefaultAzureCredential(), {
       retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1_000 },
-      // Settings accept plain http only for loopback (the local fake); never in Azure.
-      allowInsecureConnection: vaultUrl.protocol === 'http:' && isLoopbackUrl(vaultUrl),
+      allowInsecureConnection: local,
+      disableChallengeResourceVerification: local,
     });
     return new KeyVaultApiKeyProvider(client, {
       secretName: settings.SENDMODE_API_KEY_SECRET_NAME,
