@@ -1,0 +1,134 @@
+/**
+ * Standalone Sendmode simulator (development only, never deployed).
+ *
+ *   npx tsx tools/sendmode-simulator/main.ts [--port 8081] [--host 127.0.0.1]
+ *       [--key local-dev-key]... [--balance 1000] [--quiet]
+ *   npm run simulator -- --port 0
+ *
+ * Environment: SIMULATOR_PORT, SIMULATOR_API_KEY (comma-separated), SIMULATOR_BALANCE.
+ * Flags win over the environment. Point the connector at it with SENDMODE_BASE_URL=<printed URL>.
+ * Logs one line per call (operation, HTTP status, Sendmode statusCode, fault, phone numbers
+ * masked to their last 3 digits); never logs keys.
+ */
+import { parseArgs } from 'node:util';
+import { startSimulator, type RecordedCall } from './simulator.js';
+
+const USAGE = `Usage: tsx tools/sendmode-simulator/main.ts [options]
+  --port <n>      port to listen on (env SIMULATOR_PORT, default 8081; 0 = a free port)
+  --host <h>      interface to bind (default 127.0.0.1)
+  --key <k>       accepted API key; repeat or comma-separate (env SIMULATOR_API_KEY, default local-dev-key)
+  --balance <n>   initial credit balance (env SIMULATOR_BALANCE, default 1000)
+  --quiet         do not log one line per call
+  --help          show this help`;
+
+function die(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function parseNumber(raw: string, name: string, integer: boolean): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
+    die(`Invalid ${name}: ${raw}`);
+  }
+  return n;
+}
+
+/** Last 3 digits only. */
+function mask(number: unknown): string {
+  if (typeof number !== 'string') return '?';
+  const digits = number.replace(/\D/g, '');
+  return `***${digits.slice(-3)}`;
+}
+
+function numbersOf(call: RecordedCall): string[] {
+  const p = call.payload as Record<string, unknown> | null;
+  if (p === null || typeof p !== 'object') return [];
+  if (Array.isArray(p.recipients)) return p.recipients.map(mask);
+  if ('mobilenumber' in p) return [mask(p.mobilenumber)];
+  const data = p.importdata as Record<string, unknown> | null | undefined;
+  if (data && typeof data === 'object' && 'mobilenumber' in data) return [mask(data.mobilenumber)];
+  return [];
+}
+
+function logCall(call: RecordedCall): void {
+  const parts = [
+    new Date(call.arrivedAt).toISOString(),
+    `#${call.seq}`,
+    call.method,
+    call.operation,
+    `http=${call.httpStatus}`,
+  ];
+  if (call.statusCode !== undefined) parts.push(`statusCode=${call.statusCode}`);
+  if (!call.authorized) parts.push('unauthorized');
+  if (call.fault) parts.push(`fault=${call.fault}`);
+  const numbers = numbersOf(call);
+  if (numbers.length > 0) {
+    const shown = numbers.slice(0, 5).join(',');
+    parts.push(`numbers=${shown}${numbers.length > 5 ? `,+${numbers.length - 5}` : ''}`);
+  }
+  console.log(parts.join(' '));
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        key: { type: 'string', multiple: true },
+        balance: { type: 'string' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    die(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+
+  const portRaw = values.port ?? process.env.SIMULATOR_PORT ?? '8081';
+  const port = parseNumber(portRaw, 'port', true);
+  if (port > 65535) die(`Invalid port: ${portRaw}`);
+  const balanceRaw = values.balance ?? process.env.SIMULATOR_BALANCE ?? '1000';
+  const balance = parseNumber(balanceRaw, 'balance', false);
+  const keySources = values.key ?? (process.env.SIMULATOR_API_KEY ?? 'local-dev-key').split(',');
+  const apiKeys = keySources
+    .flatMap((k) => k.split(','))
+    .map((k) => k.trim())
+    .filter((k) => k !== '');
+  if (apiKeys.length === 0) die('At least one API key is needed.');
+
+  const sim = await startSimulator({
+    port,
+    host: values.host ?? '127.0.0.1',
+    apiKeys,
+    balance,
+    ...(values.quiet ? {} : { onCall: logCall }),
+  });
+  console.log(`Sendmode simulator listening on ${sim.url} (admin: ${sim.origin}/__admin)`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    if (!values.quiet) console.log(`Received ${signal}; stopping.`);
+    sim.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  console.error(`Sendmode simulator failed to start: ${err instanceof Error ? err.message : err}`);
+  process.exit(1);
+});
