@@ -66,7 +66,8 @@ function describe(error: unknown): { problem: Problem; retryAfterMs?: number } {
   if (error instanceof UpstreamRejectedError) {
     const p = problem('upstream-rejected', 'Sendmode rejected the request', 502, error.message);
     p.upstream = error.upstream;
-    return { problem: p };
+    // SYSTEM_ERROR and the like pass: say when to try again.
+    return error.permanent ? { problem: p } : { problem: p, retryAfterMs: 5_000 };
   }
   if (error instanceof UpstreamUnavailableError) {
     if (error.httpStatus === 429) {
