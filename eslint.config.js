@@ -18,7 +18,11 @@ export default tseslint.config(
     rules: {
       'no-restricted-properties': [
         'error',
-        { object: 'process', property: 'env', message: 'Read settings through shared/settings.ts.' },
+        {
+          object: 'process',
+          property: 'env',
+          message: 'Read settings through shared/settings.ts.',
+        },
       ],
     },
   },
