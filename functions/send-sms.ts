@@ -1,21 +1,35 @@
 import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
 import { handleHttp, jsonResponse, readJsonBody } from '../shared/http.js';
+import { fingerprintOf, isReplay, readIdempotencyKey } from '../shared/idempotency.js';
 import { maskPhoneNumber } from '../shared/phone.js';
 import { parseSendSms } from '../shared/schemas/send-sms.js';
 import { getServices } from '../shared/services.js';
 
 export async function sendSms(request: HttpRequest, context: InvocationContext) {
   return handleHttp(context, 'send-sms', async (log) => {
+    const idempotencyKey = readIdempotencyKey(request);
     const sms = parseSendSms(await readJsonBody(request));
     log.recipientCount = sms.recipients.length;
     log.recipients = sms.recipients.slice(0, 10).map(maskPhoneNumber);
-    const { sendmode, settings } = await getServices();
-    const result = await sendmode.send(sms, {
-      log: context,
-      maxWaitMs: settings.RATE_LIMIT_MAX_WAIT_SECONDS * 1000,
-    });
-    log.upstreamStatusCode = result.statusCode;
-    return jsonResponse(200, result);
+    const { sendmode, settings, idempotency } = await getServices();
+    const send = async () => {
+      const result = await sendmode.send(sms, {
+        log: context,
+        maxWaitMs: settings.RATE_LIMIT_MAX_WAIT_SECONDS * 1000,
+      });
+      log.upstreamStatusCode = result.statusCode;
+      return jsonResponse(200, result);
+    };
+    if (!idempotencyKey) return send();
+    const response = await idempotency.run(
+      idempotencyKey,
+      fingerprintOf(sms),
+      send,
+      context,
+      context.invocationId,
+    );
+    log.idempotentReplay = isReplay(response);
+    return response;
   });
 }
 

@@ -5,6 +5,8 @@
 
 export type ErrorKind =
   | 'validation'
+  | 'conflict'
+  | 'unprocessable'
   | 'payload-too-large'
   | 'unsupported-media-type'
   | 'rate-limited'
@@ -31,6 +33,24 @@ export class ValidationError extends AppError {
   constructor(
     readonly errors: FieldError[],
     message = 'The request is invalid.',
+  ) {
+    super(message);
+  }
+}
+
+/** The request clashes with one still in progress (e.g. the same Idempotency-Key). */
+export class ConflictError extends AppError {
+  readonly kind = 'conflict';
+  readonly permanent = false;
+}
+
+/** Well-formed, but cannot be processed as asked (e.g. a reused key with another body). */
+export class UnprocessableError extends AppError {
+  readonly kind = 'unprocessable';
+  readonly permanent = true;
+  constructor(
+    message: string,
+    readonly errors: FieldError[] = [],
   ) {
     super(message);
   }
@@ -98,6 +118,8 @@ export class UpstreamUnavailableError extends AppError {
     message: string,
     readonly httpStatus?: number,
     readonly retryAfterMs?: number,
+    /** False only when no connection was made, so Sendmode cannot have acted on the request. */
+    readonly requestSent = true,
   ) {
     super(message);
   }
@@ -110,6 +132,17 @@ export class UpstreamTimeoutError extends AppError {
   constructor(readonly phase: 'connect' | 'headers' | 'body') {
     super(`Sendmode did not answer in time (${phase} time-out).`);
   }
+}
+
+/**
+ * Whether Sendmode may have received (and acted on) the request that failed this way: any
+ * answer, a reset or a time-out after connecting. Failures before the call never reached it.
+ */
+export function mayHaveReachedSendmode(error: unknown): boolean {
+  if (error instanceof UpstreamRejectedError) return true;
+  if (error instanceof UpstreamUnavailableError) return error.requestSent;
+  if (error instanceof UpstreamTimeoutError) return error.phase !== 'connect';
+  return false;
 }
 
 /** Key Vault or Table Storage cannot be used now; nothing was sent. */

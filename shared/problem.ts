@@ -4,11 +4,13 @@
  */
 import type { HttpResponseInit } from '@azure/functions';
 import {
+  ConflictError,
   DependencyUnavailableError,
   type FieldError,
   PayloadTooLargeError,
   RateLimitedError,
   type SendmodeStatus,
+  UnprocessableError,
   UnsupportedMediaTypeError,
   UpstreamRejectedError,
   UpstreamTimeoutError,
@@ -50,6 +52,15 @@ function describe(error: unknown): { problem: Problem; retryAfterMs?: number } {
   if (error instanceof ValidationError) {
     const p = problem('validation', 'The request is invalid', 400, error.message);
     p.errors = error.errors;
+    return { problem: p };
+  }
+  if (error instanceof ConflictError) {
+    const p = problem('conflict', 'A request with this key is in progress', 409, error.message);
+    return { problem: p, retryAfterMs: 5_000 };
+  }
+  if (error instanceof UnprocessableError) {
+    const p = problem('unprocessable', 'The request cannot be processed', 422, error.message);
+    if (error.errors.length > 0) p.errors = error.errors;
     return { problem: p };
   }
   if (error instanceof PayloadTooLargeError) {

@@ -105,6 +105,14 @@ type SendmodeAnswer = Record<string, unknown> & { status: string; statusCode: nu
 /** Status codes whose input or key can never succeed as sent. SYSTEM_ERROR (8) is transient. */
 const TRANSIENT_STATUS_CODES = new Set([8]);
 const TRANSIENT_HTTP_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
+/** Failures that happen before a connection exists: Sendmode never saw the request. */
+const NOT_CONNECTED_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 /** Answers are small JSON documents; anything bigger is not Sendmode. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
@@ -209,8 +217,12 @@ function classifyTransportError(error: unknown): AppError {
   if (error instanceof undiciErrors.HeadersTimeoutError) return new UpstreamTimeoutError('headers');
   if (error instanceof undiciErrors.BodyTimeoutError) return new UpstreamTimeoutError('body');
   const code = (error as { code?: unknown }).code;
+  const reason = typeof code === 'string' ? code : 'network error';
   return new UpstreamUnavailableError(
-    `Sendmode could not be reached (${typeof code === 'string' ? code : 'network error'}).`,
+    `Sendmode could not be reached (${reason}).`,
+    undefined,
+    undefined,
+    !NOT_CONNECTED_CODES.has(reason),
   );
 }
 

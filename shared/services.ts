@@ -3,14 +3,17 @@
  * provider and limiter from settings, once, on first use.
  */
 import { apiKeyProviderFromSettings } from './api-key.js';
+import { IdempotencyStore } from './idempotency.js';
 import { rateLimiterFromSettings } from './rate-limiter.js';
 import { Sendmode } from './sendmode.js';
 import { SendmodeClient } from './sendmode-client.js';
 import { getSettings, type Settings } from './settings.js';
+import { createTableClient } from './table-storage.js';
 
 export interface Services {
   settings: Settings;
   sendmode: Sendmode;
+  idempotency: IdempotencyStore;
   close(): Promise<void>;
 }
 
@@ -24,13 +27,15 @@ async function build(settings: Settings): Promise<Services> {
     bodyTimeoutMs: settings.SENDMODE_BODY_TIMEOUT_MS,
     maxConnections: settings.SENDMODE_MAX_CONNECTIONS,
   });
-  const [keys, limiter] = await Promise.all([
+  const [keys, limiter, idempotencyTable] = await Promise.all([
     apiKeyProviderFromSettings(settings),
     rateLimiterFromSettings(settings),
+    createTableClient(settings, settings.IDEMPOTENCY_TABLE_NAME),
   ]);
   return {
     settings,
     sendmode: new Sendmode(client, keys, limiter),
+    idempotency: new IdempotencyStore(idempotencyTable, settings.IDEMPOTENCY_TTL_SECONDS * 1000),
     close: () => client.close(),
   };
 }

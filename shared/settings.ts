@@ -58,6 +58,11 @@ const settingsSchema = z.object({
     .string()
     .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be a valid table name')
     .default('ratelimits'),
+  IDEMPOTENCY_TABLE_NAME: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be a valid table name')
+    .default('idempotency'),
+  IDEMPOTENCY_TTL_SECONDS: intSetting(86_400, 1, 7 * 86_400),
   IMPORT_QUEUE_NAME: z
     .string()
     .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,56}[a-z0-9]$/, 'must be a valid queue name')
