@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
 import { handleHttp, jsonResponse, readJsonBody } from '../shared/http.js';
-import { fingerprintOf, isReplay, readIdempotencyKey } from '../shared/idempotency.js';
+import { fingerprintOf, isReplay, readIdempotencyKey } from '../shared/idempotency-key.js';
 import { maskPhoneNumber } from '../shared/phone.js';
 import { parseSendSms } from '../shared/schemas/send-sms.js';
 import { getServices } from '../shared/services.js';

@@ -6,43 +6,21 @@
  */
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
-import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { HttpResponseInit } from '@azure/functions';
+import { REPLAYED_HEADER } from './idempotency-key.js';
 import {
   ConflictError,
   DependencyUnavailableError,
   mayHaveReachedSendmode,
   UnprocessableError,
-  ValidationError,
 } from './errors.js';
 import type { Logger } from './logger.js';
 import { problemResponse } from './problem.js';
+import { describeStorageError } from './storage-account.js';
 import { ensureTable, hasStatus } from './table-storage.js';
 
-export const IDEMPOTENCY_HEADER = 'idempotency-key';
-export const REPLAYED_HEADER = 'idempotent-replayed';
-const MAX_KEY_LENGTH = 255;
 /** A claim older than this is abandoned (its process died): well past the 5-minute function time-out. */
 const IN_FLIGHT_STALE_MS = 10 * 60_000;
-
-/** The header's value, or undefined when absent; 400 when present but unusable. */
-export function readIdempotencyKey(request: HttpRequest): string | undefined {
-  const key = request.headers.get(IDEMPOTENCY_HEADER);
-  if (key === null) return undefined;
-  if (key.length < 1 || key.length > MAX_KEY_LENGTH || !/^[\x20-\x7e]+$/.test(key)) {
-    throw new ValidationError([
-      {
-        field: 'Idempotency-Key',
-        message: `must be 1-${MAX_KEY_LENGTH} printable ASCII characters`,
-      },
-    ]);
-  }
-  return key;
-}
-
-/** A stable fingerprint of the validated request: the same request always hashes the same. */
-export function fingerprintOf(request: unknown): string {
-  return createHash('sha256').update(JSON.stringify(request)).digest('base64url');
-}
 
 interface StoredOutcome {
   status: number;
@@ -184,7 +162,7 @@ export class IdempotencyStore {
       await this.table.updateEntity(done, 'Replace', { etag: claim.etag });
     } catch (error) {
       // The send happened; the caller gets its answer. Retries see 409 until the claim goes stale.
-      log.error(`Could not store the idempotent outcome (${describe(error)}).`);
+      log.error(`Could not store the idempotent outcome (${describeStorageError(error)}).`);
     }
   }
 
@@ -192,13 +170,9 @@ export class IdempotencyStore {
     try {
       await this.table.deleteEntity(claim.partitionKey, claim.rowKey, { etag: claim.etag });
     } catch (error) {
-      log.warn(`Could not release the Idempotency-Key claim (${describe(error)}).`);
+      log.warn(`Could not release the Idempotency-Key claim (${describeStorageError(error)}).`);
     }
   }
-}
-
-export function isReplay(response: HttpResponseInit): boolean {
-  return (response.headers as Record<string, string> | undefined)?.[REPLAYED_HEADER] === 'true';
 }
 
 function replayed(outcome: StoredOutcome): HttpResponseInit {
@@ -209,14 +183,9 @@ function replayed(outcome: StoredOutcome): HttpResponseInit {
   };
 }
 
-function describe(error: unknown): string {
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? `HTTP ${status}` : 'storage unreachable';
-}
-
 function unavailable(error: unknown): DependencyUnavailableError {
   return new DependencyUnavailableError(
     'table-storage',
-    `Table Storage is unavailable (${describe(error)}); nothing was sent.`,
+    `Table Storage is unavailable (${describeStorageError(error)}); nothing was sent.`,
   );
 }

@@ -22,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TableClient } from '@azure/data-tables';
 import { AppError, DependencyUnavailableError, RateLimitedError } from './errors.js';
 import type { Settings } from './settings.js';
+import { describeStorageError } from './storage-account.js';
 import { createTableClient, ensureTable, hasStatus, storageErrorCode } from './table-storage.js';
 
 export interface RateLimiterOptions {
@@ -106,14 +107,9 @@ function storageUnavailable(error: unknown, timeoutMs: number): DependencyUnavai
       STORAGE_FAILURE_RETRY_MS,
     );
   }
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  const code = storageErrorCode(error);
-  const what = [typeof status === 'number' ? `HTTP ${status}` : undefined, code]
-    .filter(Boolean)
-    .join(' ');
   return new DependencyUnavailableError(
     'table-storage',
-    `Table Storage is unavailable${what ? ` (${what})` : ''}.`,
+    `Table Storage is unavailable (${describeStorageError(error)}).`,
     STORAGE_FAILURE_RETRY_MS,
   );
 }

@@ -1,25 +1,43 @@
 /**
  * The composition root: builds the process-wide Sendmode client (one keep-alive pool), key
- * provider and limiter from settings, once, on first use.
+ * provider, limiter and storage clients from settings, once, on first use. The SDKs behind them
+ * (undici, @azure/data-tables, @azure/storage-queue, @azure/identity) are loaded here, on the
+ * first invocation, so loading the app stays cheap.
  */
-import { apiKeyProviderFromSettings } from './api-key.js';
-import { IdempotencyStore } from './idempotency.js';
-import { rateLimiterFromSettings } from './rate-limiter.js';
-import { Sendmode } from './sendmode.js';
-import { SendmodeClient } from './sendmode-client.js';
+import type { QueueClient } from '@azure/storage-queue';
+import type { IdempotencyStore } from './idempotency.js';
+import type { Sendmode } from './sendmode.js';
 import { getSettings, type Settings } from './settings.js';
-import { createTableClient } from './table-storage.js';
 
 export interface Services {
   settings: Settings;
   sendmode: Sendmode;
   idempotency: IdempotencyStore;
+  /** A client for one of the app's queues, created on first use. */
+  queue(name: string): Promise<QueueClient>;
   close(): Promise<void>;
 }
 
 let services: Promise<Services> | undefined;
 
 async function build(settings: Settings): Promise<Services> {
+  const [
+    { apiKeyProviderFromSettings },
+    { IdempotencyStore },
+    { rateLimiterFromSettings },
+    { Sendmode },
+    { SendmodeClient },
+    { createTableClient },
+    { createQueueClient },
+  ] = await Promise.all([
+    import('./api-key.js'),
+    import('./idempotency.js'),
+    import('./rate-limiter.js'),
+    import('./sendmode.js'),
+    import('./sendmode-client.js'),
+    import('./table-storage.js'),
+    import('./queue-storage.js'),
+  ]);
   const client = new SendmodeClient({
     baseUrl: settings.SENDMODE_BASE_URL,
     connectTimeoutMs: settings.SENDMODE_CONNECT_TIMEOUT_MS,
@@ -32,10 +50,19 @@ async function build(settings: Settings): Promise<Services> {
     rateLimiterFromSettings(settings),
     createTableClient(settings, settings.IDEMPOTENCY_TABLE_NAME),
   ]);
+  const queues = new Map<string, Promise<QueueClient>>();
   return {
     settings,
     sendmode: new Sendmode(client, keys, limiter),
     idempotency: new IdempotencyStore(idempotencyTable, settings.IDEMPOTENCY_TTL_SECONDS * 1000),
+    queue(name) {
+      let queue = queues.get(name);
+      if (!queue) {
+        queue = createQueueClient(settings, name);
+        queues.set(name, queue);
+      }
+      return queue;
+    },
     close: () => client.close(),
   };
 }

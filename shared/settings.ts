@@ -31,6 +31,16 @@ const secretName = z
     'must be 1-127 letters, digits or dashes (a Key Vault secret name)',
   );
 
+const tableName = z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be a valid table name');
+
+/** Storage queue names: 3-63 lower-case letters, digits and single dashes; `-poison` is appended. */
+const queueName = z
+  .string()
+  .regex(
+    /^[a-z0-9](?!.*--)[a-z0-9-]{1,48}[a-z0-9]$/,
+    'must be a valid queue name (at most 50 characters)',
+  );
+
 const settingsSchema = z.object({
   SENDMODE_BASE_URL: httpUrl.default('https://rest.sendmode.com/v2'),
   SENDMODE_CONNECT_TIMEOUT_MS: intSetting(5_000, 100, 120_000),
@@ -54,19 +64,18 @@ const settingsSchema = z.object({
   RATE_LIMIT_WINDOW_SECONDS: intSetting(60, 1, 3_600),
   RATE_LIMIT_SAFETY_MARGIN_MS: intSetting(1_000, 0, 60_000),
   RATE_LIMIT_MAX_WAIT_SECONDS: intSetting(5, 0, 60),
-  RATE_LIMIT_TABLE_NAME: z
-    .string()
-    .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be a valid table name')
-    .default('ratelimits'),
-  IDEMPOTENCY_TABLE_NAME: z
-    .string()
-    .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be a valid table name')
-    .default('idempotency'),
+  RATE_LIMIT_TABLE_NAME: tableName.default('ratelimits'),
+  IDEMPOTENCY_TABLE_NAME: tableName.default('idempotency'),
   IDEMPOTENCY_TTL_SECONDS: intSetting(86_400, 1, 7 * 86_400),
-  IMPORT_QUEUE_NAME: z
-    .string()
-    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,56}[a-z0-9]$/, 'must be a valid queue name')
-    .default('customer-imports'),
+  IMPORT_QUEUE_NAME: queueName.default('customer-imports'),
+  OPTOUT_QUEUE_NAME: queueName.default('optout-sync'),
+  QUEUE_RETRY_BASE_SECONDS: intSetting(30, 1, 3_600),
+  QUEUE_RETRY_MAX_SECONDS: intSetting(3_600, 1, 86_400),
+  SUPPRESSION_TABLE_NAME: tableName.default('optouts'),
+  WEBHOOK_IDS_TABLE_NAME: tableName.default('webhookids'),
+  WEBHOOK_SIGNING_SECRET_NAME: secretName.optional(),
+  WEBHOOK_SIGNING_SECRET: optionalString,
+  OPTOUT_KEYWORDS: optionalString,
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -90,6 +99,17 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
     );
   }
   return result.data;
+}
+
+/**
+ * One setting for a trigger's registration (e.g. a queue name), read when the module loads: the
+ * configured value when valid, else its default. Invalid settings are reported by `getSettings`.
+ */
+export function settingForRegistration<K extends keyof Settings>(name: K): Settings[K] {
+  const schema = settingsSchema.shape[name];
+  const value = process.env[name];
+  const parsed = schema.safeParse(value === undefined || value.trim() === '' ? undefined : value);
+  return (parsed.success ? parsed.data : schema.parse(undefined)) as Settings[K];
 }
 
 let current: Settings | undefined;

@@ -1,0 +1,68 @@
+/** Storage queues for the app's own messages, encoded the way host.json tells the host to read them. */
+import { QueueClient } from '@azure/storage-queue';
+import { DependencyUnavailableError } from './errors.js';
+import { queueHostConfig } from './host-config.js';
+import type { Settings } from './settings.js';
+import { describeStorageError, storageTarget } from './storage-account.js';
+
+/** Messages never expire: an import or opt-out waiting on Sendmode must not vanish after 7 days. */
+const NEVER_EXPIRES = -1;
+
+/** Short retries and a per-try time limit: a queue that does not answer fails fast (and closed). */
+const options = {
+  retryOptions: { maxTries: 3, tryTimeoutInMs: 5_000, retryDelayInMs: 100, maxRetryDelayInMs: 500 },
+};
+
+export async function createQueueClient(
+  settings: Settings,
+  queueName: string,
+): Promise<QueueClient> {
+  const target = await storageTarget(settings, 'queue');
+  if (target.kind === 'identity') {
+    return new QueueClient(`${target.serviceUrl}/${queueName}`, target.credential, options);
+  }
+  try {
+    return new QueueClient(target.connectionString, queueName, options);
+  } catch {
+    throw new DependencyUnavailableError(
+      'configuration',
+      'AzureWebJobsStorage is not a valid storage connection string.',
+    );
+  }
+}
+
+const created = new WeakMap<QueueClient, Promise<unknown>>();
+
+export function encodeMessage(payload: unknown): string {
+  const text = JSON.stringify(payload);
+  return queueHostConfig().messageEncoding === 'base64'
+    ? Buffer.from(text).toString('base64')
+    : text;
+}
+
+/** Enqueues `payload` as JSON, visible after `delaySeconds`; returns the message id. */
+export async function enqueue(
+  queue: QueueClient,
+  payload: unknown,
+  delaySeconds = 0,
+): Promise<string> {
+  try {
+    let ready = created.get(queue);
+    if (!ready) {
+      ready = queue.createIfNotExists();
+      created.set(queue, ready);
+      ready.catch(() => created.delete(queue));
+    }
+    await ready;
+    const sent = await queue.sendMessage(encodeMessage(payload), {
+      visibilityTimeout: Math.max(0, Math.min(Math.ceil(delaySeconds), 7 * 86_400 - 1)),
+      messageTimeToLive: NEVER_EXPIRES,
+    });
+    return sent.messageId;
+  } catch (error) {
+    throw new DependencyUnavailableError(
+      'queue-storage',
+      `Queue Storage is unavailable (${describeStorageError(error)}).`,
+    );
+  }
+}
