@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { normalisePhoneNumber } from '../phone.js';
 import type { ImportCustomerRequest } from '../sendmode-client.js';
-import { validate } from './validate.js';
+import { hasControlCharacters, validate } from './validate.js';
 
 /** The most customers one POST /api/customers may carry (one queue message each). */
 export const MAX_CUSTOMER_BATCH = 100;
@@ -14,10 +14,7 @@ const text = (max: number) =>
   z
     .string({ error: 'must be a string' })
     .max(max, `must be at most ${max} characters`)
-    .refine(
-      (value) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value),
-      'must not contain control characters',
-    );
+    .refine((value) => !hasControlCharacters(value), 'must not contain control characters');
 
 const mobilenumber = z
   .string({ error: 'is required and must be a string' })

@@ -22,3 +22,14 @@ export function unwrap(input: unknown, key: string, marker: string): unknown {
   }
   return input;
 }
+
+/** C0 controls other than tab, CR and LF, and DEL: never meaningful in a name or an address. */
+export function hasControlCharacters(text: string): boolean {
+  for (let i = 0; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    if ((code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || code === 0x7f) {
+      return true;
+    }
+  }
+  return false;
+}
