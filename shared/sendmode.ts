@@ -3,7 +3,7 @@
  * call, and, if Sendmode refuses the key, read it again and retry once (a key rotated in the
  * vault takes effect without a restart). The retry takes its own limiter slot.
  */
-import type { ApiKeyProvider } from './api-key.js';
+import type { SecretProvider } from './secrets.js';
 import { UpstreamRejectedError } from './errors.js';
 import type { Logger } from './logger.js';
 import type {
@@ -31,7 +31,7 @@ export interface CallOptions {
 export class Sendmode {
   constructor(
     private readonly api: SendmodeApi,
-    private readonly keys: ApiKeyProvider,
+    private readonly keys: SecretProvider,
     private readonly gate: CallGate,
   ) {}
 
@@ -55,13 +55,13 @@ export class Sendmode {
   }
 
   private async call<T>(options: CallOptions, operation: (key: string) => Promise<T>): Promise<T> {
-    const key = await this.keys.getKey(options.log);
+    const key = await this.keys.get(options.log);
     await this.gate.acquire(options.maxWaitMs);
     try {
       return await operation(key);
     } catch (error) {
       if (!(error instanceof UpstreamRejectedError && error.isAuthFailure)) throw error;
-      const freshKey = await this.keys.refreshKey(key, options.log).catch(() => key);
+      const freshKey = await this.keys.refresh(key, options.log).catch(() => key);
       if (freshKey === key) throw error;
       options.log.warn('Sendmode refused the API key; retrying once with the key just read again.');
       await this.gate.acquire(options.maxWaitMs);

@@ -30,7 +30,7 @@ async function build(settings: Settings): Promise<Services> {
     { createTableClient },
     { createQueueClient },
   ] = await Promise.all([
-    import('./api-key.js'),
+    import('./secrets.js'),
     import('./idempotency.js'),
     import('./rate-limiter.js'),
     import('./sendmode.js'),

@@ -3,7 +3,11 @@
  * against the local Key Vault fake.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { apiKeyProviderFromSettings, KeyVaultApiKeyProvider } from '../shared/api-key.js';
+import {
+  apiKeyProviderFromSettings,
+  KeyVaultSecretProvider,
+  webhookSecretProviderFromSettings,
+} from '../shared/secrets.js';
 import { DependencyUnavailableError } from '../shared/errors.js';
 import { parseSettings } from '../shared/settings.js';
 import { type KeyVaultFake, startKeyVaultFake, useFakeManagedIdentity } from './fakes/key-vault.js';
@@ -41,15 +45,15 @@ describe('API key from Key Vault', () => {
     const keys = await provider();
     const log = captureLog();
     const before = vault.secretRequests();
-    expect(await keys.getKey(log)).toBe('key-one');
-    expect(await keys.getKey(log)).toBe('key-one');
+    expect(await keys.get(log)).toBe('key-one');
+    expect(await keys.get(log)).toBe('key-one');
     expect(vault.secretRequests() - before).toBe(1);
   });
 
   it('shares one fetch between concurrent first calls', async () => {
     const keys = await provider();
     const before = vault.secretRequests();
-    const results = await Promise.all(Array.from({ length: 20 }, () => keys.getKey(captureLog())));
+    const results = await Promise.all(Array.from({ length: 20 }, () => keys.get(captureLog())));
     expect(new Set(results)).toEqual(new Set(['key-one']));
     expect(vault.secretRequests() - before).toBe(1);
   });
@@ -57,38 +61,38 @@ describe('API key from Key Vault', () => {
   it('reads the secret named by SENDMODE_API_KEY_SECRET_NAME', async () => {
     vault.setSecret('other-name', 'other-key');
     const keys = await provider({ SENDMODE_API_KEY_SECRET_NAME: 'other-name' });
-    expect(await keys.getKey(captureLog())).toBe('other-key');
+    expect(await keys.get(captureLog())).toBe('other-key');
   });
 
   it('refetches after the TTL and sees a rotated key', async () => {
     const keys = await provider({ API_KEY_CACHE_TTL_SECONDS: '0' });
-    expect(await keys.getKey(captureLog())).toBe('key-one');
+    expect(await keys.get(captureLog())).toBe('key-one');
     vault.setSecret(SECRET, 'key-two');
-    expect(await keys.getKey(captureLog())).toBe('key-two');
+    expect(await keys.get(captureLog())).toBe('key-two');
   });
 
-  it('refreshKey fetches a rotated key at once, and only once for many callers', async () => {
+  it('refresh fetches a rotated key at once, and only once for many callers', async () => {
     const keys = await provider();
-    expect(await keys.getKey(captureLog())).toBe('key-one');
+    expect(await keys.get(captureLog())).toBe('key-one');
     vault.setSecret(SECRET, 'key-two');
-    expect(await keys.getKey(captureLog())).toBe('key-one'); // still cached
+    expect(await keys.get(captureLog())).toBe('key-one'); // still cached
     const before = vault.secretRequests();
     const fresh = await Promise.all(
-      Array.from({ length: 10 }, () => keys.refreshKey('key-one', captureLog())),
+      Array.from({ length: 10 }, () => keys.refresh('key-one', captureLog())),
     );
     expect(new Set(fresh)).toEqual(new Set(['key-two']));
     expect(vault.secretRequests() - before).toBe(1);
     // A caller that still holds the old key gets the new one without another fetch.
-    expect(await keys.refreshKey('key-one', captureLog())).toBe('key-two');
+    expect(await keys.refresh('key-one', captureLog())).toBe('key-two');
     expect(vault.secretRequests() - before).toBe(1);
   });
 
   it('keeps using a cached key while the vault is down, with a warning that holds no key', async () => {
     const keys = await provider({ API_KEY_CACHE_TTL_SECONDS: '0' });
-    expect(await keys.getKey(captureLog())).toBe('key-one');
+    expect(await keys.get(captureLog())).toBe('key-one');
     vault.setMode('down');
     const log = captureLog();
-    expect(await keys.getKey(log)).toBe('key-one');
+    expect(await keys.get(log)).toBe('key-one');
     expect(log.text()).toMatch(/warn .*Key Vault could not be read.*cached/);
     expect(log.text()).not.toContain('key-one');
   });
@@ -99,7 +103,7 @@ describe('API key from Key Vault', () => {
   ] as const)('without a cached key, vault %s is a dependency failure', async (mode, reason) => {
     const keys = await provider();
     vault.setMode(mode);
-    const error = await keys.getKey(captureLog()).catch((e: unknown) => e);
+    const error = await keys.get(captureLog()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DependencyUnavailableError);
     expect((error as DependencyUnavailableError).dependency).toBe('key-vault');
     expect((error as Error).message).toMatch(reason);
@@ -108,7 +112,7 @@ describe('API key from Key Vault', () => {
   it('a missing secret is a dependency failure naming 404', async () => {
     vault.deleteSecret(SECRET);
     const keys = await provider();
-    const error = await keys.getKey(captureLog()).catch((e: unknown) => e);
+    const error = await keys.get(captureLog()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DependencyUnavailableError);
     expect((error as Error).message).toMatch(/HTTP 404 SecretNotFound/);
   });
@@ -124,21 +128,21 @@ describe('API key from Key Vault', () => {
         return { value: 'k', name: SECRET, properties: {} } as never;
       },
     };
-    const keys = new KeyVaultApiKeyProvider(client, {
+    const keys = new KeyVaultSecretProvider(client, {
       secretName: SECRET,
       ttlMs: 1000,
       failureBackoffMs: 200,
       now: () => now,
     });
-    await keys.getKey(captureLog());
+    await keys.get(captureLog());
     client.fail = true;
     now = 1500;
-    await keys.getKey(captureLog());
+    await keys.get(captureLog());
     now = 1600;
-    await keys.getKey(captureLog());
+    await keys.get(captureLog());
     expect(client.calls).toBe(2); // inside the back-off: served from cache
     now = 1750;
-    await keys.getKey(captureLog());
+    await keys.get(captureLog());
     expect(client.calls).toBe(3);
   });
 });
@@ -146,13 +150,43 @@ describe('API key from Key Vault', () => {
 describe('API key without a vault', () => {
   it('uses SENDMODE_API_KEY', async () => {
     const keys = await apiKeyProviderFromSettings(parseSettings({ SENDMODE_API_KEY: 'local' }));
-    expect(await keys.getKey(captureLog())).toBe('local');
+    expect(await keys.get(captureLog())).toBe('local');
   });
 
   it('with no key at all, fails as a configuration problem', async () => {
     const keys = await apiKeyProviderFromSettings(parseSettings({}));
-    const error = await keys.getKey(captureLog()).catch((e: unknown) => e);
+    const error = await keys.get(captureLog()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DependencyUnavailableError);
     expect((error as Error).message).toMatch(/KEY_VAULT_URI.*SENDMODE_API_KEY/);
+  });
+});
+
+describe('webhook signing secret', () => {
+  it('is not required when neither setting is present', async () => {
+    expect(await webhookSecretProviderFromSettings(parseSettings({}))).toBeUndefined();
+  });
+
+  it('comes from the vault by WEBHOOK_SIGNING_SECRET_NAME', async () => {
+    vault.setSecret('webhook-signing', 'whsec_c2VjcmV0');
+    const provider = await webhookSecretProviderFromSettings(
+      parseSettings({ KEY_VAULT_URI: vault.url, WEBHOOK_SIGNING_SECRET_NAME: 'webhook-signing' }),
+    );
+    expect(await provider?.get(captureLog())).toBe('whsec_c2VjcmV0');
+  });
+
+  it('comes from WEBHOOK_SIGNING_SECRET without a vault', async () => {
+    const provider = await webhookSecretProviderFromSettings(
+      parseSettings({ WEBHOOK_SIGNING_SECRET: 'local-secret' }),
+    );
+    expect(await provider?.get(captureLog())).toBe('local-secret');
+  });
+
+  it('a secret name without a vault is a configuration failure, not "unsigned is fine"', async () => {
+    const provider = await webhookSecretProviderFromSettings(
+      parseSettings({ WEBHOOK_SIGNING_SECRET_NAME: 'webhook-signing' }),
+    );
+    const error = await provider?.get(captureLog()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DependencyUnavailableError);
+    expect((error as Error).message).toMatch(/KEY_VAULT_URI/);
   });
 });

@@ -1,0 +1,25 @@
+import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
+import { handleHttp, jsonResponse, readJsonBody } from '../shared/http.js';
+import { enqueue } from '../shared/queue-storage.js';
+import { parseCustomerBatch } from '../shared/schemas/customer.js';
+import { getServices } from '../shared/services.js';
+
+/** For callers that cannot reach the queue (Power Automate): validate, then enqueue one message per customer. */
+export async function enqueueCustomers(request: HttpRequest, context: InvocationContext) {
+  return handleHttp(context, 'enqueue-customers', async (log) => {
+    const customers = parseCustomerBatch(await readJsonBody(request));
+    log.customerCount = customers.length;
+    const { settings, queue } = await getServices();
+    const importQueue = await queue(settings.IMPORT_QUEUE_NAME);
+    const messageIds: string[] = [];
+    for (const customer of customers) messageIds.push(await enqueue(importQueue, customer));
+    return jsonResponse(202, { status: 'queued', queue: settings.IMPORT_QUEUE_NAME, messageIds });
+  });
+}
+
+app.http('enqueue-customers', {
+  methods: ['POST'],
+  authLevel: 'function',
+  route: 'customers',
+  handler: enqueueCustomers,
+});

@@ -1,0 +1,30 @@
+import { app, type InvocationContext } from '@azure/functions';
+import { maskPhoneNumber } from '../shared/phone.js';
+import { importRetryPolicy } from '../shared/queue-policy.js';
+import { handleQueueMessage } from '../shared/queue-work.js';
+import { parseCustomer } from '../shared/schemas/customer.js';
+import { getServices } from '../shared/services.js';
+import { settingForRegistration } from '../shared/settings.js';
+
+/** One customer per message: imported, retried, deferred for the shared limit, or parked in <queue>-poison. */
+export async function importCustomer(message: unknown, context: InvocationContext) {
+  await handleQueueMessage(context, 'import-customer', message, queueWork, async (payload, log) => {
+    const customer = parseCustomer(payload);
+    log.recipient = maskPhoneNumber(customer.importdata.mobilenumber);
+    const { sendmode } = await getServices();
+    // No waiting here: a message that meets the limit is deferred until a slot frees.
+    const result = await sendmode.importCustomer(customer, { log: context, maxWaitMs: 0 });
+    log.upstreamStatusCode = result.statusCode;
+  });
+}
+
+async function queueWork() {
+  const { settings, queue } = await getServices();
+  return { queueName: settings.IMPORT_QUEUE_NAME, policy: importRetryPolicy(settings), queue };
+}
+
+app.storageQueue('import-customer', {
+  queueName: settingForRegistration('IMPORT_QUEUE_NAME'),
+  connection: 'AzureWebJobsStorage',
+  handler: importCustomer,
+});

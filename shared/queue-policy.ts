@@ -1,0 +1,22 @@
+/** The retry policies of the app's queues, from settings and host.json. */
+import { queueHostConfig } from './host-config.js';
+import type { RetryPolicy } from './queue-work.js';
+import type { Settings } from './settings.js';
+
+/** Imports: as many attempts as the host's maxDequeueCount, then the poison queue. */
+export function importRetryPolicy(settings: Settings): RetryPolicy {
+  return {
+    maxAttempts: queueHostConfig().maxDequeueCount,
+    baseDelaySeconds: settings.QUEUE_RETRY_BASE_SECONDS,
+    maxDelaySeconds: settings.QUEUE_RETRY_MAX_SECONDS,
+  };
+}
+
+/** Opt-outs: retried until Sendmode takes them; only a permanent rejection is parked. */
+export function optOutRetryPolicy(settings: Settings): RetryPolicy {
+  return {
+    maxAttempts: Number.POSITIVE_INFINITY,
+    baseDelaySeconds: settings.QUEUE_RETRY_BASE_SECONDS,
+    maxDelaySeconds: settings.QUEUE_RETRY_MAX_SECONDS,
+  };
+}

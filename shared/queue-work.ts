@@ -1,0 +1,194 @@
+/**
+ * How a queue message ends: done, retried later with a growing delay, deferred until the shared
+ * limit frees a slot (without using up an attempt), or parked in `<queue>-poison` with the
+ * reason. Retries are re-enqueued copies in a small envelope that counts attempts, so the delay
+ * can grow (the host's own visibility time-out is fixed) and the poison message can say why.
+ */
+import type { InvocationContext } from '@azure/functions';
+import type { QueueClient } from '@azure/storage-queue';
+import {
+  AppError,
+  type FieldError,
+  RateLimitedError,
+  type SendmodeStatus,
+  UpstreamRejectedError,
+  UpstreamUnavailableError,
+  ValidationError,
+} from './errors.js';
+import { enqueue } from './queue-storage.js';
+
+const ENVELOPE_KIND = 'sendmode-connector/retry';
+
+interface RetryEnvelope {
+  kind: typeof ENVELOPE_KIND;
+  /** Failed attempts so far. */
+  attempts: number;
+  /** Times the message waited for the shared limit (not counted as attempts). */
+  deferrals: number;
+  lastError?: string;
+  payload: unknown;
+}
+
+export interface Delivery {
+  /** The message as the sender wrote it. */
+  payload: unknown;
+  /** This attempt's number, from 1. */
+  attempt: number;
+  deferrals: number;
+}
+
+export interface RetryPolicy {
+  /** Attempts before the message is parked; Infinity retries until it succeeds. */
+  maxAttempts: number;
+  baseDelaySeconds: number;
+  maxDelaySeconds: number;
+}
+
+export type Disposition =
+  | { action: 'poison'; reason: string; errors?: FieldError[]; upstream?: SendmodeStatus }
+  | { action: 'retry'; delaySeconds: number; reason: string }
+  | { action: 'defer'; delaySeconds: number };
+
+function isEnvelope(value: unknown): value is RetryEnvelope {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { kind?: unknown }).kind === ENVELOPE_KIND &&
+    typeof (value as { attempts?: unknown }).attempts === 'number'
+  );
+}
+
+/** Opens a message as the host handed it over (JSON already parsed, or a string). */
+export function openDelivery(message: unknown, dequeueCount: number): Delivery {
+  let value = message;
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value) as unknown;
+    } catch {
+      // Left as a string: the handler's validation says what is wrong with it.
+    }
+  }
+  // The host's own redeliveries (after a throw) count as attempts too.
+  const redeliveries = Math.max(0, dequeueCount - 1);
+  if (isEnvelope(value)) {
+    return {
+      payload: value.payload,
+      attempt: value.attempts + redeliveries + 1,
+      deferrals: value.deferrals,
+    };
+  }
+  return { payload: value, attempt: redeliveries + 1, deferrals: 0 };
+}
+
+/** What to do with a delivery whose handling threw `error`. */
+export function dispositionFor(
+  error: unknown,
+  delivery: Delivery,
+  policy: RetryPolicy,
+): Disposition {
+  if (error instanceof RateLimitedError) {
+    // Wait for the slot, plus a little jitter so deferred messages do not return together.
+    return {
+      action: 'defer',
+      delaySeconds: Math.ceil(error.retryAfterMs / 1000) + Math.floor(Math.random() * 3),
+    };
+  }
+  if (error instanceof ValidationError) {
+    return {
+      action: 'poison',
+      reason: 'The message is not a valid request.',
+      errors: error.errors,
+    };
+  }
+  if (error instanceof AppError && error.permanent) {
+    const upstream = error instanceof UpstreamRejectedError ? error.upstream : undefined;
+    return {
+      action: 'poison',
+      reason: `Sendmode rejected it: ${error.message}`,
+      ...(upstream ? { upstream } : {}),
+    };
+  }
+  const reason = error instanceof AppError ? error.message : 'An unexpected error occurred.';
+  if (delivery.attempt >= policy.maxAttempts) {
+    return { action: 'poison', reason: `Failed ${delivery.attempt} times; last: ${reason}` };
+  }
+  const growing = policy.baseDelaySeconds * 2 ** (delivery.attempt - 1);
+  const upstreamHint =
+    error instanceof UpstreamUnavailableError && error.retryAfterMs ? error.retryAfterMs / 1000 : 0;
+  return {
+    action: 'retry',
+    delaySeconds: Math.ceil(Math.min(Math.max(growing, upstreamHint), policy.maxDelaySeconds)),
+    reason,
+  };
+}
+
+/** Carries out a disposition. Throws only if the queue cannot be written: the host then redelivers. */
+export async function settle(
+  disposition: Disposition,
+  delivery: Delivery,
+  queue: QueueClient,
+  poisonQueue: QueueClient,
+): Promise<void> {
+  if (disposition.action === 'poison') {
+    const { action: _action, ...why } = disposition;
+    await enqueue(poisonQueue, {
+      ...why,
+      attempts: delivery.attempt,
+      failedAt: new Date().toISOString(),
+      message: delivery.payload,
+    });
+    return;
+  }
+  const envelope: RetryEnvelope = {
+    kind: ENVELOPE_KIND,
+    attempts: disposition.action === 'retry' ? delivery.attempt : delivery.attempt - 1,
+    deferrals: delivery.deferrals + (disposition.action === 'defer' ? 1 : 0),
+    ...(disposition.action === 'retry' ? { lastError: disposition.reason } : {}),
+    payload: delivery.payload,
+  };
+  await enqueue(queue, envelope, disposition.delaySeconds);
+}
+
+export interface QueueWork {
+  queueName: string;
+  policy: RetryPolicy;
+  queue(name: string): Promise<QueueClient>;
+}
+
+/**
+ * Runs `handle` on one delivery and settles a failure. Logs one structured line: operation,
+ * outcome, attempt, duration and the fields `handle` adds (never the payload).
+ */
+export async function handleQueueMessage(
+  context: InvocationContext,
+  operation: string,
+  message: unknown,
+  work: () => Promise<QueueWork>,
+  handle: (payload: unknown, log: Record<string, unknown>) => Promise<void>,
+): Promise<void> {
+  const started = performance.now();
+  const dequeueCount = Number(context.triggerMetadata?.dequeueCount ?? 1);
+  const delivery = openDelivery(message, Number.isFinite(dequeueCount) ? dequeueCount : 1);
+  const log: Record<string, unknown> = {};
+  let outcome = 'done';
+  try {
+    await handle(delivery.payload, log);
+  } catch (error) {
+    const { queueName, policy, queue } = await work();
+    const disposition = dispositionFor(error, delivery, policy);
+    await settle(disposition, delivery, await queue(queueName), await queue(`${queueName}-poison`));
+    outcome = disposition.action;
+    if (error instanceof AppError) log.error = error.kind;
+    if (disposition.action !== 'defer')
+      log.delaySeconds = 'delaySeconds' in disposition ? disposition.delaySeconds : undefined;
+  }
+  const line = {
+    operation,
+    outcome,
+    attempt: delivery.attempt,
+    deferrals: delivery.deferrals,
+    durationMs: Math.round(performance.now() - started),
+    ...log,
+  };
+  (outcome === 'poison' ? context.warn : context.info).call(context, JSON.stringify(line));
+}
