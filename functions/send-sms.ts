@@ -4,6 +4,7 @@ import { fingerprintOf, isReplay, readIdempotencyKey } from '../shared/idempoten
 import { maskPhoneNumber } from '../shared/phone.js';
 import { parseSendSms } from '../shared/schemas/send-sms.js';
 import { getServices } from '../shared/services.js';
+import { sendSmsRespectingOptOuts } from '../shared/sms-sender.js';
 
 export async function sendSms(request: HttpRequest, context: InvocationContext) {
   return handleHttp(context, 'send-sms', async (log) => {
@@ -11,13 +12,16 @@ export async function sendSms(request: HttpRequest, context: InvocationContext) 
     const sms = parseSendSms(await readJsonBody(request));
     log.recipientCount = sms.recipients.length;
     log.recipients = sms.recipients.slice(0, 10).map(maskPhoneNumber);
-    const { sendmode, settings, idempotency } = await getServices();
+    const { sendmode, suppression, settings, idempotency } = await getServices();
     const send = async () => {
-      const result = await sendmode.send(sms, {
+      const result = await sendSmsRespectingOptOuts(sms, {
+        sendmode,
+        suppression,
         log: context,
         maxWaitMs: settings.RATE_LIMIT_MAX_WAIT_SECONDS * 1000,
       });
       log.upstreamStatusCode = result.statusCode;
+      log.skippedCount = result.skippedRecipients?.length ?? 0;
       return jsonResponse(200, result);
     };
     if (!idempotencyKey) return send();

@@ -5,6 +5,7 @@
 
 export type ErrorKind =
   | 'validation'
+  | 'unauthorized'
   | 'conflict'
   | 'unprocessable'
   | 'payload-too-large'
@@ -36,6 +37,12 @@ export class ValidationError extends AppError {
   ) {
     super(message);
   }
+}
+
+/** A missing, wrong, expired or replayed signature. Nothing was done. */
+export class UnauthorizedError extends AppError {
+  readonly kind = 'unauthorized';
+  readonly permanent = true;
 }
 
 /** The request clashes with one still in progress (e.g. the same Idempotency-Key). */

@@ -17,7 +17,12 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json$/i;
 
-function mediaType(request: HttpRequest): string | null {
+export function isJsonType(type: string | null): boolean {
+  return type !== null && JSON_TYPE.test(type);
+}
+
+/** The request's media type, lower-cased, without parameters; null when absent. */
+export function mediaType(request: HttpRequest): string | null {
   const header = request.headers.get('content-type');
   return header ? (header.split(';')[0] ?? '').trim().toLowerCase() : null;
 }
@@ -49,13 +54,15 @@ export async function readBodyBytes(
 /** The body as JSON: 415 unless the content type is JSON, 413 when too big, 400 when malformed. */
 export async function readJsonBody(request: HttpRequest): Promise<unknown> {
   const type = mediaType(request);
-  if (!type || !JSON_TYPE.test(type)) {
-    throw new UnsupportedMediaTypeError(type, ['application/json']);
-  }
+  if (!isJsonType(type)) throw new UnsupportedMediaTypeError(type, ['application/json']);
   const text = (await readBodyBytes(request)).toString('utf8');
   if (text.trim() === '') {
     throw new ValidationError([{ field: 'body', message: 'is empty; send a JSON object' }]);
   }
+  return parseJson(text);
+}
+
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {

@@ -9,6 +9,19 @@ export function normalisePhoneNumber(raw: string): string | undefined {
   return PLAUSIBLE.test(stripped) ? stripped : undefined;
 }
 
+/**
+ * The key under which a number is suppressed: international digits without `+` or `00`, so
+ * `+353 87…`, `00353 87…` and `353 87…` are one number. A national number (leading 0) becomes
+ * international only with a default country code; without one it stays as written.
+ */
+export function canonicalNumber(normalised: string, defaultCountryCode?: string): string {
+  let digits = normalised.startsWith('+') ? normalised.slice(1) : normalised;
+  if (digits.startsWith('00')) digits = digits.slice(2);
+  else if (defaultCountryCode && digits.startsWith('0'))
+    digits = defaultCountryCode + digits.slice(1);
+  return digits;
+}
+
 /** Keeps only the last three digits: `******123`. Safe for logs and error bodies. */
 export function maskPhoneNumber(number: string): string {
   const digits = number.replace(/\D/g, '');

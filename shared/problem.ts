@@ -10,6 +10,7 @@ import {
   PayloadTooLargeError,
   RateLimitedError,
   type SendmodeStatus,
+  UnauthorizedError,
   UnprocessableError,
   UnsupportedMediaTypeError,
   UpstreamRejectedError,
@@ -53,6 +54,9 @@ function describe(error: unknown): { problem: Problem; retryAfterMs?: number } {
     const p = problem('validation', 'The request is invalid', 400, error.message);
     p.errors = error.errors;
     return { problem: p };
+  }
+  if (error instanceof UnauthorizedError) {
+    return { problem: problem('unauthorized', 'Not authenticated', 401, error.message) };
   }
   if (error instanceof ConflictError) {
     const p = problem('conflict', 'A request with this key is in progress', 409, error.message);

@@ -100,7 +100,9 @@ export function dispositionFor(
       errors: error.errors,
     };
   }
-  if (error instanceof AppError && error.permanent) {
+  // A refused key is the operator's to fix, not the message's fault: retry, do not park.
+  const refusedKey = error instanceof UpstreamRejectedError && error.isAuthFailure;
+  if (error instanceof AppError && error.permanent && !refusedKey) {
     const upstream = error instanceof UpstreamRejectedError ? error.upstream : undefined;
     return {
       action: 'poison',

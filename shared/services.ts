@@ -7,12 +7,16 @@
 import type { QueueClient } from '@azure/storage-queue';
 import type { IdempotencyStore } from './idempotency.js';
 import type { Sendmode } from './sendmode.js';
+import type { SuppressionList } from './suppression.js';
+import type { WebhookAuthenticator } from './webhook-auth.js';
 import { getSettings, type Settings } from './settings.js';
 
 export interface Services {
   settings: Settings;
   sendmode: Sendmode;
   idempotency: IdempotencyStore;
+  suppression: SuppressionList;
+  webhooks: WebhookAuthenticator;
   /** A client for one of the app's queues, created on first use. */
   queue(name: string): Promise<QueueClient>;
   close(): Promise<void>;
@@ -22,13 +26,15 @@ let services: Promise<Services> | undefined;
 
 async function build(settings: Settings): Promise<Services> {
   const [
-    { apiKeyProviderFromSettings },
+    { apiKeyProviderFromSettings, webhookSecretProviderFromSettings },
     { IdempotencyStore },
     { rateLimiterFromSettings },
     { Sendmode },
     { SendmodeClient },
     { createTableClient },
     { createQueueClient },
+    { SuppressionList },
+    { WebhookAuthenticator },
   ] = await Promise.all([
     import('./secrets.js'),
     import('./idempotency.js'),
@@ -37,6 +43,8 @@ async function build(settings: Settings): Promise<Services> {
     import('./sendmode-client.js'),
     import('./table-storage.js'),
     import('./queue-storage.js'),
+    import('./suppression.js'),
+    import('./webhook-auth.js'),
   ]);
   const client = new SendmodeClient({
     baseUrl: settings.SENDMODE_BASE_URL,
@@ -45,16 +53,22 @@ async function build(settings: Settings): Promise<Services> {
     bodyTimeoutMs: settings.SENDMODE_BODY_TIMEOUT_MS,
     maxConnections: settings.SENDMODE_MAX_CONNECTIONS,
   });
-  const [keys, limiter, idempotencyTable] = await Promise.all([
-    apiKeyProviderFromSettings(settings),
-    rateLimiterFromSettings(settings),
-    createTableClient(settings, settings.IDEMPOTENCY_TABLE_NAME),
-  ]);
+  const [keys, webhookSecret, limiter, idempotencyTable, suppressionTable, webhookIdsTable] =
+    await Promise.all([
+      apiKeyProviderFromSettings(settings),
+      webhookSecretProviderFromSettings(settings),
+      rateLimiterFromSettings(settings),
+      createTableClient(settings, settings.IDEMPOTENCY_TABLE_NAME),
+      createTableClient(settings, settings.SUPPRESSION_TABLE_NAME),
+      createTableClient(settings, settings.WEBHOOK_IDS_TABLE_NAME),
+    ]);
   const queues = new Map<string, Promise<QueueClient>>();
   return {
     settings,
     sendmode: new Sendmode(client, keys, limiter),
     idempotency: new IdempotencyStore(idempotencyTable, settings.IDEMPOTENCY_TTL_SECONDS * 1000),
+    suppression: new SuppressionList(suppressionTable, settings.DEFAULT_COUNTRY_CODE),
+    webhooks: new WebhookAuthenticator(webhookSecret, webhookIdsTable),
     queue(name) {
       let queue = queues.get(name);
       if (!queue) {

@@ -76,6 +76,11 @@ const settingsSchema = z.object({
   WEBHOOK_SIGNING_SECRET_NAME: secretName.optional(),
   WEBHOOK_SIGNING_SECRET: optionalString,
   OPTOUT_KEYWORDS: optionalString,
+  DEFAULT_COUNTRY_CODE: z
+    .string()
+    .regex(/^\+?[1-9]\d{0,2}$/, 'must be a country calling code such as 353 or +44')
+    .transform((code) => code.replace('+', ''))
+    .optional(),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

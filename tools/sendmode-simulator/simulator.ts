@@ -33,7 +33,13 @@ import { z } from 'zod';
 export type Operation = 'send' | 'credits' | 'import' | 'optout';
 
 export type FaultKind =
-  'latency' | 'http-error' | 'rate-limit' | 'reset' | 'malformed' | 'system-error';
+  | 'latency'
+  | 'http-error'
+  | 'rate-limit'
+  | 'reset'
+  | 'malformed'
+  | 'system-error'
+  | 'sendmode-error';
 
 export interface SimulatorOptions {
   /** Default 0: a free port. */
@@ -88,6 +94,9 @@ export interface FaultSpec {
   httpStatus?: number;
   /** For 'rate-limit': HTTP 429 with Retry-After; default 1. */
   retryAfterSeconds?: number;
+  /** For 'sendmode-error': the rejection answered (HTTP 200); default INVALID_MOBILE_NUMBER / 11. */
+  status?: string;
+  statusCode?: number;
 }
 
 export interface Contact {
@@ -170,7 +179,17 @@ type StatusName = Exclude<keyof typeof STATUS, 'OK'>;
 // Fault spec validation (shared by injectFault() and POST /__admin/faults)
 
 const faultSchema = z.strictObject({
-  kind: z.enum(['latency', 'http-error', 'rate-limit', 'reset', 'malformed', 'system-error']),
+  kind: z.enum([
+    'latency',
+    'http-error',
+    'rate-limit',
+    'reset',
+    'malformed',
+    'system-error',
+    'sendmode-error',
+  ]),
+  status: z.string().min(1).optional(),
+  statusCode: z.number().int().optional(),
   operation: z.enum(['send', 'credits', 'import', 'optout']).optional(),
   times: z.number().int().positive().optional(),
   probability: z.number().min(0).max(1).optional(),
@@ -806,6 +825,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
             status: 'SYSTEM_ERROR',
             statusCode: STATUS.SYSTEM_ERROR,
             error: 'Simulated system error.',
+          });
+          return;
+        case 'sendmode-error':
+          // Any documented (or undocumented) rejection, on demand: e.g. INVALID_MOBILE_NUMBER.
+          answer(200, {
+            status: fault.status ?? 'INVALID_MOBILE_NUMBER',
+            statusCode: fault.statusCode ?? STATUS.INVALID_MOBILE_NUMBER,
+            error: 'Simulated rejection.',
           });
           return;
         case 'latency':

@@ -1,0 +1,31 @@
+import { app, type InvocationContext } from '@azure/functions';
+import { syncOptOut } from '../shared/opt-outs.js';
+import { maskPhoneNumber } from '../shared/phone.js';
+import { optOutRetryPolicy } from '../shared/queue-policy.js';
+import { handleQueueMessage } from '../shared/queue-work.js';
+import { parseOptOut } from '../shared/schemas/opt-out.js';
+import { getServices } from '../shared/services.js';
+import { settingForRegistration } from '../shared/settings.js';
+
+/** Opt-outs Sendmode could not take at once: retried (deferred on the limit) until it takes them. */
+export async function optOutSync(message: unknown, context: InvocationContext) {
+  await handleQueueMessage(context, 'opt-out-sync', message, queueWork, async (payload, log) => {
+    const { hasReplyText: _hasReplyText, ...optOut } = parseOptOut(
+      typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : {},
+    );
+    log.recipient = maskPhoneNumber(optOut.mobilenumber);
+    const { sendmode, suppression } = await getServices();
+    log.result = await syncOptOut(optOut, { sendmode, suppression, log: context });
+  });
+}
+
+async function queueWork() {
+  const { settings, queue } = await getServices();
+  return { queueName: settings.OPTOUT_QUEUE_NAME, policy: optOutRetryPolicy(settings), queue };
+}
+
+app.storageQueue('opt-out-sync', {
+  queueName: settingForRegistration('OPTOUT_QUEUE_NAME'),
+  connection: 'AzureWebJobsStorage',
+  handler: optOutSync,
+});

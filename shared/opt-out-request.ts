@@ -1,0 +1,18 @@
+/** The fields of an opt-out webhook delivery: query string, then a JSON or form body. */
+import type { HttpRequest } from '@azure/functions';
+import { UnsupportedMediaTypeError } from './errors.js';
+import { isJsonType, mediaType, parseJson } from './http.js';
+import { fieldsFromForm, fieldsFromJson, fieldsFromQuery } from './schemas/opt-out.js';
+
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+
+/** Sources in precedence order (later wins): the query string, then the body. */
+export function readOptOutFields(request: HttpRequest, rawBody: Buffer): Record<string, unknown>[] {
+  const query = fieldsFromQuery(request.query);
+  if (rawBody.length === 0) return [query];
+  const type = mediaType(request);
+  const text = rawBody.toString('utf8');
+  if (type === FORM_TYPE) return [query, fieldsFromForm(text)];
+  if (isJsonType(type)) return [query, fieldsFromJson(parseJson(text))];
+  throw new UnsupportedMediaTypeError(type, ['application/json', FORM_TYPE]);
+}

@@ -1,0 +1,53 @@
+/**
+ * Sending an SMS: recipients on the suppression list are removed first (and reported), so a
+ * number that opted out is never texted; when none remain, nothing is sent and no limiter slot
+ * is used.
+ */
+import { UnprocessableError } from './errors.js';
+import type { Logger } from './logger.js';
+import { maskPhoneNumber } from './phone.js';
+import type { Sendmode } from './sendmode.js';
+import type { SendSmsRequest, SendSmsResult } from './sendmode-client.js';
+import type { SuppressionList } from './suppression.js';
+
+export interface SkippedRecipient {
+  recipient: string;
+  reason: 'opted-out';
+}
+
+export type SendSmsAnswer = SendSmsResult & { skippedRecipients?: SkippedRecipient[] };
+
+export interface SmsSenderDeps {
+  sendmode: Sendmode;
+  suppression: SuppressionList;
+  log: Logger;
+  maxWaitMs: number;
+}
+
+export async function sendSmsRespectingOptOuts(
+  sms: SendSmsRequest,
+  deps: SmsSenderDeps,
+): Promise<SendSmsAnswer> {
+  const suppressed = await deps.suppression.suppressed(sms.recipients);
+  const recipients = sms.recipients.filter((number) => !suppressed.has(number));
+  if (recipients.length === 0) {
+    throw new UnprocessableError(
+      'Every recipient has opted out; nothing was sent.',
+      sms.recipients.map((number, index) => ({
+        field: `recipients/${index}`,
+        message: `${maskPhoneNumber(number)} has opted out`,
+      })),
+    );
+  }
+  const result = await deps.sendmode.send(
+    { ...sms, recipients },
+    { log: deps.log, maxWaitMs: deps.maxWaitMs },
+  );
+  if (suppressed.size === 0) return result;
+  // The caller's own numbers, in a success answer that already echoes every recipient.
+  const skippedRecipients = [...suppressed].map((recipient) => ({
+    recipient,
+    reason: 'opted-out' as const,
+  }));
+  return { ...result, skippedRecipients };
+}

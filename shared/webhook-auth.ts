@@ -1,0 +1,94 @@
+/**
+ * Webhook authenticity beyond the function key: when a signing secret is configured, every
+ * delivery must carry valid Standard Webhooks headers, within 5 minutes, with a webhook-id not
+ * seen before. The id is remembered only once the delivery was handled, so a sender's retry
+ * after a failure is still accepted.
+ */
+import { createHash } from 'node:crypto';
+import type { TableClient } from '@azure/data-tables';
+import type { HttpRequest } from '@azure/functions';
+import { DependencyUnavailableError, UnauthorizedError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { SecretProvider } from './secrets.js';
+import { describeStorageError, hasStatus } from './storage-account.js';
+import { ensureTable } from './table-storage.js';
+import { verifyWebhookSignature } from './webhook-signature.js';
+
+const PARTITION = 'webhook-id';
+
+const REASONS: Record<string, string> = {
+  'missing-headers': 'webhook-id, webhook-timestamp and webhook-signature headers are required',
+  'bad-timestamp': 'webhook-timestamp must be whole seconds since the epoch',
+  'timestamp-out-of-tolerance': 'webhook-timestamp is more than 5 minutes away from now',
+  'bad-signature': 'webhook-signature does not match',
+};
+
+export class WebhookAuthenticator {
+  constructor(
+    private readonly secret: SecretProvider | undefined,
+    private readonly seenIds: TableClient,
+  ) {}
+
+  /** Returns the verified webhook-id (undefined when signing is off); throws 401 otherwise. */
+  async verify(request: HttpRequest, rawBody: Buffer, log: Logger): Promise<string | undefined> {
+    if (!this.secret) return undefined;
+    const secret = await this.secret.get(log);
+    let check;
+    try {
+      check = verifyWebhookSignature(
+        secret,
+        {
+          id: request.headers.get('webhook-id'),
+          timestamp: request.headers.get('webhook-timestamp'),
+          signature: request.headers.get('webhook-signature'),
+        },
+        rawBody,
+      );
+    } catch {
+      throw new DependencyUnavailableError(
+        'configuration',
+        'The webhook signing secret is not usable (expected whsec_<base64> or a plain string).',
+        60_000,
+      );
+    }
+    if (!check.ok) throw new UnauthorizedError(`Webhook rejected: ${REASONS[check.reason]}.`);
+    if (await this.seen(check.id)) {
+      throw new UnauthorizedError('Webhook rejected: this webhook-id was already handled.');
+    }
+    return check.id;
+  }
+
+  /** Remembers a handled webhook-id, so a replay is refused. */
+  async remember(id: string, log: Logger): Promise<void> {
+    try {
+      await ensureTable(this.seenIds);
+      await this.seenIds.createEntity({
+        partitionKey: PARTITION,
+        rowKey: rowKey(id),
+        at: Date.now(),
+      });
+    } catch (error) {
+      if (!hasStatus(error, 409)) {
+        log.warn(`Could not remember the webhook-id (${describeStorageError(error)}).`);
+      }
+    }
+  }
+
+  private async seen(id: string): Promise<boolean> {
+    try {
+      await ensureTable(this.seenIds);
+      await this.seenIds.getEntity(PARTITION, rowKey(id));
+      return true;
+    } catch (error) {
+      if (hasStatus(error, 404)) return false;
+      throw new DependencyUnavailableError(
+        'table-storage',
+        `Table Storage is unavailable (${describeStorageError(error)}); the webhook was not handled.`,
+      );
+    }
+  }
+}
+
+function rowKey(id: string): string {
+  return createHash('sha256').update(id).digest('hex');
+}
