@@ -85,6 +85,11 @@ const settingsSchema = z.object({
 
 export type Settings = z.infer<typeof settingsSchema>;
 
+/** Every setting this module reads (for documentation checks and the infrastructure tests). */
+export function settingNames(): string[] {
+  return Object.keys(settingsSchema.shape);
+}
+
 export class SettingsError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid settings:\n  - ${problems.join('\n  - ')}`);
