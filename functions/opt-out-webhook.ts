@@ -13,28 +13,30 @@ export async function optOutWebhook(request: HttpRequest, context: InvocationCon
     const rawBody = request.method === 'GET' ? Buffer.alloc(0) : await readBodyBytes(request);
     const { settings, sendmode, suppression, webhooks, queue } = await getServices();
     const webhookId = await webhooks.verify(request, rawBody, context);
-    const optOut = parseOptOut(...readOptOutFields(request, rawBody));
-    log.recipient = maskPhoneNumber(optOut.mobilenumber);
-
-    const keywords = parseKeywords(settings.OPTOUT_KEYWORDS);
-    if (optOut.hasReplyText && !isOptOutKeyword(optOut.optoutresponse ?? '', keywords)) {
-      if (webhookId) await webhooks.remember(webhookId, context);
-      return jsonResponse(200, {
-        status: 'ignored',
-        reason: 'The reply is not an opt-out keyword.',
+    try {
+      const optOut = parseOptOut(...readOptOutFields(request, rawBody));
+      log.recipient = maskPhoneNumber(optOut.mobilenumber);
+      const keywords = parseKeywords(settings.OPTOUT_KEYWORDS);
+      if (optOut.hasReplyText && !isOptOutKeyword(optOut.optoutresponse ?? '', keywords)) {
+        log.result = 'ignored';
+        return jsonResponse(200, {
+          status: 'ignored',
+          reason: 'The reply is not an opt-out keyword.',
+        });
+      }
+      const { hasReplyText: _hasReplyText, ...optOutRequest } = optOut;
+      const result = await takeOptOut(optOutRequest, {
+        suppression,
+        sendmode,
+        log: context,
+        enqueueSync: async (message) => enqueue(await queue(settings.OPTOUT_QUEUE_NAME), message),
       });
+      log.result = result;
+      return jsonResponse(result === 'queued' ? 202 : 200, { status: result });
+    } catch (error) {
+      if (webhookId) await webhooks.release(webhookId, context);
+      throw error;
     }
-
-    const { hasReplyText: _hasReplyText, ...request_ } = optOut;
-    const outcome = await takeOptOut(request_, {
-      suppression,
-      sendmode,
-      log: context,
-      enqueueSync: async (message) => enqueue(await queue(settings.OPTOUT_QUEUE_NAME), message),
-    });
-    if (webhookId) await webhooks.remember(webhookId, context);
-    log.outcome = outcome;
-    return jsonResponse(outcome === 'queued' ? 202 : 200, { status: outcome });
   });
 }
 

@@ -1,8 +1,9 @@
 /**
  * Webhook authenticity beyond the function key: when a signing secret is configured, every
  * delivery must carry valid Standard Webhooks headers, within 5 minutes, with a webhook-id not
- * seen before. The id is remembered only once the delivery was handled, so a sender's retry
- * after a failure is still accepted.
+ * seen before. The id is claimed (an insert that fails on a duplicate) before the delivery is
+ * handled, so a copy racing the original is refused too; a delivery that fails releases its
+ * claim, so the sender's retry after a failure is still accepted.
  */
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
@@ -52,14 +53,20 @@ export class WebhookAuthenticator {
       );
     }
     if (!check.ok) throw new UnauthorizedError(`Webhook rejected: ${REASONS[check.reason]}.`);
-    if (await this.seen(check.id)) {
-      throw new UnauthorizedError('Webhook rejected: this webhook-id was already handled.');
-    }
+    await this.claim(check.id);
     return check.id;
   }
 
-  /** Remembers a handled webhook-id, so a replay is refused. */
-  async remember(id: string, log: Logger): Promise<void> {
+  /** Gives a claimed webhook-id back after a failed delivery, so the sender's retry is accepted. */
+  async release(id: string, log: Logger): Promise<void> {
+    try {
+      await this.seenIds.deleteEntity(PARTITION, rowKey(id));
+    } catch (error) {
+      log.warn(`Could not release the webhook-id (${describeStorageError(error)}).`);
+    }
+  }
+
+  private async claim(id: string): Promise<void> {
     try {
       await ensureTable(this.seenIds);
       await this.seenIds.createEntity({
@@ -68,19 +75,9 @@ export class WebhookAuthenticator {
         at: Date.now(),
       });
     } catch (error) {
-      if (!hasStatus(error, 409)) {
-        log.warn(`Could not remember the webhook-id (${describeStorageError(error)}).`);
+      if (hasStatus(error, 409)) {
+        throw new UnauthorizedError('Webhook rejected: this webhook-id was already handled.');
       }
-    }
-  }
-
-  private async seen(id: string): Promise<boolean> {
-    try {
-      await ensureTable(this.seenIds);
-      await this.seenIds.getEntity(PARTITION, rowKey(id));
-      return true;
-    } catch (error) {
-      if (hasStatus(error, 404)) return false;
       throw new DependencyUnavailableError(
         'table-storage',
         `Table Storage is unavailable (${describeStorageError(error)}); the webhook was not handled.`,
