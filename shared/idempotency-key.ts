@@ -5,17 +5,17 @@ import { ValidationError } from './errors.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'idempotent-replayed';
-const MAX_KEY_LENGTH = 255;
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
 /** The header's value, or undefined when absent; 400 when present but unusable. */
 export function readIdempotencyKey(request: HttpRequest): string | undefined {
   const key = request.headers.get(IDEMPOTENCY_HEADER);
   if (key === null) return undefined;
-  if (key.length < 1 || key.length > MAX_KEY_LENGTH || !/^[\x20-\x7e]+$/.test(key)) {
+  if (key.length < 1 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !/^[\x20-\x7e]+$/.test(key)) {
     throw new ValidationError([
       {
         field: 'Idempotency-Key',
-        message: `must be 1-${MAX_KEY_LENGTH} printable ASCII characters`,
+        message: `must be 1-${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters`,
       },
     ]);
   }

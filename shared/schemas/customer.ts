@@ -66,12 +66,14 @@ const customerFields = {
   dateofbirth: dateofbirth.optional(),
 };
 
-const group = text(100).refine((value) => value.trim().length > 0, 'must not be empty');
+// Not `z.string().pipe(text(100))`: the published schema (shared/openapi.ts) shows a pipe's input only.
+const group = z
+  .string({ error: 'is required and must be a string' })
+  .max(100, 'must be at most 100 characters')
+  .refine((value) => !hasControlCharacters(value), 'must not contain control characters')
+  .refine((value) => value.trim().length > 0, 'must not be empty');
 
-const flatSchema = z.object(
-  { group: z.string({ error: 'is required and must be a string' }).pipe(group), ...customerFields },
-  { error: 'must be a JSON object' },
-);
+const flatSchema = z.object({ group, ...customerFields }, { error: 'must be a JSON object' });
 
 export const customerSchema = flatSchema.transform(({ group: name, ...importdata }) => ({
   group: name,

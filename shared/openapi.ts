@@ -1,0 +1,570 @@
+/**
+ * The app's API as an OpenAPI 2.0 (Swagger) document, the version Power Platform custom
+ * connectors take. Request bodies are generated from the zod schemas that validate requests
+ * (`z.toJSONSchema`), so a changed limit changes the document; answers from documentation-only
+ * zod schemas tied to the result types. Operation ids and summaries are those of the Sendmode
+ * connector on Power Platform, so flows built on it map one to one.
+ *
+ * Served at `GET /api/openapi.json` (functions/openapi.ts) and checked in for `paconn` as
+ * connector/apiDefinition.swagger.json (`npm run connector`; a test keeps it in step).
+ */
+import { z } from 'zod';
+import { MAX_BODY_BYTES } from './http.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-key.js';
+import type { OptOutOutcome } from './opt-outs.js';
+import type { Problem } from './problem.js';
+import { customerSchema, MAX_CUSTOMER_BATCH } from './schemas/customer.js';
+import { optOutSchema } from './schemas/opt-out.js';
+import { sendSmsSchema } from './schemas/send-sms.js';
+import type { CreditsResult } from './sendmode-client.js';
+import type { SendSmsAnswer } from './sms-sender.js';
+
+/** package.json's version (not imported: JSON modules and ESM do not mix well); a test keeps it in sync. */
+export const API_VERSION = '0.1.0';
+
+export const API_TITLE = 'Sendmode (self-hosted)';
+
+/** The Sendmode connector's operations on Power Platform: ids, summaries and descriptions. */
+export const CONNECTOR_OPERATIONS = {
+  sendSms: {
+    operationId: 'Send_SMS',
+    summary: 'Send SMS',
+    description: 'Send an SMS to one or more recipients.',
+  },
+  checkCredits: {
+    operationId: 'Check_Credits',
+    summary: 'Check Credits',
+    description: 'Check your SendMode credits balance.',
+  },
+  importCustomer: {
+    operationId: 'Import_Customer',
+    summary: 'Import Customer',
+    description: 'Import your customer details into your SendMode account.',
+  },
+  optOutCustomer: {
+    operationId: 'Optout_Customer',
+    summary: 'Optout Customer',
+    description: 'Optout Customer number from database.',
+  },
+} as const;
+
+/** The header Azure Functions reads a function key from. */
+export const FUNCTION_KEY_HEADER = 'x-functions-key';
+
+export interface OpenApiOptions {
+  /** The host (and port) callers use; omitted from the document when not given. */
+  host?: string;
+  /** Defaults to `/api`, the Functions host's route prefix. */
+  basePath?: string;
+  /** Defaults to `['https']`. */
+  schemes?: ('http' | 'https')[];
+}
+
+type Schema = Record<string, unknown>;
+
+interface FieldDoc {
+  /** The label Power Platform shows (`x-ms-summary`). */
+  summary: string;
+  description?: string;
+  /** A format the validation checks in code (a refinement) rather than in the schema. */
+  format?: string;
+}
+
+/** Labels for every property of every definition; a test fails when one is missing. */
+export const FIELD_DOCS: Record<string, FieldDoc> = {
+  // send SMS
+  messagetext: {
+    summary: 'Message text',
+    description:
+      'At most 10 SMS parts: 1530 GSM-7 characters (extension characters such as € [ ] { } count twice), or 670 UCS-2 characters when any character is outside GSM-7.',
+  },
+  recipients: {
+    summary: 'Recipients',
+    description:
+      'Phone numbers: + optional, then 6-15 digits; spaces, dashes, dots and brackets are ignored. Duplicates are removed.',
+  },
+  senderid: {
+    summary: 'Sender ID',
+    description: 'Shown on the handset: 1-11 letters or digits, or up to 16 digits.',
+  },
+  customerid: {
+    summary: 'Customer ID',
+    description: 'Your reference for the message, returned in the answer.',
+  },
+  scheduledate: {
+    summary: 'Schedule date',
+    description:
+      'When to send: an ISO 8601 date-time with a time zone, in the future and at most 365 days ahead (Sendmode rounds it to 15 minutes).',
+    format: 'date-time',
+  },
+  // import customer
+  group: { summary: 'Group', description: 'The group to add the customer to; not blank.' },
+  mobilenumber: {
+    summary: 'Mobile number',
+    description: '+ optional, then 6-15 digits; spaces, dashes, dots and brackets are ignored.',
+  },
+  firstname: { summary: 'First name' },
+  surname: { summary: 'Surname' },
+  address: { summary: 'Address' },
+  town: { summary: 'Town' },
+  county: { summary: 'County' },
+  email: { summary: 'Email' },
+  custom1: { summary: 'Custom field 1' },
+  custom2: { summary: 'Custom field 2' },
+  businessname: { summary: 'Business name' },
+  dateofbirth: {
+    summary: 'Date of birth',
+    description: 'dd/mm/yyyy, a real date, not in the future.',
+  },
+  // opt out
+  optoutresponse: {
+    summary: 'Opt-out response',
+    description:
+      'The reply the customer sent. When given, only an opt-out keyword (STOP, UNSUBSCRIBE, ...) opts the number out.',
+  },
+  returnedresponse: {
+    summary: 'Returned response',
+    description: 'The response sent back to the customer, recorded with the opt-out.',
+  },
+  // answers
+  status: { summary: 'Status', description: 'Sendmode’s command status, or the outcome.' },
+  statusCode: { summary: 'Status code', description: 'Sendmode’s command status code.' },
+  acceptedDateTime: { summary: 'Accepted at', description: 'When Sendmode accepted the call.' },
+  message: { summary: 'Message' },
+  skippedRecipients: {
+    summary: 'Skipped recipients',
+    description: 'Recipients left out because they opted out.',
+  },
+  recipient: { summary: 'Recipient' },
+  reason: { summary: 'Reason' },
+  balance: { summary: 'Balance', description: 'The account’s credit balance.' },
+  queue: { summary: 'Queue', description: 'The queue the customers were put on.' },
+  messageIds: { summary: 'Message IDs', description: 'One queue message per customer.' },
+  // problem details
+  type: { summary: 'Problem type' },
+  title: { summary: 'Title' },
+  detail: { summary: 'Detail' },
+  invocationId: { summary: 'Invocation ID', description: 'Quote it when asking for support.' },
+  errors: { summary: 'Errors', description: 'Each bad field, named by its path.' },
+  field: { summary: 'Field' },
+  upstream: { summary: 'Sendmode status', description: 'What Sendmode answered, when it said no.' },
+  error: { summary: 'Error' },
+};
+
+/* ------------------------------ response shapes ------------------------------ */
+// Documentation only: each is tied to the type the route returns by `satisfies`.
+
+const sendmodeStatus = {
+  status: z.string(),
+  statusCode: z.number().int(),
+};
+
+const sendSmsResultSchema = z.object({
+  ...sendmodeStatus,
+  acceptedDateTime: z.string().optional(),
+  message: z
+    .object({
+      senderid: z.string().optional(),
+      messagetext: z.string().optional(),
+      customerid: z.string().optional(),
+      scheduledate: z.string().optional(),
+      recipients: z.array(z.string()).optional(),
+    })
+    .optional(),
+  skippedRecipients: z
+    .array(z.object({ recipient: z.string(), reason: z.literal('opted-out') }))
+    .optional(),
+}) satisfies z.ZodType<SendSmsAnswer>;
+
+const creditsResultSchema = z.object({
+  ...sendmodeStatus,
+  balance: z.number(),
+}) satisfies z.ZodType<CreditsResult>;
+
+const customersQueuedSchema = z.object({
+  status: z.literal('queued'),
+  queue: z.string(),
+  messageIds: z.array(z.string()),
+});
+
+// Every outcome of takeOptOut, and 'ignored' for a reply that is not a keyword: complete by type.
+const optOutStatus: { [K in OptOutOutcome | 'ignored']: K } = {
+  'opted-out': 'opted-out',
+  'already-opted-out': 'already-opted-out',
+  queued: 'queued',
+  ignored: 'ignored',
+};
+const optOutResultSchema = z.object({
+  status: z.enum(optOutStatus),
+  reason: z.string().optional(),
+});
+
+const sendmodeStatusSchema = z.object({ ...sendmodeStatus, error: z.string().optional() });
+
+const problemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  upstream: sendmodeStatusSchema.optional(),
+  invocationId: z.string().optional(),
+}) satisfies z.ZodType<Problem>;
+
+/* ------------------------------ JSON Schema → Swagger 2.0 ------------------------------ */
+
+/** The keywords a Swagger 2.0 Schema Object may carry (besides `x-` extensions). */
+const SWAGGER_KEYWORDS = new Set([
+  '$ref',
+  'format',
+  'title',
+  'description',
+  'default',
+  'multipleOf',
+  'maximum',
+  'exclusiveMaximum',
+  'minimum',
+  'exclusiveMinimum',
+  'maxLength',
+  'minLength',
+  'pattern',
+  'maxItems',
+  'minItems',
+  'uniqueItems',
+  'maxProperties',
+  'minProperties',
+  'required',
+  'enum',
+  'additionalProperties',
+  'type',
+  'items',
+  'allOf',
+  'properties',
+  'readOnly',
+  'example',
+]);
+
+const isRecord = (value: unknown): value is Schema =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * One JSON Schema (draft-04, the dialect Swagger 2.0 builds on) made fit for Power Platform:
+ * - a union (`anyOf`/`oneOf`, or a list of types) becomes its first non-null member: every
+ *   union the schemas use accepts a string first (e.g. a number given as digits);
+ * - `const` becomes a one-value `enum`; an untyped value (`z.unknown()`, used where each item
+ *   is checked and named by index, as recipients are) is documented as the string it must be;
+ * - the ±2^53 bounds zod puts on integers, the pattern zod puts beside `format: email` and
+ *   `additionalProperties: false` (unknown fields are ignored) are dropped, and so is anything
+ *   Swagger 2.0 does not know;
+ * - properties get `x-ms-summary` and a description from FIELD_DOCS, and in requests
+ *   `x-ms-visibility`: `important` when required, `advanced` when optional.
+ */
+function toSwagger(node: Schema, request: boolean): Schema {
+  let schema: Schema = { ...node };
+  for (const key of ['anyOf', 'oneOf'] as const) {
+    const members = schema[key];
+    if (Array.isArray(members)) {
+      const chosen = (members as Schema[]).find((member) => member.type !== 'null') ?? {};
+      delete schema[key];
+      schema = { ...chosen, ...schema };
+    }
+  }
+  if (Array.isArray(schema.type)) {
+    schema.type = (schema.type as string[]).find((type) => type !== 'null') ?? 'string';
+  }
+  if ('const' in schema) {
+    schema.enum = [schema.const];
+    schema.type ??= typeof schema.const;
+  }
+  if (schema.type === undefined && schema.$ref === undefined && schema.enum === undefined) {
+    schema.type = 'string';
+  }
+  if (schema.type === 'integer') {
+    if (schema.minimum === Number.MIN_SAFE_INTEGER) delete schema.minimum;
+    if (schema.maximum === Number.MAX_SAFE_INTEGER) delete schema.maximum;
+  }
+  if (schema.format === 'email') delete schema.pattern;
+  // Unknown fields are ignored in requests, and answers may carry more than documented.
+  if (schema.additionalProperties === false) delete schema.additionalProperties;
+
+  const out: Schema = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (SWAGGER_KEYWORDS.has(key) || key.startsWith('x-')) out[key] = value;
+  }
+  if (isRecord(out.items)) out.items = toSwagger(out.items, request);
+  if (isRecord(out.additionalProperties)) {
+    out.additionalProperties = toSwagger(out.additionalProperties, request);
+  }
+  if (isRecord(out.properties)) {
+    const required = new Set(Array.isArray(out.required) ? (out.required as string[]) : []);
+    const properties: Schema = {};
+    for (const [name, value] of Object.entries(out.properties)) {
+      const doc = FIELD_DOCS[name];
+      const property = toSwagger(value as Schema, request);
+      if (request && doc?.format !== undefined) property.format = doc.format;
+      properties[name] = {
+        ...property,
+        ...(doc?.description !== undefined ? { description: doc.description } : {}),
+        'x-ms-summary': doc?.summary ?? name,
+        ...(request ? { 'x-ms-visibility': required.has(name) ? 'important' : 'advanced' } : {}),
+      };
+    }
+    out.properties = properties;
+    if (required.size === 0) delete out.required;
+  }
+  return out;
+}
+
+/** A zod schema as a Swagger 2.0 Schema Object: `input` for a request body, `output` for an answer. */
+export function swaggerSchema(schema: z.ZodType, io: 'input' | 'output'): Schema {
+  const json = z.toJSONSchema(schema, { io, target: 'draft-04' }) as Schema;
+  return toSwagger(json, io === 'input');
+}
+
+function definition(schema: z.ZodType, io: 'input' | 'output', description: string): Schema {
+  return { ...swaggerSchema(schema, io), description };
+}
+
+/** An object schema's properties as query parameters (Swagger 2.0 query parameters take no schema). */
+function queryParameters(schema: z.ZodType): Schema[] {
+  const { properties = {}, required = [] } = swaggerSchema(schema, 'input') as {
+    properties?: Record<string, Schema>;
+    required?: string[];
+  };
+  return Object.entries(properties).map(([name, property]) => ({
+    name,
+    in: 'query',
+    required: required.includes(name),
+    ...property,
+  }));
+}
+
+/* ------------------------------ the document ------------------------------ */
+
+const problemRef = { $ref: '#/definitions/Problem' };
+const retryAfter = {
+  'Retry-After': { type: 'integer', description: 'Whole seconds to wait before retrying.' },
+};
+
+/** Error answers, each an RFC 9457 problem (application/problem+json). */
+const ERRORS = {
+  400: { description: 'The request is invalid: each bad field is named in errors.' },
+  401: {
+    description:
+      'Not authenticated: the function key is missing or wrong (answered by the platform), or a webhook signature is missing, wrong, expired or replayed.',
+  },
+  409: {
+    description: 'A send with the same Idempotency-Key is still in flight.',
+    headers: retryAfter,
+  },
+  413: { description: `The body is over ${MAX_BODY_BYTES / 1024} KiB.` },
+  415: { description: 'The route does not take this content type.' },
+  422: {
+    description:
+      'Every recipient has opted out, or an Idempotency-Key was reused with a different request.',
+  },
+  429: {
+    description: 'The shared Sendmode call limit is reached (or Sendmode throttled).',
+    headers: retryAfter,
+  },
+  502: {
+    description: 'Sendmode answered with an error: upstream carries its status.',
+    headers: retryAfter,
+  },
+  503: {
+    description: 'A dependency (Key Vault, storage, configuration) is unavailable.',
+    headers: retryAfter,
+  },
+  504: {
+    description:
+      'Sendmode did not answer in time; the SMS may have been sent: retry with the same Idempotency-Key.',
+  },
+} as const;
+
+type ErrorStatus = keyof typeof ERRORS;
+
+function errors(...statuses: ErrorStatus[]): Record<string, Schema> {
+  return Object.fromEntries(
+    statuses.map((status) => [String(status), { ...ERRORS[status], schema: problemRef }]),
+  );
+}
+
+const jsonOperation = {
+  consumes: ['application/json'],
+  produces: ['application/json', 'application/problem+json'],
+};
+
+function body(ref: string, description: string): Schema {
+  return {
+    name: 'body',
+    in: 'body',
+    required: true,
+    description,
+    schema: { $ref: `#/definitions/${ref}` },
+  };
+}
+
+let cached: Schema | undefined;
+
+function document(): Schema {
+  cached ??= {
+    swagger: '2.0',
+    info: {
+      title: API_TITLE,
+      description:
+        'Send SMS, check credit, import customers and record opt-outs through one Sendmode account, within its API call limit, shared by every caller of the app.',
+      version: API_VERSION,
+    },
+    paths: {
+      '/sms': {
+        post: {
+          ...CONNECTOR_OPERATIONS.sendSms,
+          ...jsonOperation,
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              type: 'string',
+              minLength: 1,
+              maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
+              description:
+                'Printable ASCII, e.g. an order id or a GUID: a retry with the same key and body replays the first answer instead of sending again.',
+              'x-ms-summary': 'Idempotency key',
+              'x-ms-visibility': 'advanced',
+            },
+            body(
+              'SendSmsRequest',
+              'The message (also accepted wrapped as { "message": { ... } }).',
+            ),
+          ],
+          responses: {
+            200: {
+              description: 'Sendmode took the message.',
+              schema: { $ref: '#/definitions/SendSmsResult' },
+              headers: {
+                'Idempotent-Replayed': {
+                  type: 'string',
+                  description: '"true" when this answer is the replay of an earlier send.',
+                },
+              },
+            },
+            ...errors(400, 401, 409, 413, 415, 422, 429, 502, 503, 504),
+          },
+        },
+      },
+      '/credits': {
+        get: {
+          ...CONNECTOR_OPERATIONS.checkCredits,
+          produces: jsonOperation.produces,
+          responses: {
+            200: {
+              description: 'The credit balance.',
+              schema: { $ref: '#/definitions/CreditsResult' },
+            },
+            ...errors(401, 429, 502, 503, 504),
+          },
+        },
+      },
+      '/customers': {
+        post: {
+          ...CONNECTOR_OPERATIONS.importCustomer,
+          ...jsonOperation,
+          parameters: [
+            body(
+              'Customer',
+              `One customer (also accepted: { "group", "importdata": { ... } }, or up to ${MAX_CUSTOMER_BATCH} customers as an array or { "customers": [ ... ] }).`,
+            ),
+          ],
+          responses: {
+            202: {
+              description: 'Queued for import: one queue message per customer.',
+              schema: { $ref: '#/definitions/CustomersQueued' },
+            },
+            ...errors(400, 401, 413, 415, 503),
+          },
+        },
+      },
+      '/optout': {
+        post: {
+          ...CONNECTOR_OPERATIONS.optOutCustomer,
+          ...jsonOperation,
+          parameters: [
+            body(
+              'OptOut',
+              'The number to opt out (also accepted as a form, a query string, or wrapped as { "message": { ... } }).',
+            ),
+          ],
+          responses: {
+            200: {
+              description: 'Opted out (or already), or ignored: the reply is not a keyword.',
+              schema: { $ref: '#/definitions/OptOutResult' },
+            },
+            202: {
+              description: 'Recorded: never texted again; Sendmode is told when it can take it.',
+              schema: { $ref: '#/definitions/OptOutResult' },
+            },
+            ...errors(400, 401, 413, 415, 502, 503),
+          },
+        },
+        get: {
+          // For webhook senders that can only call a URL; hidden from flow designers.
+          operationId: 'Optout_Customer_Query',
+          summary: 'Optout Customer (query string)',
+          description:
+            'The same opt-out with the fields in the query string (also accepted: mobile, msisdn, from or number for the number; text or body for the reply).',
+          'x-ms-visibility': 'internal',
+          produces: jsonOperation.produces,
+          parameters: queryParameters(optOutSchema),
+          responses: {
+            200: {
+              description: 'Opted out (or already), or ignored: the reply is not a keyword.',
+              schema: { $ref: '#/definitions/OptOutResult' },
+            },
+            202: {
+              description: 'Recorded: never texted again; Sendmode is told when it can take it.',
+              schema: { $ref: '#/definitions/OptOutResult' },
+            },
+            ...errors(400, 401, 502, 503),
+          },
+        },
+      },
+    },
+    definitions: {
+      SendSmsRequest: definition(sendSmsSchema, 'input', 'An SMS to send.'),
+      SendSmsResult: definition(sendSmsResultSchema, 'output', 'Sendmode’s answer to a send.'),
+      CreditsResult: definition(creditsResultSchema, 'output', 'The credit balance.'),
+      Customer: definition(customerSchema, 'input', 'A customer to import.'),
+      CustomersQueued: definition(customersQueuedSchema, 'output', 'Customers queued for import.'),
+      OptOut: definition(optOutSchema, 'input', 'A number to opt out.'),
+      OptOutResult: definition(optOutResultSchema, 'output', 'The opt-out’s outcome.'),
+      Problem: definition(problemSchema, 'output', 'An RFC 9457 problem.'),
+    },
+  };
+  return cached;
+}
+
+/** The document; `host` and `basePath` say where the app answers. */
+export function buildOpenApi(options: OpenApiOptions = {}): object {
+  const { info, paths, definitions, ...rest } = structuredClone(document());
+  return {
+    ...rest,
+    info,
+    ...(options.host !== undefined ? { host: options.host } : {}),
+    basePath: options.basePath ?? '/api',
+    schemes: options.schemes ?? ['https'],
+    consumes: ['application/json'],
+    produces: ['application/json'],
+    paths,
+    definitions,
+    securityDefinitions: {
+      api_key: {
+        type: 'apiKey',
+        in: 'header',
+        name: FUNCTION_KEY_HEADER,
+        description: 'A function key of the function app.',
+      },
+    },
+    security: [{ api_key: [] }],
+  };
+}
