@@ -17,7 +17,7 @@ import {
 import type { Logger } from './logger.js';
 import { problemResponse } from './problem.js';
 import { describeStorageError } from './storage-account.js';
-import { ensureTable, hasStatus } from './table-storage.js';
+import { hasStatus, withTable } from './table-storage.js';
 
 /** A claim older than this is abandoned (its process died): well past the 5-minute function time-out. */
 const IN_FLIGHT_STALE_MS = 10 * 60_000;
@@ -97,8 +97,7 @@ export class IdempotencyStore {
       expiresAt: now + this.ttlMs,
     };
     try {
-      await ensureTable(this.table);
-      const created = await this.table.createEntity(entity);
+      const created = await withTable(this.table, () => this.table.createEntity(entity));
       return { partitionKey, rowKey, etag: created.etag ?? '', entity };
     } catch (error) {
       if (!hasStatus(error, 409)) throw unavailable(error);

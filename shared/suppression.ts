@@ -8,7 +8,7 @@ import { DependencyUnavailableError, type SendmodeStatus } from './errors.js';
 import { canonicalNumber } from './phone.js';
 import type { OptOutRequest } from './sendmode-client.js';
 import { describeStorageError, hasStatus } from './storage-account.js';
-import { ensureTable } from './table-storage.js';
+import { withTable } from './table-storage.js';
 
 const PARTITION = 'optout';
 /** Table queries allow 15 comparisons: the partition plus 14 numbers. */
@@ -42,7 +42,6 @@ export class SuppressionList {
   /** Records an opt-out (or a repeat of one). Says whether Sendmode has already taken it. */
   async record(optOut: OptOutRequest): Promise<{ alreadySynced: boolean }> {
     return this.guard(async () => {
-      await ensureTable(this.table);
       const rowKey = this.key(optOut.mobilenumber);
       const existing = await this.read(rowKey);
       if (existing?.state === 'synced') return { alreadySynced: true };
@@ -69,7 +68,6 @@ export class SuppressionList {
 
   async isSynced(number: string): Promise<boolean> {
     return this.guard(async () => {
-      await ensureTable(this.table);
       return (await this.read(this.key(number)))?.state === 'synced';
     });
   }
@@ -86,7 +84,6 @@ export class SuppressionList {
   /** The numbers among `numbers` that opted out. Fails closed: no answer, no send. */
   async suppressed(numbers: string[]): Promise<Set<string>> {
     return this.guard(async () => {
-      await ensureTable(this.table);
       const byKey = new Map(numbers.map((number) => [this.key(number), number]));
       const keys = [...byKey.keys()];
       const chunks: string[][] = [];
@@ -129,7 +126,7 @@ export class SuppressionList {
 
   private async guard<T>(work: () => Promise<T>): Promise<T> {
     try {
-      return await work();
+      return await withTable(this.table, work);
     } catch (error) {
       throw new DependencyUnavailableError(
         'table-storage',

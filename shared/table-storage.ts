@@ -2,7 +2,12 @@
 import { TableClient } from '@azure/data-tables';
 import { DependencyUnavailableError } from './errors.js';
 import type { Settings } from './settings.js';
-import { hasStatus, STORAGE_RETRY_OPTIONS, storageTarget } from './storage-account.js';
+import {
+  hasStatus,
+  STORAGE_RETRY_OPTIONS,
+  storageErrorCode,
+  storageTarget,
+} from './storage-account.js';
 
 export { hasStatus, storageErrorCode } from './storage-account.js';
 
@@ -54,4 +59,19 @@ export function ensureTable(
     ensured.set(client, pending);
   }
   return pending;
+}
+
+/**
+ * Runs `operation` against a table that exists: created on first use, and created again (then
+ * the operation retried once) if it vanished (`TableNotFound`, e.g. an emulator restarted).
+ */
+export async function withTable<T>(client: TableClient, operation: () => Promise<T>): Promise<T> {
+  await ensureTable(client);
+  try {
+    return await operation();
+  } catch (error) {
+    if (!(hasStatus(error, 404) && storageErrorCode(error) === 'TableNotFound')) throw error;
+    await ensureTable(client, { recheck: true });
+    return operation();
+  }
 }

@@ -12,7 +12,7 @@ import { DependencyUnavailableError, UnauthorizedError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { SecretProvider } from './secrets.js';
 import { describeStorageError, hasStatus } from './storage-account.js';
-import { ensureTable } from './table-storage.js';
+import { withTable } from './table-storage.js';
 import { verifyWebhookSignature } from './webhook-signature.js';
 
 const PARTITION = 'webhook-id';
@@ -68,12 +68,9 @@ export class WebhookAuthenticator {
 
   private async claim(id: string): Promise<void> {
     try {
-      await ensureTable(this.seenIds);
-      await this.seenIds.createEntity({
-        partitionKey: PARTITION,
-        rowKey: rowKey(id),
-        at: Date.now(),
-      });
+      await withTable(this.seenIds, () =>
+        this.seenIds.createEntity({ partitionKey: PARTITION, rowKey: rowKey(id), at: Date.now() }),
+      );
     } catch (error) {
       if (hasStatus(error, 409)) {
         throw new UnauthorizedError('Webhook rejected: this webhook-id was already handled.');
