@@ -11,11 +11,12 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as coldStart from './cold-start.bench.js';
+import * as localHost from './host.bench.js';
 import * as limiter from './limiter.bench.js';
 import * as sendPath from './send-path.bench.js';
 import type { Benchmark, BenchResult } from './stats.js';
 
-const BENCHMARKS: Benchmark[] = [sendPath, coldStart, limiter];
+const BENCHMARKS: Benchmark[] = [sendPath, coldStart, limiter, localHost];
 
 const RESULTS_FILE = join(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
 

@@ -1,0 +1,86 @@
+/**
+ * Three local hosts sharing one Azurite, like three instances of the app: together they hold the
+ * shared limit (here 10 calls per rolling 2 s), checked from the arrivals the Sendmode simulator
+ * recorded, not from what the hosts say.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type Azurite, startAzurite } from '../helpers/azurite.js';
+import { ensureBuilt } from '../helpers/build.js';
+import {
+  type HostProcess,
+  type SimulatorProcess,
+  startHostProcess,
+  startSimulatorProcess,
+} from '../helpers/processes.js';
+
+const KEY = 'e2e-limit-key';
+const MAX_CALLS = 10;
+const WINDOW_MS = 2_000;
+const LOAD_MS = 5_000;
+
+let azurite: Azurite;
+let simulator: SimulatorProcess;
+let hosts: HostProcess[] = [];
+
+beforeAll(async () => {
+  await ensureBuilt();
+  [azurite, simulator] = await Promise.all([startAzurite(), startSimulatorProcess(KEY)]);
+  const env = {
+    AzureWebJobsStorage: azurite.connectionString,
+    SENDMODE_BASE_URL: simulator.url,
+    SENDMODE_API_KEY: KEY,
+    KEY_VAULT_URI: '',
+    SENDMODE_ACCOUNT_NAME: `limit${Math.random().toString(36).slice(2, 8)}`,
+    IMPORT_QUEUE_NAME: `imports-${Math.random().toString(36).slice(2, 8)}`,
+    RATE_LIMIT_MAX_CALLS: String(MAX_CALLS),
+    RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_MS / 1000),
+    RATE_LIMIT_SAFETY_MARGIN_MS: '500',
+    RATE_LIMIT_MAX_WAIT_SECONDS: '0',
+  };
+  hosts = await Promise.all([1, 2, 3].map(() => startHostProcess({ env })));
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(hosts.map((h) => h.stop()));
+  await Promise.all([simulator?.stop(), azurite?.stop()]);
+});
+
+it('three hosts on one storage never exceed the shared limit in any rolling window', async () => {
+  const statuses: number[] = [];
+  const okByHost = [0, 0, 0];
+  const deadline = Date.now() + LOAD_MS;
+  const loop = async (host: HostProcess, n: number) => {
+    for (let i = 0; Date.now() < deadline; i++) {
+      const res = await fetch(`${host.url}/api/sms`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ messagetext: `limit ${n}-${i}`, recipients: ['+353871234567'] }),
+      });
+      await res.arrayBuffer();
+      statuses.push(res.status);
+      const at = hosts.indexOf(host);
+      if (res.status === 200) okByHost[at] = (okByHost[at] ?? 0) + 1;
+      if (res.status === 429) await sleep(25);
+    }
+  };
+  await Promise.all(hosts.flatMap((host, h) => [loop(host, h * 2), loop(host, h * 2 + 1)]));
+
+  const arrivals = (await simulator.calls('send')).map((c) => c.arrivedAt).sort((a, b) => a - b);
+  const ok = statuses.filter((s) => s === 200).length;
+  expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+  expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+  expect(arrivals.length).toBe(ok);
+  // Every instance took part: the limit is shared, not per host.
+  expect(okByHost.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
+  // Over 5 s the limit allows more than one window's worth: the limit was reached and freed.
+  expect(arrivals.length).toBeGreaterThan(MAX_CALLS);
+
+  let worst = 0;
+  for (let i = 0; i < arrivals.length; i++) {
+    let j = i;
+    while (j < arrivals.length && (arrivals[j] ?? Infinity) < (arrivals[i] ?? 0) + WINDOW_MS) j++;
+    worst = Math.max(worst, j - i);
+  }
+  expect(worst).toBeLessThanOrEqual(MAX_CALLS);
+}, 60_000);

@@ -1,0 +1,406 @@
+/**
+ * `npm start`: the whole app on this machine, without Azure and without Core Tools.
+ *
+ * `npm run build` has run (the npm script does it first). Then this:
+ *   1. creates local.settings.json from local.settings.sample.json if it is missing;
+ *   2. starts Azurite from node_modules on 10000-10002 (data in .azurite/), unless
+ *      AzureWebJobsStorage points at other storage, or an Azurite already answers there;
+ *   3. starts the Sendmode simulator on 8081 (key local-dev-key), unless SENDMODE_BASE_URL and a
+ *      real key (SENDMODE_API_KEY, or KEY_VAULT_URI) are set in the environment: then the app
+ *      talks to real Sendmode, and this says so loudly;
+ *   4. starts the local functions host on $PORT (default 7071);
+ *   5. prints each URL, a curl for every HTTP function the app registered and a queue drop for
+ *      every queue function.
+ * Ctrl-C stops the host (letting running invocations finish), then the simulator and Azurite.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { connect } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const AZURITE_PORTS = { blob: 10000, queue: 10001, table: 10002 } as const;
+const SIMULATOR_PORT = Number(process.env.SIMULATOR_PORT ?? 8081);
+const SIMULATOR_KEY = 'local-dev-key';
+const HOST_PORT = Number(process.env.PORT ?? 7071);
+
+const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+const red = (s: string) => (process.stdout.isTTY ? `\x1b[1;31m${s}\x1b[0m` : s);
+const say = (s = '') => process.stdout.write(`${s}\n`);
+
+class StartError extends Error {}
+
+interface Started {
+  name: string;
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+const started: Started[] = [];
+let stopping = false;
+
+function launch(name: string, args: string[], env: NodeJS.ProcessEnv, prefix: boolean): Started {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env,
+    // Its own process group: Ctrl-C reaches only this script, which stops children in order.
+    detached: process.platform !== 'win32',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const pipe = (stream: NodeJS.ReadableStream | null, out: NodeJS.WriteStream) => {
+    let rest = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) out.write(prefix ? `[${name}] ${line}\n` : `${line}\n`);
+    });
+  };
+  pipe(child.stdout, process.stdout);
+  pipe(child.stderr, process.stderr);
+  const exited = new Promise<void>((done) =>
+    child.once('exit', (code, signal) => {
+      if (!stopping) {
+        say(red(`${name} exited unexpectedly (${signal ?? `code ${code}`}); stopping everything.`));
+        void shutdown(1);
+      }
+      done();
+    }),
+  );
+  const entry = { name, child, exited };
+  started.push(entry);
+  return entry;
+}
+
+async function stopChild(entry: Started, timeoutMs: number): Promise<void> {
+  const { child } = entry;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const done = await Promise.race([
+    entry.exited.then(() => true),
+    sleep(timeoutMs).then(() => false),
+  ]);
+  if (!done) {
+    say(`${entry.name} did not stop within ${timeoutMs / 1000} s; killing it.`);
+    child.kill('SIGKILL');
+    await entry.exited;
+  }
+}
+
+let shuttingDown: Promise<void> | undefined;
+function shutdown(code: number): Promise<void> {
+  return (shuttingDown ??= (async () => {
+    stopping = true;
+    if (started.length > 0) say('\nStopping...');
+    // The host first (it may still release queue messages to Azurite), then the rest.
+    const host = started.find((s) => s.name === 'host');
+    if (host) await stopChild(host, 20_000);
+    await Promise.all(started.filter((s) => s !== host).map((s) => stopChild(s, 10_000)));
+    if (started.length > 0) say(`Stopped ${started.map((s) => s.name).join(', ')}.`);
+    process.exit(code);
+  })());
+}
+
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      done(false);
+    });
+    socket.once('error', () => done(false));
+  });
+}
+
+async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (stopping) throw new StartError('Stopped while starting.');
+    if (Date.now() > deadline)
+      throw new StartError(`${what} did not start within ${timeoutMs / 1000} s.`);
+    await sleep(100);
+  }
+}
+
+function readValues(file: string): Record<string, string> {
+  try {
+    const json = JSON.parse(readFileSync(file, 'utf8')) as { Values?: Record<string, unknown> };
+    return Object.fromEntries(
+      Object.entries(json.Values ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)]),
+    );
+  } catch (error) {
+    throw new StartError(`${file} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** The value the host will see: the environment wins over local.settings.json. */
+function effective(name: string, values: Record<string, string>): string | undefined {
+  const fromEnv = process.env[name];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  const local = values[name];
+  return local === undefined || local === '' ? undefined : local;
+}
+
+function isLocalDevStorage(connection: string | undefined): boolean {
+  if (connection === undefined) return false;
+  if (/^UseDevelopmentStorage=true/i.test(connection.trim())) return true;
+  return /QueueEndpoint=https?:\/\/(127\.0\.0\.1|localhost):10001/i.test(connection);
+}
+
+async function isAzurite(): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${AZURITE_PORTS.queue}/devstoreaccount1?comp=list`, {
+      signal: AbortSignal.timeout(2000),
+    });
+    return /azurite/i.test(res.headers.get('server') ?? '');
+  } catch {
+    return false;
+  }
+}
+
+async function startAzurite(): Promise<string> {
+  const taken = [];
+  for (const [service, port] of Object.entries(AZURITE_PORTS)) {
+    if (await portAnswers(port)) taken.push(`${port} (${service})`);
+  }
+  if (taken.length === 3 && (await isAzurite())) {
+    return 'already running on 10000-10002: using it (not started by npm start, so not stopped by Ctrl-C)';
+  }
+  if (taken.length > 0) {
+    throw new StartError(
+      `Azurite needs ports 10000-10002, but ${taken.join(', ')} ${taken.length > 1 ? 'are' : 'is'} taken by another program.\n` +
+        'Stop that program, or set AzureWebJobsStorage to a storage connection string of your own.',
+    );
+  }
+  const script = createRequire(import.meta.url).resolve('azurite/dist/src/azurite.js');
+  const location = join(ROOT, '.azurite');
+  mkdirSync(location, { recursive: true });
+  launch(
+    'azurite',
+    [
+      script,
+      '--location',
+      location,
+      '--skipApiVersionCheck',
+      '--loose',
+      '--disableTelemetry',
+      '--silent',
+    ],
+    process.env,
+    true,
+  );
+  await waitUntil('Azurite', async () => {
+    for (const port of Object.values(AZURITE_PORTS)) if (!(await portAnswers(port))) return false;
+    return true;
+  });
+  return 'blob http://127.0.0.1:10000, queue http://127.0.0.1:10001, table http://127.0.0.1:10002 (data in .azurite/)';
+}
+
+async function startSimulator(): Promise<string> {
+  if (await portAnswers(SIMULATOR_PORT)) {
+    const res = await fetch(`http://127.0.0.1:${SIMULATOR_PORT}/__admin/state`).catch(
+      () => undefined,
+    );
+    if (res?.ok) {
+      say(
+        `Sendmode simulator already running on ${SIMULATOR_PORT}: using it (its keys must include ${SIMULATOR_KEY}).`,
+      );
+      return `http://127.0.0.1:${SIMULATOR_PORT}/v2`;
+    }
+    throw new StartError(
+      `The Sendmode simulator needs port ${SIMULATOR_PORT}, which another program is using. ` +
+        'Stop it, or set SIMULATOR_PORT to a free port.',
+    );
+  }
+  const sim = launch(
+    'simulator',
+    [
+      '--import',
+      'tsx',
+      'tools/sendmode-simulator/main.ts',
+      '--port',
+      String(SIMULATOR_PORT),
+      '--key',
+      SIMULATOR_KEY,
+    ],
+    process.env,
+    true,
+  );
+  await waitUntil(
+    'The Sendmode simulator',
+    async () => sim.child.exitCode === null && (await portAnswers(SIMULATOR_PORT)),
+  );
+  return `http://127.0.0.1:${SIMULATOR_PORT}/v2`;
+}
+
+interface FunctionInfo {
+  name: string;
+  invoke_url_template?: string;
+  methods?: string[];
+  queue?: string;
+  config: { bindings: { type?: string; authLevel?: string }[] };
+}
+
+/** Sample bodies for the app's routes; any other route gets a bare curl. */
+const SAMPLES: Record<string, string> = {
+  '/api/sms': '{"messagetext":"Hello from my laptop","recipients":["+353870000001"]}',
+  '/api/optout': '{"mobilenumber":"+353870000001"}',
+  '/api/customers': '{"group":"Local","mobilenumber":"+353870000001","firstname":"Ada"}',
+};
+const QUEUE_SAMPLES: Record<string, string> = {
+  'import-customer': "{group:'Local',mobilenumber:'+353870000001',firstname:'Ada'}",
+};
+
+function curlFor(fn: FunctionInfo): string[] {
+  const url = fn.invoke_url_template ?? '';
+  const path = new URL(url).pathname;
+  const method =
+    fn.methods?.includes('POST') && SAMPLES[path] ? 'POST' : (fn.methods?.[0] ?? 'GET');
+  const body = method === 'POST' ? SAMPLES[path] : undefined;
+  const parts = [`curl -sS -i ${method === 'GET' ? '' : `-X ${method} `}${url}`];
+  if (body) parts.push(`-H 'Content-Type: application/json' -d '${body}'`);
+  return [`  # ${fn.name} (${fn.methods?.join(', ')})`, `  ${parts.join(' ')}`];
+}
+
+function queueDropFor(fn: FunctionInfo, encoding: string): string[] {
+  const queue = fn.queue ?? '';
+  const sample = QUEUE_SAMPLES[fn.name] ?? '{}';
+  const encode = encoding === 'none' ? 'm' : "Buffer.from(m).toString('base64')";
+  return [
+    `  # ${fn.name}: drop a message on '${queue}' (host.json messageEncoding: ${encoding})`,
+    `  node -e "const {QueueClient}=require('@azure/storage-queue');` +
+      `const q=new QueueClient(process.env.AzureWebJobsStorage||'UseDevelopmentStorage=true','${queue}');` +
+      `const m=JSON.stringify(${sample});` +
+      `q.createIfNotExists().then(()=>q.sendMessage(${encode})).then(r=>console.log('queued',r.messageId))"`,
+  ];
+}
+
+function queueEncoding(): string {
+  try {
+    const host = JSON.parse(readFileSync(join(ROOT, 'host.json'), 'utf8')) as {
+      extensions?: { queues?: { messageEncoding?: string } };
+    };
+    return host.extensions?.queues?.messageEncoding?.toLowerCase() ?? 'base64';
+  } catch {
+    return 'base64';
+  }
+}
+
+async function main(): Promise<void> {
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  process.on('SIGHUP', () => void shutdown(0));
+  process.on('exit', () => {
+    for (const { child } of started) if (child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  const settingsFile = join(ROOT, 'local.settings.json');
+  if (!existsSync(settingsFile)) {
+    copyFileSync(join(ROOT, 'local.settings.sample.json'), settingsFile);
+    say(
+      'Created local.settings.json from local.settings.sample.json (git-ignored; edit it freely).',
+    );
+  }
+  const values = readValues(settingsFile);
+  const lines: string[] = [];
+
+  // Storage
+  const storage = effective('AzureWebJobsStorage', values);
+  if (isLocalDevStorage(storage)) {
+    lines.push(`Azurite:    ${await startAzurite()}`);
+  } else if (storage) {
+    const account = /AccountName=([^;]+)/i.exec(storage)?.[1] ?? 'the configured account';
+    lines.push(`Storage:    AzureWebJobsStorage points at ${account}: Azurite not started.`);
+  } else {
+    lines.push(
+      'Storage:    AzureWebJobsStorage is not set: Azurite not started (queues will not run).',
+    );
+  }
+
+  // Sendmode
+  const hostEnv: NodeJS.ProcessEnv = { ...process.env, PORT: String(HOST_PORT) };
+  const realUrl = process.env.SENDMODE_BASE_URL;
+  const realKey = process.env.SENDMODE_API_KEY || process.env.KEY_VAULT_URI;
+  if (realUrl && realKey) {
+    const keySource = process.env.KEY_VAULT_URI
+      ? `Key Vault ${process.env.KEY_VAULT_URI}`
+      : 'SENDMODE_API_KEY';
+    say(red('='.repeat(78)));
+    say(red(` REAL SENDMODE: ${realUrl}, key from ${keySource}.`));
+    say(red(' Messages sent from here are really sent, and credits are spent. No simulator.'));
+    say(red('='.repeat(78)));
+    lines.push(`Sendmode:   ${red(`REAL ${realUrl}`)} (key from ${keySource})`);
+  } else {
+    if (realUrl || process.env.SENDMODE_API_KEY) {
+      say(
+        'Note: only one of SENDMODE_BASE_URL and SENDMODE_API_KEY is set in the environment; both are ' +
+          'needed to use real Sendmode. Using the simulator.',
+      );
+    }
+    const url = await startSimulator();
+    Object.assign(hostEnv, {
+      SENDMODE_BASE_URL: url,
+      SENDMODE_API_KEY: SIMULATOR_KEY,
+      KEY_VAULT_URI: '',
+    });
+    lines.push(
+      `Sendmode:   simulator ${url} (key ${SIMULATOR_KEY}; admin http://127.0.0.1:${SIMULATOR_PORT}/__admin/calls)`,
+    );
+  }
+
+  // Host
+  if (await portAnswers(HOST_PORT)) {
+    throw new StartError(
+      `Port ${HOST_PORT} is taken by another program: stop it, or set PORT to a free port.`,
+    );
+  }
+  const host = launch('host', ['--import', 'tsx', 'tools/local-host/main.ts'], hostEnv, false);
+  const base = `http://localhost:${HOST_PORT}`;
+  await waitUntil('The functions host', async () => {
+    if (host.child.exitCode !== null)
+      throw new StartError('The functions host exited during start-up (see above).');
+    const res = await fetch(`http://127.0.0.1:${HOST_PORT}/admin/host/status`).catch(
+      () => undefined,
+    );
+    return res?.ok === true;
+  });
+  const functions = (await (
+    await fetch(`http://127.0.0.1:${HOST_PORT}/admin/functions`)
+  ).json()) as FunctionInfo[];
+  lines.push(`Functions:  ${base}/api/... (function list: ${base}/admin/functions)`);
+
+  const http = functions.filter((f) => f.invoke_url_template);
+  const queues = functions.filter((f) => f.queue);
+  say();
+  say(bold('Ready.'));
+  for (const line of lines) say(`  ${line}`);
+  say();
+  say(
+    bold(
+      'Try it (function keys are not checked locally; in Azure add -H "x-functions-key: <key>"):',
+    ),
+  );
+  for (const fn of http) for (const line of curlFor(fn)) say(line);
+  if (queues.length > 0) {
+    say();
+    say(bold('Queue drops (from this folder):'));
+    for (const fn of queues) {
+      if (QUEUE_SAMPLES[fn.name]) for (const line of queueDropFor(fn, queueEncoding())) say(line);
+      else say(`  # ${fn.name}: queue '${fn.queue}' (fed by the app itself)`);
+    }
+  }
+  say();
+  say('Ctrl-C stops everything started here.');
+}
+
+main().catch(async (error: unknown) => {
+  say(red(error instanceof StartError ? error.message : `npm start failed: ${String(error)}`));
+  await shutdown(1);
+});
