@@ -1,0 +1,356 @@
+// Everything the Sendmode connector needs, in one resource group: a Flex Consumption function app
+// with a user-assigned identity, its storage account (queues, tables, deployment package), a Key
+// Vault for the API key, and Log Analytics + Application Insights. No keys or connection strings:
+// every data-plane call uses the app's identity, granted only the roles it needs (roles.bicep).
+// Deploy with `azd up`, or see docs/deploy.md for `az deployment sub create`.
+targetScope = 'subscription'
+
+// ---- Environment -------------------------------------------------------------------------------
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; seeds resource names and the azd-env-name tag.')
+param environmentName string
+
+@minLength(1)
+@description('Region of every resource: one that offers the Flex Consumption plan.')
+@metadata({ azd: { type: 'location' } })
+param location string
+
+@description('Resource group to create; default rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@description('Object id of a person (or group) to grant the same data roles as the app, plus writing secrets, for local debugging against the cloud resources. Empty grants nothing.')
+param principalId string = ''
+
+@description('Kind of principalId.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param principalType string = 'User'
+
+// ---- Secrets (written to Key Vault only when given; never app settings, never outputs) ---------
+
+@secure()
+@description('The Sendmode API key. Empty leaves the vault secret as it is: set it with `az keyvault secret set` instead.')
+param sendmodeApiKey string = ''
+
+@secure()
+@description('Webhook signing secret (whsec_<base64> or a plain string). Given, it is stored and signatures are required.')
+param webhookSigningSecret string = ''
+
+@description('Vault secret name of the Sendmode API key (SENDMODE_API_KEY_SECRET_NAME).')
+param sendmodeApiKeySecretName string = 'sendmode-api-key'
+
+@description('Vault secret name of the webhook signing secret (WEBHOOK_SIGNING_SECRET_NAME).')
+param webhookSigningSecretName string = 'webhook-signing-secret'
+
+@description('Require signed webhooks even when webhookSigningSecret is not given here (the secret is then set in the vault separately).')
+param requireWebhookSignature bool = false
+
+// ---- Settings users tune (each becomes the app setting of the same meaning) --------------------
+
+@description('Sendmode API base URL (SENDMODE_BASE_URL).')
+param sendmodeBaseUrl string = 'https://rest.sendmode.com/v2'
+
+@description('Partition of the shared rate limit: apps sharing one Sendmode account must share it (SENDMODE_ACCOUNT_NAME).')
+param sendmodeAccountName string = 'default'
+
+@minValue(100)
+@maxValue(120000)
+@description('Time to connect to Sendmode, ms (SENDMODE_CONNECT_TIMEOUT_MS).')
+param sendmodeConnectTimeoutMs int = 5000
+
+@minValue(100)
+@maxValue(300000)
+@description('Time for Sendmode to start answering, ms (SENDMODE_HEADERS_TIMEOUT_MS).')
+param sendmodeHeadersTimeoutMs int = 15000
+
+@minValue(100)
+@maxValue(300000)
+@description('Time between chunks of Sendmode\'s answer, ms (SENDMODE_BODY_TIMEOUT_MS).')
+param sendmodeBodyTimeoutMs int = 15000
+
+@minValue(1)
+@maxValue(256)
+@description('Keep-alive connections to Sendmode per instance (SENDMODE_MAX_CONNECTIONS).')
+param sendmodeMaxConnections int = 10
+
+@minValue(0)
+@maxValue(86400)
+@description('Seconds a secret read from the vault is used before it is read again (API_KEY_CACHE_TTL_SECONDS).')
+param apiKeyCacheTtlSeconds int = 300
+
+@minValue(1)
+@maxValue(1000)
+@description('Calls to Sendmode allowed in one window, across all instances (RATE_LIMIT_MAX_CALLS).')
+param rateLimitMaxCalls int = 100
+
+@minValue(1)
+@maxValue(3600)
+@description('The rolling window, seconds (RATE_LIMIT_WINDOW_SECONDS).')
+param rateLimitWindowSeconds int = 60
+
+@minValue(0)
+@maxValue(60000)
+@description('Added to the window for clock skew and transit, ms (RATE_LIMIT_SAFETY_MARGIN_MS).')
+param rateLimitSafetyMarginMs int = 1000
+
+@minValue(0)
+@maxValue(60)
+@description('How long an HTTP call may wait for a slot before 429, seconds (RATE_LIMIT_MAX_WAIT_SECONDS).')
+param rateLimitMaxWaitSeconds int = 5
+
+@minValue(1)
+@maxValue(604800)
+@description('How long a send\'s outcome is replayed for its Idempotency-Key, seconds (IDEMPOTENCY_TTL_SECONDS).')
+param idempotencyTtlSeconds int = 86400
+
+@minValue(1)
+@maxValue(3600)
+@description('First retry delay of a queue message, seconds; doubles each attempt (QUEUE_RETRY_BASE_SECONDS).')
+param queueRetryBaseSeconds int = 30
+
+@minValue(1)
+@maxValue(86400)
+@description('Longest retry delay of a queue message, seconds (QUEUE_RETRY_MAX_SECONDS).')
+param queueRetryMaxSeconds int = 3600
+
+@description('Words that opt out, comma or space separated (OPTOUT_KEYWORDS).')
+param optOutKeywords string = 'STOP,STOPALL,UNSUBSCRIBE,CANCEL,END,QUIT,OPTOUT'
+
+@description('Country calling code for national numbers on the suppression list, e.g. 353; empty for none (DEFAULT_COUNTRY_CODE).')
+param defaultCountryCode string = ''
+
+// ---- Capacity ----------------------------------------------------------------------------------
+
+@allowed([
+  512
+  2048
+  4096
+])
+@description('Memory of each function app instance, MB.')
+param instanceMemoryMB int = 2048
+
+@minValue(1)
+@maxValue(1000)
+@description('Most instances the function app scales out to.')
+param maximumInstanceCount int = 100
+
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+@description('Storage account redundancy.')
+param storageSkuName string = 'Standard_LRS'
+
+// ---- Names -------------------------------------------------------------------------------------
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+var names = {
+  resourceGroup: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
+  identity: 'id-api-${resourceToken}'
+  logAnalytics: 'log-${resourceToken}'
+  applicationInsights: 'appi-${resourceToken}'
+  storage: 'st${resourceToken}'
+  keyVault: 'kv-${resourceToken}'
+  plan: 'plan-${resourceToken}'
+  functionApp: 'func-api-${resourceToken}'
+  deploymentContainer: 'app-package-${resourceToken}'
+}
+
+// The queues and tables the app uses (defaults of the settings of the same names).
+var importQueueName = 'customer-imports'
+var optOutQueueName = 'optout-sync'
+var rateLimitTableName = 'ratelimits'
+var idempotencyTableName = 'idempotency'
+var suppressionTableName = 'optouts'
+var webhookIdsTableName = 'webhookids'
+
+var requireSignature = requireWebhookSignature || !empty(webhookSigningSecret)
+
+// ---- Resources ---------------------------------------------------------------------------------
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: names.resourceGroup
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: names.identity
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: names.logAnalytics
+    applicationInsightsName: names.applicationInsights
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: names.storage
+    location: location
+    tags: tags
+    skuName: storageSkuName
+    deploymentContainerName: names.deploymentContainer
+    queueNames: [
+      importQueueName
+      '${importQueueName}-poison'
+      optOutQueueName
+      '${optOutQueueName}-poison'
+    ]
+    tableNames: [
+      rateLimitTableName
+      idempotencyTableName
+      suppressionTableName
+      webhookIdsTableName
+    ]
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: names.keyVault
+    location: location
+    tags: tags
+    sendmodeApiKeySecretName: sendmodeApiKeySecretName
+    sendmodeApiKey: sendmodeApiKey
+    webhookSigningSecretName: webhookSigningSecretName
+    webhookSigningSecret: webhookSigningSecret
+  }
+}
+
+module appRoles 'modules/roles.bicep' = {
+  name: 'roles-app'
+  scope: rg
+  params: {
+    // The identity's object id is known only once it exists, so What-If cannot predict these
+    // assignments' names; it is in the names so that a recreated identity gets new assignments.
+    #disable-next-line what-if-short-circuiting
+    principalId: identity.outputs.principalId
+    principalType: 'ServicePrincipal'
+    keyVaultName: names.keyVault
+    storageAccountName: names.storage
+    applicationInsightsName: names.applicationInsights
+  }
+  dependsOn: [
+    keyVault
+    storage
+    monitoring
+  ]
+}
+
+module userRoles 'modules/roles.bicep' = if (!empty(principalId)) {
+  name: 'roles-user'
+  scope: rg
+  params: {
+    principalId: principalId
+    principalType: principalType
+    manageSecrets: true
+    keyVaultName: names.keyVault
+    storageAccountName: names.storage
+    applicationInsightsName: names.applicationInsights
+  }
+  dependsOn: [
+    keyVault
+    storage
+    monitoring
+  ]
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  scope: rg
+  params: {
+    name: names.functionApp
+    planName: names.plan
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    blobEndpoint: storage.outputs.blobEndpoint
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    // Every setting shared/settings.ts reads, except the local-only ones: SENDMODE_API_KEY and
+    // WEBHOOK_SIGNING_SECRET (the secrets live in the vault) and the AzureWebJobsStorage
+    // connection string (replaced by the identity-based AzureWebJobsStorage__* settings).
+    // An empty value means "not set" to the app, so its default applies.
+    appSettings: {
+      // The Functions host and the app: storage through the user-assigned identity.
+      AzureWebJobsStorage__accountName: storage.outputs.name
+      AzureWebJobsStorage__credential: 'managedidentity'
+      AzureWebJobsStorage__clientId: identity.outputs.clientId
+      AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
+      AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
+      AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
+      // DefaultAzureCredential (Key Vault) picks the user-assigned identity by this.
+      AZURE_CLIENT_ID: identity.outputs.clientId
+      // Telemetry with Entra ID authentication (local auth is off on the component).
+      APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
+      // Sendmode and the vault.
+      SENDMODE_BASE_URL: sendmodeBaseUrl
+      SENDMODE_ACCOUNT_NAME: sendmodeAccountName
+      SENDMODE_CONNECT_TIMEOUT_MS: string(sendmodeConnectTimeoutMs)
+      SENDMODE_HEADERS_TIMEOUT_MS: string(sendmodeHeadersTimeoutMs)
+      SENDMODE_BODY_TIMEOUT_MS: string(sendmodeBodyTimeoutMs)
+      SENDMODE_MAX_CONNECTIONS: string(sendmodeMaxConnections)
+      KEY_VAULT_URI: keyVault.outputs.uri
+      SENDMODE_API_KEY_SECRET_NAME: sendmodeApiKeySecretName
+      API_KEY_CACHE_TTL_SECONDS: string(apiKeyCacheTtlSeconds)
+      WEBHOOK_SIGNING_SECRET_NAME: requireSignature ? webhookSigningSecretName : ''
+      // The shared rate limit and idempotency.
+      RATE_LIMIT_MAX_CALLS: string(rateLimitMaxCalls)
+      RATE_LIMIT_WINDOW_SECONDS: string(rateLimitWindowSeconds)
+      RATE_LIMIT_SAFETY_MARGIN_MS: string(rateLimitSafetyMarginMs)
+      RATE_LIMIT_MAX_WAIT_SECONDS: string(rateLimitMaxWaitSeconds)
+      RATE_LIMIT_TABLE_NAME: rateLimitTableName
+      IDEMPOTENCY_TABLE_NAME: idempotencyTableName
+      IDEMPOTENCY_TTL_SECONDS: string(idempotencyTtlSeconds)
+      // Queues and opt-outs.
+      IMPORT_QUEUE_NAME: importQueueName
+      OPTOUT_QUEUE_NAME: optOutQueueName
+      QUEUE_RETRY_BASE_SECONDS: string(queueRetryBaseSeconds)
+      QUEUE_RETRY_MAX_SECONDS: string(queueRetryMaxSeconds)
+      SUPPRESSION_TABLE_NAME: suppressionTableName
+      WEBHOOK_IDS_TABLE_NAME: webhookIdsTableName
+      OPTOUT_KEYWORDS: optOutKeywords
+      DEFAULT_COUNTRY_CODE: defaultCountryCode
+    }
+  }
+}
+
+// ---- Outputs (names and addresses only: no keys, secrets or connection strings) ----------------
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output SERVICE_API_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_APP_HOSTNAME string = functionApp.outputs.defaultHostName
+output SERVICE_API_URI string = 'https://${functionApp.outputs.defaultHostName}'
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_FUNCTION_IDENTITY_CLIENT_ID string = identity.outputs.clientId

@@ -1,0 +1,582 @@
+/**
+ * The infrastructure, tested like code: infra/main.bicep is compiled by the real Bicep CLI and
+ * the ARM JSON is checked for every resource and property the app relies on, every setting the
+ * settings module reads, the built-in role ids, and secrets kept out of outputs and app settings.
+ *
+ * Without a Bicep CLI (`npm run bicep:install` fetches it) these tests are skipped locally; in CI
+ * (CI set) they fail instead.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_OPTOUT_KEYWORDS } from '../shared/schemas/opt-out.js';
+import { parseSettings, settingNames } from '../shared/settings.js';
+import {
+  allOutputs,
+  findBicep,
+  type Json,
+  type JsonObject,
+  type Module,
+  type Resource,
+  resourcesOf,
+  Scope,
+  type Template,
+  UNKNOWN,
+  type Value,
+} from './helpers/arm-template.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const bicep = findBicep(root, process.env);
+const inCi = Boolean(process.env.CI);
+if (!bicep && !inCi) {
+  console.warn(
+    'test/infra.test.ts skipped: no Bicep CLI found. Run `npm run bicep:install` (in CI these tests fail instead).',
+  );
+}
+
+/** Built-in role definition ids (the same in every tenant). */
+const BUILT_IN_ROLES = {
+  'Key Vault Secrets User': '4633458b-17de-408a-b874-0445c86b69e6',
+  'Key Vault Secrets Officer': 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
+  'Storage Blob Data Owner': 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+  'Storage Queue Data Contributor': '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
+  'Storage Table Data Contributor': '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
+  'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
+} as const;
+
+/** Settings the app reads that must never be app settings in Azure. */
+const LOCAL_ONLY = ['SENDMODE_API_KEY', 'WEBHOOK_SIGNING_SECRET', 'AzureWebJobsStorage'];
+
+/** What the Functions host needs with a user-assigned identity instead of a connection string. */
+const IDENTITY_STORAGE = [
+  'AzureWebJobsStorage__accountName',
+  'AzureWebJobsStorage__credential',
+  'AzureWebJobsStorage__clientId',
+  'AzureWebJobsStorage__blobServiceUri',
+  'AzureWebJobsStorage__queueServiceUri',
+  'AzureWebJobsStorage__tableServiceUri',
+];
+
+/** Settings Flex Consumption rejects or that would put a secret in plain sight. */
+const FORBIDDEN = [
+  ...LOCAL_ONLY,
+  'FUNCTIONS_WORKER_RUNTIME',
+  'FUNCTIONS_EXTENSION_VERSION',
+  'WEBSITE_NODE_DEFAULT_VERSION',
+  'WEBSITE_RUN_FROM_PACKAGE',
+  'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
+  'WEBSITE_CONTENTSHARE',
+  'APPINSIGHTS_INSTRUMENTATIONKEY',
+];
+
+const SECRET_PARAMS = ['sendmodeApiKey', 'webhookSigningSecret'];
+
+const GIVEN = { environmentName: 'infra-test', location: 'westeurope' };
+
+describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', () => {
+  let template: Template;
+  let main: Scope;
+  let workDir: string;
+
+  beforeAll(() => {
+    if (!bicep) {
+      throw new Error('No Bicep CLI: CI must run `npm run bicep:install` before the tests.');
+    }
+    workDir = mkdtempSync(join(tmpdir(), 'infra-test-'));
+    const out = join(workDir, 'main.json');
+    execFileSync(bicep, ['build', join(root, 'infra', 'main.bicep'), '--outfile', out], {
+      stdio: 'pipe',
+    });
+    template = JSON.parse(readFileSync(out, 'utf8')) as Template;
+    main = Scope.root(template, GIVEN);
+  });
+
+  afterAll(() => {
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  const mod = (name: string, scope: Scope = main): Module => scope.module(name);
+  const only = (module: Module, type: string): Resource => {
+    const found = resourcesOf(module.scope.template).filter((r) => r.type === type);
+    expect(found, type).toHaveLength(1);
+    return found[0]!;
+  };
+  const props = (resource: Resource): JsonObject => resource.properties as JsonObject;
+  /** The function app's settings as main passes them (names to unevaluated values). */
+  const appSettings = (): Record<string, Json> =>
+    mod('functionapp').passed.appSettings!.value as Record<string, Json>;
+  /** The settings evaluated with the given parameters (UNKNOWN where only a deployment knows). */
+  const evaluatedSettings = (given: Record<string, Json> = {}): Record<string, Value> => {
+    const scope = Scope.root(template, { ...GIVEN, ...given });
+    return scope.module('functionapp').scope.parameter('appSettings') as Record<string, Value>;
+  };
+
+  it('is a subscription deployment that creates a tagged resource group', () => {
+    expect(template.$schema).toContain('subscriptionDeploymentTemplate');
+    const rg = resourcesOf(template).find((r) => r.type === 'Microsoft.Resources/resourceGroups');
+    expect(rg).toBeDefined();
+    expect(main.evaluate(rg!.tags as Json)).toEqual({ 'azd-env-name': 'infra-test' });
+    expect(main.evaluate(rg!.name)).toBe('rg-infra-test');
+    for (const param of ['environmentName', 'location', 'principalId']) {
+      expect(template.parameters, param).toHaveProperty(param);
+    }
+  });
+
+  it('uses native resources only (no registry modules) with a module per concern', () => {
+    const modules = resourcesOf(template)
+      .filter((r) => r.type === 'Microsoft.Resources/deployments')
+      .map((r) => r.name)
+      .sort();
+    expect(modules).toEqual(
+      [
+        'functionapp',
+        'identity',
+        'keyvault',
+        'monitoring',
+        'roles-app',
+        'roles-user',
+        'storage',
+      ].sort(),
+    );
+    expect(readFileSync(join(root, 'infra', 'main.bicep'), 'utf8')).not.toMatch(/'br[:/]/);
+  });
+
+  describe('function app', () => {
+    it('runs on a Flex Consumption (FC1) Linux plan', () => {
+      const plan = only(mod('functionapp'), 'Microsoft.Web/serverfarms');
+      expect(plan.sku).toEqual({ name: 'FC1', tier: 'FlexConsumption' });
+      expect(props(plan).reserved).toBe(true);
+    });
+
+    it('is a Linux function app on Node.js 22 with the user-assigned identity', () => {
+      const functionApp = mod('functionapp');
+      const site = only(functionApp, 'Microsoft.Web/sites');
+      const scope = functionApp.scope;
+      expect(site.kind).toBe('functionapp,linux');
+      expect((site.identity as JsonObject).type).toBe('UserAssigned');
+      expect(
+        Object.keys((site.identity as JsonObject).userAssignedIdentities as JsonObject),
+      ).toEqual(["[format('{0}', parameters('identityId'))]"]);
+      expect(functionApp.passed.identityId!.value).toMatch(/'identity'.*\.outputs\.id\.value/);
+
+      const config = scope.evaluate(props(site).functionAppConfig!) as Record<string, Value>;
+      expect(config.runtime).toEqual({ name: 'node', version: '22' });
+      expect(config.scaleAndConcurrency).toEqual({
+        instanceMemoryMB: 2048,
+        maximumInstanceCount: 100,
+      });
+      const deployment = props(site).functionAppConfig as { deployment: { storage: JsonObject } };
+      expect(deployment.deployment.storage.type).toBe('blobContainer');
+      expect(deployment.deployment.storage.value).toBe(
+        "[format('{0}{1}', parameters('blobEndpoint'), parameters('deploymentContainerName'))]",
+      );
+      expect(deployment.deployment.storage.authentication).toEqual({
+        type: 'UserAssignedIdentity',
+        userAssignedIdentityResourceId: "[parameters('identityId')]",
+      });
+      expect(functionApp.passed.blobEndpoint!.value).toMatch(/'storage'.*outputs\.blobEndpoint/);
+      expect(functionApp.passed.deploymentContainerName!.value).toMatch(
+        /'storage'.*outputs\.deploymentContainerName/,
+      );
+    });
+
+    it('is tagged azd-service-name: api, the service in azure.yaml', () => {
+      const functionApp = mod('functionapp');
+      const site = only(functionApp, 'Microsoft.Web/sites');
+      expect(functionApp.scope.evaluate(site.tags as Json)).toEqual({
+        'azd-env-name': 'infra-test',
+        'azd-service-name': 'api',
+      });
+      const azureYaml = readFileSync(join(root, 'azure.yaml'), 'utf8');
+      expect(azureYaml).toMatch(/^services:\n {2}api:\n/m);
+      expect(azureYaml).toMatch(/^ {4}host: function$/m);
+      expect(azureYaml).toMatch(/^ {4}language: ts$/m);
+      expect(azureYaml).toMatch(/^ {4}project: \.$/m);
+    });
+
+    it('is hardened: HTTPS only, TLS 1.2, no FTP, no basic publishing credentials', () => {
+      const functionApp = mod('functionapp');
+      const site = only(functionApp, 'Microsoft.Web/sites');
+      expect(props(site).httpsOnly).toBe(true);
+      const siteConfig = props(site).siteConfig as JsonObject;
+      expect(siteConfig.minTlsVersion).toBe('1.2');
+      expect(siteConfig.scmMinTlsVersion).toBe('1.2');
+      expect(siteConfig.ftpsState).toBe('Disabled');
+      expect(siteConfig).not.toHaveProperty('linuxFxVersion'); // Flex sets the runtime itself
+      const policies = resourcesOf(functionApp.scope.template).filter(
+        (r) => r.type === 'Microsoft.Web/sites/basicPublishingCredentialsPolicies',
+      );
+      const byName = Object.fromEntries(
+        policies.map((p) => [/'(ftp|scm)'\)\]$/.exec(p.name)?.[1], props(p).allow]),
+      );
+      expect(byName).toEqual({ ftp: false, scm: false });
+    });
+  });
+
+  describe('app settings', () => {
+    it('come from the appSettings object main passes', () => {
+      const site = only(mod('functionapp'), 'Microsoft.Web/sites');
+      const copy = (props(site).siteConfig as { copy: JsonObject[] }).copy;
+      expect(copy).toHaveLength(1);
+      expect(copy[0]!.name).toBe('appSettings');
+      expect(copy[0]!.count).toContain("items(parameters('appSettings'))");
+    });
+
+    it('include every setting the settings module reads, except the local-only ones', () => {
+      const names = Object.keys(appSettings());
+      const required = settingNames().filter((name) => !LOCAL_ONLY.includes(name));
+      expect(required.length).toBeGreaterThan(20);
+      for (const name of required) expect(names, name).toContain(name);
+      for (const name of IDENTITY_STORAGE) expect(names, name).toContain(name);
+      for (const name of FORBIDDEN) expect(names, name).not.toContain(name);
+    });
+
+    it('reach storage, the vault and telemetry through the user-assigned identity', () => {
+      const settings = appSettings();
+      expect(settings.AzureWebJobsStorage__credential).toBe('managedidentity');
+      const identityClientId = /'identity'.*\.outputs\.clientId\.value\]$/;
+      expect(settings.AzureWebJobsStorage__clientId).toMatch(identityClientId);
+      expect(settings.AZURE_CLIENT_ID).toMatch(identityClientId);
+      expect(settings.AzureWebJobsStorage__accountName).toMatch(
+        /'storage'.*\.outputs\.name\.value/,
+      );
+      for (const service of ['blob', 'queue', 'table']) {
+        expect(settings[`AzureWebJobsStorage__${service}ServiceUri`]).toMatch(
+          new RegExp(`'storage'.*\\.outputs\\.${service}Endpoint\\.value`),
+        );
+      }
+      expect(settings.KEY_VAULT_URI).toMatch(/'keyvault'.*\.outputs\.uri\.value/);
+      expect(settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING).toMatch(
+        /^\[format\('ClientId=\{0\};Authorization=AAD', reference\(.*'identity'.*\.outputs\.clientId\.value\)\]$/,
+      );
+      expect(settings.APPLICATIONINSIGHTS_CONNECTION_STRING).toMatch(
+        /'monitoring'.*\.outputs\.connectionString\.value/,
+      );
+    });
+
+    it('never carry a secret parameter', () => {
+      const text = JSON.stringify(appSettings());
+      for (const param of SECRET_PARAMS) expect(text).not.toContain(`parameters('${param}')`);
+      expect(text).not.toMatch(/listKeys|AccountKey=/i);
+    });
+
+    it("parse with the app's own settings module, with the template defaults", () => {
+      const evaluated = evaluatedSettings();
+      // What only a deployment knows, with values of the right shape.
+      const deployed: Record<string, string> = {
+        AzureWebJobsStorage__accountName: 'stexample',
+        AzureWebJobsStorage__clientId: '00000000-0000-0000-0000-000000000001',
+        AzureWebJobsStorage__blobServiceUri: 'https://stexample.blob.core.windows.net/',
+        AzureWebJobsStorage__queueServiceUri: 'https://stexample.queue.core.windows.net/',
+        AzureWebJobsStorage__tableServiceUri: 'https://stexample.table.core.windows.net/',
+        AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000001',
+        KEY_VAULT_URI: 'https://kv-example.vault.azure.net/',
+        APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=x;IngestionEndpoint=https://x/',
+        APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=x;Authorization=AAD',
+      };
+      const env: Record<string, string> = {};
+      for (const [name, value] of Object.entries(evaluated)) {
+        if (value === UNKNOWN) {
+          expect(deployed, `${name} is only known at deployment`).toHaveProperty(name);
+          env[name] = deployed[name]!;
+        } else {
+          expect(typeof value, name).toBe('string'); // app settings are strings
+          env[name] = value as string;
+        }
+      }
+      const settings = parseSettings(env);
+      const defaults = parseSettings({});
+      // Every tunable default in the template is the app's own default.
+      for (const name of settingNames()) {
+        if (LOCAL_ONLY.includes(name) || name in deployed || name === 'OPTOUT_KEYWORDS') continue;
+        expect(settings[name as keyof typeof settings], name).toEqual(
+          defaults[name as keyof typeof defaults],
+        );
+      }
+      expect(settings.KEY_VAULT_URI).toBe('https://kv-example.vault.azure.net/');
+      // The template states the keyword list the app would use anyway.
+      expect(settings.OPTOUT_KEYWORDS?.split(',')).toEqual([...DEFAULT_OPTOUT_KEYWORDS]);
+      // Signing off by default: the name is empty, which the app reads as "not set".
+      expect(evaluated.WEBHOOK_SIGNING_SECRET_NAME).toBe('');
+      expect(settings.WEBHOOK_SIGNING_SECRET_NAME).toBeUndefined();
+    });
+
+    it('turn webhook signatures on when a signing secret or requireWebhookSignature is given', () => {
+      expect(evaluatedSettings({ requireWebhookSignature: true }).WEBHOOK_SIGNING_SECRET_NAME).toBe(
+        'webhook-signing-secret',
+      );
+      expect(
+        evaluatedSettings({ webhookSigningSecret: 'whsec_c2VjcmV0' }).WEBHOOK_SIGNING_SECRET_NAME,
+      ).toBe('webhook-signing-secret');
+      expect(
+        evaluatedSettings({ requireWebhookSignature: true, webhookSigningSecretName: 'hooks' })
+          .WEBHOOK_SIGNING_SECRET_NAME,
+      ).toBe('hooks');
+    });
+
+    it('pass tuned parameters through', () => {
+      const tuned = evaluatedSettings({
+        rateLimitMaxCalls: 250,
+        rateLimitWindowSeconds: 120,
+        sendmodeAccountName: 'shared-account',
+        defaultCountryCode: '353',
+        sendmodeApiKeySecretName: 'sendmode-key-2',
+      });
+      expect(tuned.RATE_LIMIT_MAX_CALLS).toBe('250');
+      expect(tuned.RATE_LIMIT_WINDOW_SECONDS).toBe('120');
+      expect(tuned.SENDMODE_ACCOUNT_NAME).toBe('shared-account');
+      expect(tuned.DEFAULT_COUNTRY_CODE).toBe('353');
+      expect(tuned.SENDMODE_API_KEY_SECRET_NAME).toBe('sendmode-key-2');
+    });
+  });
+
+  describe('storage account', () => {
+    it('takes Entra ID only, over HTTPS with TLS 1.2, with no public blob access', () => {
+      const account = only(mod('storage'), 'Microsoft.Storage/storageAccounts');
+      expect(props(account)).toMatchObject({
+        allowSharedKeyAccess: false,
+        minimumTlsVersion: 'TLS1_2',
+        allowBlobPublicAccess: false,
+        supportsHttpsTrafficOnly: true,
+      });
+    });
+
+    it("has the app's queues with their poison queues, and its tables", () => {
+      const storage = mod('storage');
+      const settings = evaluatedSettings();
+      const queues = storage.scope.parameter('queueNames');
+      expect(queues).toEqual([
+        settings.IMPORT_QUEUE_NAME,
+        `${settings.IMPORT_QUEUE_NAME as string}-poison`,
+        settings.OPTOUT_QUEUE_NAME,
+        `${settings.OPTOUT_QUEUE_NAME as string}-poison`,
+      ]);
+      expect(queues).toEqual([
+        'customer-imports',
+        'customer-imports-poison',
+        'optout-sync',
+        'optout-sync-poison',
+      ]);
+      const tables = storage.scope.parameter('tableNames') as string[];
+      expect([...tables].sort()).toEqual(
+        [
+          settings.RATE_LIMIT_TABLE_NAME,
+          settings.IDEMPOTENCY_TABLE_NAME,
+          settings.SUPPRESSION_TABLE_NAME,
+          settings.WEBHOOK_IDS_TABLE_NAME,
+        ].sort(),
+      );
+      expect([...tables].sort()).toEqual(['idempotency', 'optouts', 'ratelimits', 'webhookids']);
+
+      const queue = only(storage, 'Microsoft.Storage/storageAccounts/queueServices/queues');
+      expect(queue.copy).toMatchObject({ count: "[length(parameters('queueNames'))]" });
+      expect(queue.name).toContain("parameters('queueNames')[copyIndex()]");
+      const table = only(storage, 'Microsoft.Storage/storageAccounts/tableServices/tables');
+      expect(table.copy).toMatchObject({ count: "[length(parameters('tableNames'))]" });
+      expect(table.name).toContain("parameters('tableNames')[copyIndex()]");
+    });
+
+    it('has the private deployment package container', () => {
+      const storage = mod('storage');
+      const container = only(storage, 'Microsoft.Storage/storageAccounts/blobServices/containers');
+      expect(props(container).publicAccess).toBe('None');
+      expect(container.name).toContain("parameters('deploymentContainerName')");
+      expect(storage.scope.template.outputs?.deploymentContainerName).toBeDefined();
+    });
+  });
+
+  describe('key vault', () => {
+    it('uses RBAC, soft delete and purge protection', () => {
+      const vault = only(mod('keyvault'), 'Microsoft.KeyVault/vaults');
+      expect(props(vault)).toMatchObject({
+        enableRbacAuthorization: true,
+        enableSoftDelete: true,
+        enablePurgeProtection: true,
+      });
+      expect(props(vault)).not.toHaveProperty('accessPolicies');
+    });
+
+    it('stores each secret only when its secure parameter is given, under the configured name', () => {
+      const keyVault = mod('keyvault');
+      const secrets = resourcesOf(keyVault.scope.template).filter(
+        (r) => r.type === 'Microsoft.KeyVault/vaults/secrets',
+      );
+      expect(secrets).toHaveLength(2);
+      const pairs = [
+        ['sendmodeApiKey', 'sendmodeApiKeySecretName', 'sendmode-api-key'],
+        ['webhookSigningSecret', 'webhookSigningSecretName', 'webhook-signing-secret'],
+      ] as const;
+      for (const [value, name, defaultName] of pairs) {
+        const secret = secrets.find((s) => props(s).value === `[parameters('${value}')]`);
+        expect(secret, value).toBeDefined();
+        expect(secret!.condition).toBe(`[not(empty(parameters('${value}')))]`);
+        expect(secret!.name).toContain(`parameters('${name}')`);
+        expect(keyVault.passed[value]!.value).toBe(`[parameters('${value}')]`);
+        expect(keyVault.scope.parameter(name)).toBe(defaultName);
+      }
+      // The app reads the key under the same name the vault stores it.
+      expect(appSettingsValue('SENDMODE_API_KEY_SECRET_NAME')).toBe(
+        "[parameters('sendmodeApiKeySecretName')]",
+      );
+    });
+
+    const appSettingsValue = (name: string) => appSettings()[name];
+  });
+
+  describe('monitoring', () => {
+    it('has Log Analytics and Application Insights with local auth disabled', () => {
+      const monitoring = mod('monitoring');
+      only(monitoring, 'Microsoft.OperationalInsights/workspaces');
+      const insights = only(monitoring, 'Microsoft.Insights/components');
+      expect(props(insights).DisableLocalAuth).toBe(true);
+      expect(props(insights).WorkspaceResourceId).toContain(
+        'Microsoft.OperationalInsights/workspaces',
+      );
+    });
+  });
+
+  it('gives the app a user-assigned identity', () => {
+    only(mod('identity'), 'Microsoft.ManagedIdentity/userAssignedIdentities');
+  });
+
+  describe('role assignments', () => {
+    const roleAssignments = (module: Module) => {
+      const scope = module.scope;
+      return resourcesOf(scope.template)
+        .filter((r) => r.type === 'Microsoft.Authorization/roleAssignments')
+        .flatMap((r) => {
+          const properties = props(r);
+          const definition = properties.roleDefinitionId as string;
+          expect(definition).toMatch(
+            /^\[subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', variables\('(\w+)'\)(\[copyIndex\(\)\])?\)\]$/,
+          );
+          const [, variable, copied] = /variables\('(\w+)'\)(\[copyIndex\(\)\])?/.exec(definition)!;
+          const roleIds = copied
+            ? (scope.variable(variable!) as string[])
+            : [scope.variable(variable!) as string];
+          return roleIds.map((roleId) => ({
+            roleId,
+            scope: r.scope as string,
+            principalId: scope.evaluate(properties.principalId!),
+            principalType: scope.evaluate(properties.principalType!),
+          }));
+        });
+    };
+    const named = (roleId: string) =>
+      Object.entries(BUILT_IN_ROLES).find(([, id]) => id === roleId)?.[0] ?? `unknown ${roleId}`;
+
+    it('declare only built-in role ids', () => {
+      const variables = mod('roles-app').scope.template.variables ?? {};
+      const guids = JSON.stringify(variables).match(/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}/g);
+      expect(guids).not.toBeNull();
+      for (const guid of guids!) expect(Object.values(BUILT_IN_ROLES), guid).toContain(guid);
+      // Each id is named in a comment next to it.
+      const source = readFileSync(join(root, 'infra', 'modules', 'roles.bicep'), 'utf8');
+      for (const [name, id] of Object.entries(BUILT_IN_ROLES)) {
+        expect(source).toMatch(new RegExp(`// ${name}:.*\\n.*'${id}'`));
+      }
+    });
+
+    it('grant the app identity exactly what it needs, on the right resources', () => {
+      const module = mod('roles-app');
+      expect(module.passed.principalId!.value).toMatch(/'identity'.*\.outputs\.principalId\.value/);
+      const granted = roleAssignments(module).map((a) => {
+        expect(a.principalType).toBe('ServicePrincipal');
+        expect(a.principalId).toBe(UNKNOWN); // the identity's object id, known at deployment
+        return [named(a.roleId), /resourceId\('([^']+)'/.exec(a.scope)?.[1]];
+      });
+      expect(granted.sort()).toEqual(
+        [
+          ['Key Vault Secrets User', 'Microsoft.KeyVault/vaults'],
+          ['Storage Blob Data Owner', 'Microsoft.Storage/storageAccounts'],
+          ['Storage Queue Data Contributor', 'Microsoft.Storage/storageAccounts'],
+          ['Storage Table Data Contributor', 'Microsoft.Storage/storageAccounts'],
+          ['Monitoring Metrics Publisher', 'Microsoft.Insights/components'],
+        ].sort(),
+      );
+    });
+
+    it('grant the deploying user, when principalId is given, the same plus writing secrets', () => {
+      const module = mod('roles-user');
+      expect(module.resource.condition).toBe("[not(empty(parameters('principalId')))]");
+      const user = Scope.root(template, { ...GIVEN, principalId: 'user-object-id' });
+      const granted = roleAssignments(user.module('roles-user')).map((a) => {
+        expect(a.principalType).toBe('User');
+        expect(a.principalId).toBe('user-object-id');
+        return named(a.roleId);
+      });
+      expect(granted.sort()).toEqual(
+        [
+          'Key Vault Secrets Officer',
+          'Storage Blob Data Owner',
+          'Storage Queue Data Contributor',
+          'Storage Table Data Contributor',
+          'Monitoring Metrics Publisher',
+        ].sort(),
+      );
+    });
+  });
+
+  describe('secrets', () => {
+    it('are secure parameters, with no default but empty', () => {
+      for (const param of SECRET_PARAMS) {
+        expect(template.parameters?.[param]).toMatchObject({
+          type: 'securestring',
+          defaultValue: '',
+        });
+        expect(mod('keyvault').scope.template.parameters?.[param]).toMatchObject({
+          type: 'securestring',
+        });
+      }
+      // Nothing else that looks like a secret is a plain parameter.
+      for (const [name, param] of Object.entries(template.parameters ?? {})) {
+        if (/secret|password|apikey$/i.test(name) && !/SecretName$/.test(name)) {
+          expect(param.type, name).toBe('securestring');
+        }
+      }
+    });
+
+    it('never reach an output, in main or any module', () => {
+      const outputs = allOutputs(template);
+      expect(outputs.length).toBeGreaterThan(10);
+      for (const [path, name, output] of outputs) {
+        const text = `${name} ${JSON.stringify(output.value)}`;
+        expect(text, `${path}.${name}`).not.toMatch(
+          /sendmodeApiKey'|webhookSigningSecret'|listKeys|list[A-Z]\w*\(|secret/i,
+        );
+        expect(output.type, `${path}.${name}`).not.toMatch(/^secure/i);
+      }
+      for (const [name, output] of Object.entries(template.outputs ?? {})) {
+        expect(`${name} ${JSON.stringify(output.value)}`, name).not.toMatch(/connectionString/i);
+      }
+    });
+  });
+
+  it('outputs the names and addresses a deployer needs', () => {
+    const outputs = template.outputs ?? {};
+    const value = (name: string) => outputs[name]?.value;
+    expect(value('AZURE_FUNCTION_APP_NAME')).toMatch(/'functionapp'.*\.outputs\.name\.value/);
+    expect(value('SERVICE_API_NAME')).toMatch(/'functionapp'.*\.outputs\.name\.value/);
+    expect(value('AZURE_FUNCTION_APP_HOSTNAME')).toMatch(/'functionapp'.*outputs\.defaultHostName/);
+    expect(value('AZURE_KEY_VAULT_URI')).toMatch(/'keyvault'.*\.outputs\.uri\.value/);
+    expect(value('AZURE_STORAGE_ACCOUNT_NAME')).toMatch(/'storage'.*\.outputs\.name\.value/);
+    expect(value('AZURE_FUNCTION_IDENTITY_CLIENT_ID')).toMatch(/'identity'.*outputs\.clientId/);
+    expect(value('AZURE_RESOURCE_GROUP')).toBeDefined();
+  });
+
+  it('has an azd parameters file naming only declared, non-secret parameters', () => {
+    const file = JSON.parse(readFileSync(join(root, 'infra', 'main.parameters.json'), 'utf8')) as {
+      parameters: Record<string, { value: string }>;
+    };
+    expect(file.parameters.environmentName?.value).toBe('${AZURE_ENV_NAME}');
+    expect(file.parameters.location?.value).toBe('${AZURE_LOCATION}');
+    expect(file.parameters.principalId?.value).toBe('${AZURE_PRINCIPAL_ID}');
+    for (const name of Object.keys(file.parameters)) {
+      expect(template.parameters, name).toHaveProperty(name);
+      expect(SECRET_PARAMS).not.toContain(name);
+    }
+  });
+});
