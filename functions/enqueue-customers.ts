@@ -1,6 +1,5 @@
 import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
 import { handleHttp, jsonResponse, readJsonBody } from '../shared/http.js';
-import { enqueue } from '../shared/queue-storage.js';
 import { parseCustomerBatch } from '../shared/schemas/customer.js';
 import { getServices } from '../shared/services.js';
 
@@ -9,10 +8,11 @@ export async function enqueueCustomers(request: HttpRequest, context: Invocation
   return handleHttp(context, 'enqueue-customers', async (log) => {
     const customers = parseCustomerBatch(await readJsonBody(request));
     log.customerCount = customers.length;
-    const { settings, queue } = await getServices();
-    const importQueue = await queue(settings.IMPORT_QUEUE_NAME);
+    const { settings, enqueue } = await getServices();
     const messageIds: string[] = [];
-    for (const customer of customers) messageIds.push(await enqueue(importQueue, customer));
+    for (const customer of customers) {
+      messageIds.push(await enqueue(settings.IMPORT_QUEUE_NAME, customer));
+    }
     return jsonResponse(202, { status: 'queued', queue: settings.IMPORT_QUEUE_NAME, messageIds });
   });
 }

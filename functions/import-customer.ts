@@ -19,8 +19,8 @@ export async function importCustomer(message: unknown, context: InvocationContex
 }
 
 async function queueWork() {
-  const { settings, queue } = await getServices();
-  return { queueName: settings.IMPORT_QUEUE_NAME, policy: importRetryPolicy(settings), queue };
+  const { settings, enqueue } = await getServices();
+  return { queueName: settings.IMPORT_QUEUE_NAME, policy: importRetryPolicy(settings), enqueue };
 }
 
 app.storageQueue('import-customer', {

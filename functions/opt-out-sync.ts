@@ -20,8 +20,8 @@ export async function optOutSync(message: unknown, context: InvocationContext) {
 }
 
 async function queueWork() {
-  const { settings, queue } = await getServices();
-  return { queueName: settings.OPTOUT_QUEUE_NAME, policy: optOutRetryPolicy(settings), queue };
+  const { settings, enqueue } = await getServices();
+  return { queueName: settings.OPTOUT_QUEUE_NAME, policy: optOutRetryPolicy(settings), enqueue };
 }
 
 app.storageQueue('opt-out-sync', {

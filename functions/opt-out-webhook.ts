@@ -4,14 +4,13 @@ import { readOptOutFields } from '../shared/opt-out-request.js';
 import { takeOptOut } from '../shared/opt-outs.js';
 import { maskPhoneNumber } from '../shared/phone.js';
 import { isOptOutKeyword, parseKeywords, parseOptOut } from '../shared/schemas/opt-out.js';
-import { enqueue } from '../shared/queue-storage.js';
 import { getServices } from '../shared/services.js';
 
 /** Records an opt-out from any webhook shape; 200 when Sendmode took it, 202 when it is queued. */
 export async function optOutWebhook(request: HttpRequest, context: InvocationContext) {
   return handleHttp(context, 'opt-out-webhook', async (log) => {
     const rawBody = request.method === 'GET' ? Buffer.alloc(0) : await readBodyBytes(request);
-    const { settings, sendmode, suppression, webhooks, queue } = await getServices();
+    const { settings, sendmode, suppression, webhooks, enqueue } = await getServices();
     const webhookId = await webhooks.verify(request, rawBody, context);
     try {
       const optOut = parseOptOut(...readOptOutFields(request, rawBody));
@@ -29,7 +28,7 @@ export async function optOutWebhook(request: HttpRequest, context: InvocationCon
         suppression,
         sendmode,
         log: context,
-        enqueueSync: async (message) => enqueue(await queue(settings.OPTOUT_QUEUE_NAME), message),
+        enqueueSync: (message) => enqueue(settings.OPTOUT_QUEUE_NAME, message),
       });
       log.result = result;
       return jsonResponse(result === 'queued' ? 202 : 200, { status: result });

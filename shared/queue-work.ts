@@ -5,7 +5,6 @@
  * can grow (the host's own visibility time-out is fixed) and the poison message can say why.
  */
 import type { InvocationContext } from '@azure/functions';
-import type { QueueClient } from '@azure/storage-queue';
 import {
   AppError,
   type FieldError,
@@ -15,7 +14,6 @@ import {
   UpstreamUnavailableError,
   ValidationError,
 } from './errors.js';
-import { enqueue } from './queue-storage.js';
 
 const ENVELOPE_KIND = 'sendmode-connector/retry';
 
@@ -124,16 +122,23 @@ export function dispositionFor(
   };
 }
 
+/** Puts a JSON message on a queue, visible after `delaySeconds`. */
+export type Enqueue = (
+  queueName: string,
+  payload: unknown,
+  delaySeconds?: number,
+) => Promise<unknown>;
+
 /** Carries out a disposition. Throws only if the queue cannot be written: the host then redelivers. */
 export async function settle(
   disposition: Disposition,
   delivery: Delivery,
-  queue: QueueClient,
-  poisonQueue: QueueClient,
+  queueName: string,
+  enqueue: Enqueue,
 ): Promise<void> {
   if (disposition.action === 'poison') {
     const { action: _action, ...why } = disposition;
-    await enqueue(poisonQueue, {
+    await enqueue(`${queueName}-poison`, {
       ...why,
       attempts: delivery.attempt,
       failedAt: new Date().toISOString(),
@@ -148,13 +153,13 @@ export async function settle(
     ...(disposition.action === 'retry' ? { lastError: disposition.reason } : {}),
     payload: delivery.payload,
   };
-  await enqueue(queue, envelope, disposition.delaySeconds);
+  await enqueue(queueName, envelope, disposition.delaySeconds);
 }
 
 export interface QueueWork {
   queueName: string;
   policy: RetryPolicy;
-  queue(name: string): Promise<QueueClient>;
+  enqueue: Enqueue;
 }
 
 /**
@@ -176,9 +181,9 @@ export async function handleQueueMessage(
   try {
     await handle(delivery.payload, log);
   } catch (error) {
-    const { queueName, policy, queue } = await work();
+    const { queueName, policy, enqueue } = await work();
     const disposition = dispositionFor(error, delivery, policy);
-    await settle(disposition, delivery, await queue(queueName), await queue(`${queueName}-poison`));
+    await settle(disposition, delivery, queueName, enqueue);
     outcome = disposition.action;
     if (error instanceof AppError) log.error = error.kind;
     if (disposition.action !== 'defer')

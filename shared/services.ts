@@ -17,8 +17,8 @@ export interface Services {
   idempotency: IdempotencyStore;
   suppression: SuppressionList;
   webhooks: WebhookAuthenticator;
-  /** A client for one of the app's queues, created on first use. */
-  queue(name: string): Promise<QueueClient>;
+  /** Puts a JSON message on one of the app's queues (encoded as host.json says); its id. */
+  enqueue(queueName: string, payload: unknown, delaySeconds?: number): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -32,7 +32,7 @@ async function build(settings: Settings): Promise<Services> {
     { Sendmode },
     { SendmodeClient },
     { createTableClient },
-    { createQueueClient },
+    { createQueueClient, enqueue },
     { SuppressionList },
     { WebhookAuthenticator },
   ] = await Promise.all([
@@ -69,13 +69,13 @@ async function build(settings: Settings): Promise<Services> {
     idempotency: new IdempotencyStore(idempotencyTable, settings.IDEMPOTENCY_TTL_SECONDS * 1000),
     suppression: new SuppressionList(suppressionTable, settings.DEFAULT_COUNTRY_CODE),
     webhooks: new WebhookAuthenticator(webhookSecret, webhookIdsTable),
-    queue(name) {
-      let queue = queues.get(name);
+    async enqueue(queueName, payload, delaySeconds) {
+      let queue = queues.get(queueName);
       if (!queue) {
-        queue = createQueueClient(settings, name);
-        queues.set(name, queue);
+        queue = createQueueClient(settings, queueName);
+        queues.set(queueName, queue);
       }
-      return queue;
+      return enqueue(await queue, payload, delaySeconds);
     },
     close: () => client.close(),
   };
