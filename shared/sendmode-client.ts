@@ -227,7 +227,7 @@ function classifyTransportError(error: unknown): AppError {
 }
 
 /** Turns an HTTP answer into the parsed success body, or throws the typed failure. */
-export function interpretAnswer(
+function interpretAnswer(
   httpStatus: number,
   text: string,
   retryAfter?: string | string[],
@@ -280,7 +280,7 @@ function readStatus(body: Record<string, unknown>): SendmodeStatus | undefined {
 }
 
 /** `Retry-After` in seconds or as an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfterMs(value: string | string[] | undefined): number | undefined {
+function parseRetryAfterMs(value: string | string[] | undefined): number | undefined {
   const text = Array.isArray(value) ? value[0] : value;
   if (!text) return undefined;
   const seconds = Number(text);

@@ -68,7 +68,7 @@ function connectionStringValue(connectionString: string, name: string): string |
 }
 
 /** The endpoint of `service` a connection string points at, when it names one (or is the emulator). */
-export function endpointOf(connectionString: string, service: StorageService): string | undefined {
+function endpointOf(connectionString: string, service: StorageService): string | undefined {
   if (connectionStringValue(connectionString, 'UseDevelopmentStorage')?.toLowerCase() === 'true') {
     return DEVELOPMENT_ENDPOINTS[service];
   }
