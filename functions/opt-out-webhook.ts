@@ -3,7 +3,7 @@ import { handleHttp, jsonResponse, readBodyBytes } from '../shared/http.js';
 import { readOptOutFields } from '../shared/opt-out-request.js';
 import { takeOptOut } from '../shared/opt-outs.js';
 import { maskPhoneNumber } from '../shared/phone.js';
-import { isOptOutKeyword, parseKeywords, parseOptOut } from '../shared/schemas/opt-out.js';
+import { parseKeywords, parseOptOut } from '../shared/schemas/opt-out.js';
 import { getServices } from '../shared/services.js';
 
 /** Records an opt-out from any webhook shape; 200 when Sendmode took it, 202 when it is queued. */
@@ -15,19 +15,11 @@ export async function optOutWebhook(request: HttpRequest, context: InvocationCon
     try {
       const optOut = parseOptOut(...readOptOutFields(request, rawBody));
       log.recipient = maskPhoneNumber(optOut.mobilenumber);
-      const keywords = parseKeywords(settings.OPTOUT_KEYWORDS);
-      if (optOut.hasReplyText && !isOptOutKeyword(optOut.optoutresponse ?? '', keywords)) {
-        log.result = 'ignored';
-        return jsonResponse(200, {
-          status: 'ignored',
-          reason: 'The reply is not an opt-out keyword.',
-        });
-      }
-      const { hasReplyText: _hasReplyText, ...optOutRequest } = optOut;
-      const result = await takeOptOut(optOutRequest, {
+      const result = await takeOptOut(optOut, {
         suppression,
         sendmode,
         log: context,
+        keywords: parseKeywords(settings.OPTOUT_KEYWORDS),
         enqueueSync: (message) => enqueue(settings.OPTOUT_QUEUE_NAME, message),
       });
       log.result = result;

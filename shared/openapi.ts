@@ -187,8 +187,8 @@ const customersQueuedSchema = z.object({
   messageIds: z.array(z.string()),
 });
 
-// Every outcome of takeOptOut, and 'ignored' for a reply that is not a keyword: complete by type.
-const optOutStatus: { [K in OptOutOutcome | 'ignored']: K } = {
+// Every outcome of takeOptOut: complete by type.
+const optOutStatus: { [K in OptOutOutcome]: K } = {
   'opted-out': 'opted-out',
   'already-opted-out': 'already-opted-out',
   queued: 'queued',
@@ -567,4 +567,19 @@ export function buildOpenApi(options: OpenApiOptions = {}): object {
     },
     security: [{ api_key: [] }],
   };
+}
+
+/** A Host header fit for Swagger's `host`: a name or address and an optional port. */
+const HOST = /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+const LOOPBACK = /^(?:localhost|127\.0\.0\.1|\[::1\])(?::\d+)?$/i;
+
+/** The document as served: `host` is the one it was fetched from (when it is a valid host). */
+export function openApiFor(hostHeader: string | null, requestUrl: string): object {
+  const header = hostHeader?.trim();
+  const host = header && HOST.test(header) ? header : undefined;
+  const local = host !== undefined && LOOPBACK.test(host) && requestUrl.startsWith('http:');
+  return buildOpenApi({
+    ...(host !== undefined ? { host } : {}),
+    schemes: local ? ['http'] : ['https'],
+  });
 }

@@ -5,11 +5,12 @@
  */
 import { AppError, UpstreamRejectedError } from './errors.js';
 import type { Logger } from './logger.js';
+import { isOptOutKeyword, type OptOutInput } from './schemas/opt-out.js';
 import type { Sendmode } from './sendmode.js';
 import type { OptOutRequest } from './sendmode-client.js';
 import type { SuppressionList } from './suppression.js';
 
-export type OptOutOutcome = 'opted-out' | 'already-opted-out' | 'queued';
+export type OptOutOutcome = 'opted-out' | 'already-opted-out' | 'queued' | 'ignored';
 
 export interface OptOutDeps {
   suppression: SuppressionList;
@@ -19,7 +20,18 @@ export interface OptOutDeps {
   log: Logger;
 }
 
-export async function takeOptOut(request: OptOutRequest, deps: OptOutDeps): Promise<OptOutOutcome> {
+/**
+ * A webhook's opt-out. When the payload carries reply text, only an opt-out keyword counts;
+ * anything else is 'ignored' and nothing is recorded.
+ */
+export async function takeOptOut(
+  input: OptOutInput,
+  deps: OptOutDeps & { keywords: readonly string[] },
+): Promise<OptOutOutcome> {
+  if (input.hasReplyText && !isOptOutKeyword(input.optoutresponse ?? '', deps.keywords)) {
+    return 'ignored';
+  }
+  const { hasReplyText: _hasReplyText, ...request } = input;
   const { alreadySynced } = await deps.suppression.record(request);
   if (alreadySynced) return 'already-opted-out';
   try {
@@ -44,7 +56,7 @@ export async function takeOptOut(request: OptOutRequest, deps: OptOutDeps): Prom
 export async function syncOptOut(
   request: OptOutRequest,
   deps: Omit<OptOutDeps, 'enqueueSync'>,
-): Promise<OptOutOutcome> {
+): Promise<Exclude<OptOutOutcome, 'queued' | 'ignored'>> {
   if (await deps.suppression.isSynced(request.mobilenumber)) return 'already-opted-out';
   try {
     await deps.sendmode.optOut(request, { log: deps.log, maxWaitMs: 0 });
