@@ -138,6 +138,29 @@ describe('Idempotency-Key', () => {
     expect(env.simulator.callsFor('send')).toHaveLength(2);
   });
 
+  it('stores a time-out after sending (the SMS may have gone): the retry replays the 504', async () => {
+    await env.configure({ SENDMODE_HEADERS_TIMEOUT_MS: '300' });
+    // undici checks time-outs on a coarse (about 0.5 s) timer: answer well after it fires.
+    env.simulator.injectFault({ kind: 'latency', latencyMs: 2_000, times: 1, operation: 'send' });
+    const key = freshKey();
+    expect((await send(sms, key)).status).toBe(504);
+    const again = await send(sms, key);
+    expect(again.status).toBe(504);
+    expect(header(again, 'idempotent-replayed')).toBe('true');
+    expect(env.simulator.callsFor('send')).toHaveLength(1);
+    await env.configure({ SENDMODE_HEADERS_TIMEOUT_MS: undefined });
+  });
+
+  it('does not store a refused connection (Sendmode never saw it): the retry sends', async () => {
+    await env.configure({ SENDMODE_BASE_URL: 'http://127.0.0.1:9/v2' });
+    const key = freshKey();
+    expect((await send(sms, key)).status).toBe(502);
+    await env.configure({ SENDMODE_BASE_URL: env.simulator.url });
+    const retried = await send(sms, key);
+    expect(retried.status).toBe(200);
+    expect(header(retried, 'idempotent-replayed')).toBeUndefined();
+  });
+
   it.each([
     ['too long', 'k'.repeat(256)],
     ['empty', ''],
