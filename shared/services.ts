@@ -17,6 +17,8 @@ export interface Services {
   idempotency: IdempotencyStore;
   suppression: SuppressionList;
   webhooks: WebhookAuthenticator;
+  /** Deletes expired idempotency outcomes and old webhook ids (see housekeeping.ts). */
+  purgeExpired(now: number): Promise<{ idempotency: number; webhookIds: number }>;
   /** Puts a JSON message on one of the app's queues (encoded as host.json says); its id. */
   enqueue(queueName: string, payload: unknown, delaySeconds?: number): Promise<string>;
   close(): Promise<void>;
@@ -35,6 +37,7 @@ async function build(settings: Settings): Promise<Services> {
     { createQueueClient, enqueue },
     { SuppressionList },
     { WebhookAuthenticator },
+    { purgeExpired },
   ] = await Promise.all([
     import('./secrets.js'),
     import('./idempotency.js'),
@@ -45,6 +48,7 @@ async function build(settings: Settings): Promise<Services> {
     import('./queue-storage.js'),
     import('./suppression.js'),
     import('./webhook-auth.js'),
+    import('./housekeeping.js'),
   ]);
   const client = new SendmodeClient({
     baseUrl: settings.SENDMODE_BASE_URL,
@@ -69,6 +73,8 @@ async function build(settings: Settings): Promise<Services> {
     idempotency: new IdempotencyStore(idempotencyTable, settings.IDEMPOTENCY_TTL_SECONDS * 1000),
     suppression: new SuppressionList(suppressionTable, settings.DEFAULT_COUNTRY_CODE),
     webhooks: new WebhookAuthenticator(webhookSecret, webhookIdsTable),
+    purgeExpired: (now) =>
+      purgeExpired({ idempotency: idempotencyTable, webhookIds: webhookIdsTable }, now),
     async enqueue(queueName, payload, delaySeconds) {
       let queue = queues.get(queueName);
       if (!queue) {
