@@ -23,6 +23,7 @@ export async function optOutWebhook(request: HttpRequest, context: InvocationCon
         enqueueSync: (message) => enqueue(settings.OPTOUT_QUEUE_NAME, message),
       });
       log.result = result;
+      if (webhookId) await webhooks.complete(webhookId, context);
       return jsonResponse(result === 'queued' ? 202 : 200, { status: result });
     } catch (error) {
       if (webhookId) await webhooks.release(webhookId, context);

@@ -3,7 +3,8 @@
  * delivery must carry valid Standard Webhooks headers, within 5 minutes, with a webhook-id not
  * seen before. The id is claimed (an insert that fails on a duplicate) before the delivery is
  * handled, so a copy racing the original is refused too; a delivery that fails releases its
- * claim, so the sender's retry after a failure is still accepted.
+ * claim, so the sender's retry after a failure is still accepted; and a claim left behind by a
+ * process that died mid-delivery is taken over after a while, so that retry is not refused.
  */
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
@@ -16,6 +17,16 @@ import { withTable } from './table-storage.js';
 import { verifyWebhookSignature } from './webhook-signature.js';
 
 const PARTITION = 'webhook-id';
+/** A claim still `handling` after this long was abandoned: far beyond any delivery's duration. */
+const ABANDONED_CLAIM_MS = 2 * 60_000;
+
+interface WebhookIdEntity {
+  partitionKey: string;
+  rowKey: string;
+  state: 'handling' | 'handled';
+  /** When claimed (ms since the epoch); the daily purge uses it. */
+  at: number;
+}
 
 const REASONS: Record<string, string> = {
   'missing-headers': 'webhook-id, webhook-timestamp and webhook-signature headers are required',
@@ -57,6 +68,18 @@ export class WebhookAuthenticator {
     return check.id;
   }
 
+  /** Marks a claimed webhook-id as handled: from now on a replay is refused for good. */
+  async complete(id: string, log: Logger): Promise<void> {
+    try {
+      await this.seenIds.updateEntity(
+        { partitionKey: PARTITION, rowKey: rowKey(id), state: 'handled' },
+        'Merge',
+      );
+    } catch (error) {
+      log.warn(`Could not mark the webhook-id handled (${describeStorageError(error)}).`);
+    }
+  }
+
   /** Gives a claimed webhook-id back after a failed delivery, so the sender's retry is accepted. */
   async release(id: string, log: Logger): Promise<void> {
     try {
@@ -66,21 +89,39 @@ export class WebhookAuthenticator {
     }
   }
 
-  private async claim(id: string): Promise<void> {
+  private async claim(id: string, retried = false): Promise<void> {
+    const entity: WebhookIdEntity = {
+      partitionKey: PARTITION,
+      rowKey: rowKey(id),
+      state: 'handling',
+      at: Date.now(),
+    };
     try {
-      await withTable(this.seenIds, () =>
-        this.seenIds.createEntity({ partitionKey: PARTITION, rowKey: rowKey(id), at: Date.now() }),
-      );
+      await withTable(this.seenIds, () => this.seenIds.createEntity(entity));
+      return;
     } catch (error) {
-      if (hasStatus(error, 409)) {
-        throw new UnauthorizedError('Webhook rejected: this webhook-id was already handled.');
-      }
-      throw new DependencyUnavailableError(
-        'table-storage',
-        `Table Storage is unavailable (${describeStorageError(error)}); the webhook was not handled.`,
-      );
+      if (!hasStatus(error, 409)) throw unavailable(error);
     }
+    try {
+      const existing = await this.seenIds.getEntity<WebhookIdEntity>(PARTITION, entity.rowKey);
+      if (existing.state === 'handling' && existing.at + ABANDONED_CLAIM_MS < entity.at) {
+        await this.seenIds.updateEntity(entity, 'Replace', { etag: existing.etag });
+        return;
+      }
+    } catch (error) {
+      if (hasStatus(error, 404) && !retried) return this.claim(id, true); // released meanwhile
+      // 412: another retry took the abandoned claim first.
+      if (!hasStatus(error, 404) && !hasStatus(error, 412)) throw unavailable(error);
+    }
+    throw new UnauthorizedError('Webhook rejected: this webhook-id was already handled.');
   }
+}
+
+function unavailable(error: unknown): DependencyUnavailableError {
+  return new DependencyUnavailableError(
+    'table-storage',
+    `Table Storage is unavailable (${describeStorageError(error)}); the webhook was not handled.`,
+  );
 }
 
 function rowKey(id: string): string {
