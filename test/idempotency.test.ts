@@ -2,7 +2,11 @@
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { TableClient } from '@azure/data-tables';
 import { sendSms } from '../functions/send-sms.js';
+import { fingerprintOf } from '../shared/idempotency-key.js';
+import { parseSendSms } from '../shared/schemas/send-sms.js';
 import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
 
 let env: AppEnv;
@@ -105,6 +109,26 @@ describe('Idempotency-Key', () => {
     expect(second.status).toBe(409);
     expect(header(second, 'retry-after')).toMatch(/^\d+$/);
     expect((await first).status).toBe(200);
+    expect(env.simulator.callsFor('send')).toHaveLength(1);
+  });
+
+  it('a claim abandoned in flight (its process died) is taken over after 10 minutes', async () => {
+    const key = freshKey();
+    const rowKey = createHash('sha256').update(key).digest('hex');
+    const table = TableClient.fromConnectionString(env.azurite.connectionString, 'idempotency', {
+      allowInsecureConnection: true,
+    });
+    await table.createTable();
+    await table.createEntity({
+      partitionKey: rowKey.slice(0, 2),
+      rowKey,
+      fingerprint: fingerprintOf(parseSendSms(sms)),
+      state: 'in-flight',
+      claimedAt: Date.now() - 11 * 60_000,
+      expiresAt: Date.now() + 3_600_000,
+    });
+    const response = await send(sms, key);
+    expect(response.status).toBe(200);
     expect(env.simulator.callsFor('send')).toHaveLength(1);
   });
 
