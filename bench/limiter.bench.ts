@@ -37,6 +37,7 @@ import {
   type BenchRow,
   formatMs,
   formatRatio,
+  formatTable,
   ratio,
   rounded,
   summarise,
@@ -313,29 +314,6 @@ export async function run(): Promise<BenchResult> {
   }
 }
 
-/** The table as text, for a direct run (bench/run.ts prints it in its own format). */
-function printable(result: BenchResult): string {
-  const text = (cell: number | string) => String(cell);
-  const widths = result.columns.map((column, i) =>
-    Math.max(column.length, ...result.rows.map((row) => text(row.cells[i] ?? '').length)),
-  );
-  const labelWidth = Math.max(result.title.length, ...result.rows.map((r) => r.label.length + 2));
-  const line = (label: string, cells: string[]) =>
-    (
-      label.padEnd(labelWidth) + cells.map((c, i) => `   ${c.padStart(widths[i] ?? 0)}`).join('')
-    ).trimEnd();
-  return [
-    line(result.title, result.columns),
-    ...result.rows.map((row) =>
-      line(
-        `  ${row.label}`,
-        result.columns.map((_, i) => text(row.cells[i] ?? '')),
-      ),
-    ),
-    ...(result.notes ?? []).map((note) => `  · ${note}`),
-  ].join('\n');
-}
-
 if (process.argv[1] && pathToFileURL(resolve(process.argv[1])).href === import.meta.url) {
-  console.log(printable(await run()));
+  console.log(formatTable(await run()));
 }

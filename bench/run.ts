@@ -14,7 +14,7 @@ import * as coldStart from './cold-start.bench.js';
 import * as localHost from './host.bench.js';
 import * as limiter from './limiter.bench.js';
 import * as sendPath from './send-path.bench.js';
-import type { Benchmark, BenchResult } from './stats.js';
+import { type Benchmark, type BenchResult, formatTable } from './stats.js';
 
 const BENCHMARKS: Benchmark[] = [sendPath, coldStart, limiter, localHost];
 
@@ -31,32 +31,6 @@ function machine() {
     loadAverage: loadavg().map((load) => Math.round(load * 100) / 100),
     date: new Date().toISOString(),
   };
-}
-
-/** The result as an aligned text table: label column left, figures right-aligned. */
-export function formatTable(result: BenchResult): string {
-  const cell = (value: number | string) => (typeof value === 'number' ? String(value) : value);
-  const widths = result.columns.map((column, i) =>
-    Math.max(column.length, ...result.rows.map((row) => cell(row.cells[i] ?? '').length)),
-  );
-  const labelWidth = Math.max(
-    result.title.length,
-    ...result.rows.map((row) => row.label.length + 2),
-  );
-  const line = (label: string, cells: string[]) =>
-    (
-      label.padEnd(labelWidth) + cells.map((c, i) => '   ' + c.padStart(widths[i] ?? 0)).join('')
-    ).trimEnd();
-  return [
-    line(result.title, result.columns),
-    ...result.rows.map((row) =>
-      line(
-        `  ${row.label}`,
-        result.columns.map((_, i) => cell(row.cells[i] ?? '')),
-      ),
-    ),
-    ...(result.notes ?? []).map((note) => `  · ${note}`),
-  ].join('\n');
 }
 
 async function main(): Promise<number> {

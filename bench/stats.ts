@@ -124,3 +124,29 @@ export function rounded(summary: Summary): Summary {
 export function rotation(count: number, round: number): number[] {
   return Array.from({ length: count }, (_, i) => (i + round) % count);
 }
+
+/** The result as an aligned text table: label column left, figures right-aligned. */
+export function formatTable(result: BenchResult): string {
+  const cell = (value: number | string) => (typeof value === 'number' ? String(value) : value);
+  const widths = result.columns.map((column, i) =>
+    Math.max(column.length, ...result.rows.map((row) => cell(row.cells[i] ?? '').length)),
+  );
+  const labelWidth = Math.max(
+    result.title.length,
+    ...result.rows.map((row) => row.label.length + 2),
+  );
+  const line = (label: string, cells: string[]) =>
+    (
+      label.padEnd(labelWidth) + cells.map((c, i) => '   ' + c.padStart(widths[i] ?? 0)).join('')
+    ).trimEnd();
+  return [
+    line(result.title, result.columns),
+    ...result.rows.map((row) =>
+      line(
+        `  ${row.label}`,
+        result.columns.map((_, i) => cell(row.cells[i] ?? '')),
+      ),
+    ),
+    ...(result.notes ?? []).map((note) => `  · ${note}`),
+  ].join('\n');
+}

@@ -28,7 +28,8 @@ export interface HostConfig {
   logLevels: Record<string, LogLevelName>;
 }
 
-const LEVELS: LogLevelName[] = [
+/** Log levels, least severe first. */
+export const LOG_LEVELS: LogLevelName[] = [
   'Trace',
   'Debug',
   'Information',
@@ -140,7 +141,7 @@ export function parseHostJson(json: unknown): HostConfig {
   const logLevels: Record<string, LogLevelName> = {};
   if (isRecord(levelsRaw)) {
     for (const [category, level] of Object.entries(levelsRaw)) {
-      const known = LEVELS.find(
+      const known = LOG_LEVELS.find(
         (l) => typeof level === 'string' && l.toLowerCase() === level.toLowerCase(),
       );
       if (known) logLevels[category.toLowerCase()] = known;

@@ -2,18 +2,8 @@
  * Host log lines in the Functions host's shape: `[timestamp] message`, one line per event, with
  * the level spelled out for function (user) logs and for anything above Information.
  */
-import type { HostConfig, LogLevelName } from './config.js';
+import { type HostConfig, LOG_LEVELS, type LogLevelName } from './config.js';
 import type { RpcLogLevel } from './core-types.js';
-
-const ORDER: LogLevelName[] = [
-  'Trace',
-  'Debug',
-  'Information',
-  'Warning',
-  'Error',
-  'Critical',
-  'None',
-];
 
 const FROM_RPC: Record<RpcLogLevel, LogLevelName> = {
   trace: 'Trace',
@@ -50,7 +40,7 @@ export function createLogger(
     return config.logLevels.default ?? 'Information';
   };
   const enabled = (level: LogLevelName, categories: string[]) =>
-    level !== 'None' && ORDER.indexOf(level) >= ORDER.indexOf(min(categories));
+    level !== 'None' && LOG_LEVELS.indexOf(level) >= LOG_LEVELS.indexOf(min(categories));
   const line = (level: LogLevelName, text: string) => {
     const stamp = new Date().toISOString();
     // One line per record: a multi-line message (a stack) stays readable but indented.
