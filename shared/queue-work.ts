@@ -186,8 +186,7 @@ export async function handleQueueMessage(
     await settle(disposition, delivery, queueName, enqueue);
     outcome = disposition.action;
     if (error instanceof AppError) log.error = error.kind;
-    if (disposition.action !== 'defer')
-      log.delaySeconds = 'delaySeconds' in disposition ? disposition.delaySeconds : undefined;
+    if (disposition.action === 'retry') log.delaySeconds = disposition.delaySeconds;
   }
   const line = {
     operation,

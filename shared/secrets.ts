@@ -69,7 +69,7 @@ export class KeyVaultSecretProvider implements SecretProvider {
   private async fetch(log: Logger): Promise<string> {
     try {
       const secret = await this.client.getSecret(this.options.secretName);
-      if (!secret.value) throw new Error('the secret has no value');
+      if (!secret.value) throw Object.assign(new Error('empty secret'), { code: 'EmptySecret' });
       this.cached = { value: secret.value, fetchedAt: this.now() };
       return secret.value;
     } catch (error) {
@@ -101,7 +101,6 @@ function describeVaultError(error: unknown): string {
     return `HTTP ${statusCode}${typeof code === 'string' ? ` ${code}` : ''}`;
   }
   if (typeof code === 'string') return code;
-  if (error instanceof Error && error.message === 'the secret has no value') return error.message;
   return 'unreachable';
 }
 

@@ -109,6 +109,14 @@ describe('API key from Key Vault', () => {
     expect((error as Error).message).toMatch(reason);
   });
 
+  it('an empty secret is a dependency failure, not an empty key', async () => {
+    vault.setSecret(SECRET, '');
+    const keys = await provider();
+    const error = await keys.get(captureLog()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DependencyUnavailableError);
+    expect((error as Error).message).toMatch(/EmptySecret/);
+  });
+
   it('a missing secret is a dependency failure naming 404', async () => {
     vault.deleteSecret(SECRET);
     const keys = await provider();
