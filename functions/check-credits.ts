@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
-import { handleHttp, jsonResponse } from '../shared/http.js';
+import { handleHttp, jsonResponse } from '../shared/http/http.js';
 import { getServices } from '../shared/services.js';
 
 export async function checkCredits(_request: HttpRequest, context: InvocationContext) {

@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
-import { handleHttp, jsonResponse, readJsonBody } from '../shared/http.js';
+import { handleHttp, jsonResponse, readJsonBody } from '../shared/http/http.js';
 import { parseCustomerBatch } from '../shared/schemas/customer.js';
 import { getServices } from '../shared/services.js';
 

@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
-import { handleHttp, jsonResponse } from '../shared/http.js';
+import { handleHttp, jsonResponse } from '../shared/http/http.js';
 import { getSettings } from '../shared/settings.js';
 
 /** Liveness and configuration, without calling Sendmode and without revealing any secret. */

@@ -1,7 +1,7 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { maskPhoneNumber } from '../shared/phone.js';
-import { importRetryPolicy } from '../shared/queue-policy.js';
-import { handleQueueMessage } from '../shared/queue-work.js';
+import { importRetryPolicy } from '../shared/queues/queue-policy.js';
+import { handleQueueMessage } from '../shared/queues/queue-work.js';
 import { parseCustomer } from '../shared/schemas/customer.js';
 import { getServices } from '../shared/services.js';
 import { settingForRegistration } from '../shared/settings.js';

@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
-import { handleHttp, jsonResponse } from '../shared/http.js';
-import { openApiFor } from '../shared/openapi.js';
+import { handleHttp, jsonResponse } from '../shared/http/http.js';
+import { openApiFor } from '../shared/http/openapi.js';
 
 /** The API description (OpenAPI 2.0, for a Power Platform custom connector), for wherever the app runs. */
 export async function openApi(request: HttpRequest, context: InvocationContext) {

@@ -1,8 +1,8 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { syncOptOut } from '../shared/opt-outs.js';
+import { syncOptOut } from '../shared/optouts/opt-outs.js';
 import { maskPhoneNumber } from '../shared/phone.js';
-import { optOutRetryPolicy } from '../shared/queue-policy.js';
-import { handleQueueMessage } from '../shared/queue-work.js';
+import { optOutRetryPolicy } from '../shared/queues/queue-policy.js';
+import { handleQueueMessage } from '../shared/queues/queue-work.js';
 import { parseOptOut } from '../shared/schemas/opt-out.js';
 import { getServices } from '../shared/services.js';
 import { settingForRegistration } from '../shared/settings.js';

@@ -1,7 +1,7 @@
 import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
-import { handleHttp, jsonResponse, readBodyBytes } from '../shared/http.js';
-import { readOptOutFields } from '../shared/opt-out-request.js';
-import { takeOptOut } from '../shared/opt-outs.js';
+import { handleHttp, jsonResponse, readBodyBytes } from '../shared/http/http.js';
+import { readOptOutFields } from '../shared/optouts/opt-out-request.js';
+import { takeOptOut } from '../shared/optouts/opt-outs.js';
 import { maskPhoneNumber } from '../shared/phone.js';
 import { parseKeywords, parseOptOut } from '../shared/schemas/opt-out.js';
 import { getServices } from '../shared/services.js';

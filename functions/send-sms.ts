@@ -1,10 +1,10 @@
 import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
-import { handleHttp, jsonResponse, readJsonBody } from '../shared/http.js';
-import { fingerprintOf, isReplay, readIdempotencyKey } from '../shared/idempotency-key.js';
+import { handleHttp, jsonResponse, readJsonBody } from '../shared/http/http.js';
+import { fingerprintOf, isReplay, readIdempotencyKey } from '../shared/http/idempotency-key.js';
 import { maskPhoneNumber } from '../shared/phone.js';
 import { parseSendSms } from '../shared/schemas/send-sms.js';
 import { getServices } from '../shared/services.js';
-import { sendSmsRespectingOptOuts } from '../shared/sms-sender.js';
+import { sendSmsRespectingOptOuts } from '../shared/sendmode/sms-sender.js';
 
 export async function sendSms(request: HttpRequest, context: InvocationContext) {
   return handleHttp(context, 'send-sms', async (log) => {

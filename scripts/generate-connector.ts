@@ -11,7 +11,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { format } from 'prettier';
-import { buildOpenApi } from '../shared/openapi.js';
+import { buildOpenApi } from '../shared/http/openapi.js';
 
 export const CONNECTOR_HOST = 'your-function-app.azurewebsites.net';
 

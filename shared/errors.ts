@@ -1,5 +1,5 @@
 /**
- * Errors are values with a kind. `shared/problem.ts` maps each kind to HTTP in one place;
+ * Errors are values with a kind. `shared/http/problem.ts` maps each kind to HTTP in one place;
  * queue handlers use `permanent` to decide between retrying and parking a message.
  */
 

@@ -5,10 +5,10 @@
  * first invocation, so loading the app stays cheap.
  */
 import type { QueueClient } from '@azure/storage-queue';
-import type { IdempotencyStore } from './idempotency.js';
-import type { Sendmode } from './sendmode.js';
-import type { SuppressionList } from './suppression.js';
-import type { WebhookAuthenticator } from './webhook-auth.js';
+import type { IdempotencyStore } from './http/idempotency.js';
+import type { Sendmode } from './sendmode/sendmode.js';
+import type { SuppressionList } from './optouts/suppression.js';
+import type { WebhookAuthenticator } from './optouts/webhook-auth.js';
 import { getSettings, type Settings } from './settings.js';
 
 export interface Services {
@@ -40,15 +40,15 @@ async function build(settings: Settings): Promise<Services> {
     { purgeExpired },
   ] = await Promise.all([
     import('./secrets.js'),
-    import('./idempotency.js'),
-    import('./rate-limiter.js'),
-    import('./sendmode.js'),
-    import('./sendmode-client.js'),
-    import('./table-storage.js'),
-    import('./queue-storage.js'),
-    import('./suppression.js'),
-    import('./webhook-auth.js'),
-    import('./housekeeping.js'),
+    import('./http/idempotency.js'),
+    import('./limit/rate-limiter.js'),
+    import('./sendmode/sendmode.js'),
+    import('./sendmode/client.js'),
+    import('./storage/table-storage.js'),
+    import('./queues/queue-storage.js'),
+    import('./optouts/suppression.js'),
+    import('./optouts/webhook-auth.js'),
+    import('./storage/housekeeping.js'),
   ]);
   const client = new SendmodeClient({
     baseUrl: settings.SENDMODE_BASE_URL,

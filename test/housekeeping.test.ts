@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purgeExpired } from '../functions/purge-expired.js';
 import { sendSms } from '../functions/send-sms.js';
-import { WEBHOOK_ID_RETENTION_MS } from '../shared/housekeeping.js';
+import { WEBHOOK_ID_RETENTION_MS } from '../shared/storage/housekeeping.js';
 import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 
 let env: AppEnv;

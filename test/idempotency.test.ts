@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
 import { sendSms } from '../functions/send-sms.js';
-import { fingerprintOf } from '../shared/idempotency-key.js';
+import { fingerprintOf } from '../shared/http/idempotency-key.js';
 import { parseSendSms } from '../shared/schemas/send-sms.js';
 import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
 

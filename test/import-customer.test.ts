@@ -6,7 +6,7 @@
 import { InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { importCustomer } from '../functions/import-customer.js';
-import { queueHostConfig } from '../shared/host-config.js';
+import { queueHostConfig } from '../shared/queues/host-config.js';
 import { type AppEnv, startAppEnv, TEST_API_KEY } from './helpers/app-env.js';
 import { messageCount, takeMessages } from './helpers/queues.js';
 

@@ -10,9 +10,9 @@ import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkCredits } from '../functions/check-credits.js';
 import { sendSms } from '../functions/send-sms.js';
-import { RATE_LIMIT_ROW_KEY } from '../shared/rate-limiter.js';
+import { RATE_LIMIT_ROW_KEY } from '../shared/limit/rate-limiter.js';
 import { parseSettings } from '../shared/settings.js';
-import { createTableClient } from '../shared/table-storage.js';
+import { createTableClient } from '../shared/storage/table-storage.js';
 import { type KeyVaultFake, startKeyVaultFake, useFakeManagedIdentity } from './fakes/key-vault.js';
 import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
 

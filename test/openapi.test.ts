@@ -14,7 +14,7 @@ import {
   CONNECTOR_HOST,
   connectorDefinition,
 } from '../scripts/generate-connector.js';
-import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../shared/idempotency-key.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../shared/http/idempotency-key.js';
 import {
   API_TITLE,
   API_VERSION,
@@ -22,7 +22,7 @@ import {
   FIELD_DOCS,
   FUNCTION_KEY_HEADER,
   swaggerSchema,
-} from '../shared/openapi.js';
+} from '../shared/http/openapi.js';
 import { MAX_CUSTOMER_BATCH } from '../shared/schemas/customer.js';
 import { MAX_REPLY_TEXT_LENGTH } from '../shared/schemas/opt-out.js';
 import {
@@ -104,7 +104,7 @@ describe('the OpenAPI 2.0 document', () => {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
       version: string;
     };
-    expect(API_VERSION, 'keep API_VERSION in shared/openapi.ts equal to package.json').toBe(
+    expect(API_VERSION, 'keep API_VERSION in shared/http/openapi.ts equal to package.json').toBe(
       pkg.version,
     );
     expect(doc).toMatchObject({

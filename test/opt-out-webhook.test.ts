@@ -12,7 +12,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { optOutSync } from '../functions/opt-out-sync.js';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { sendSms } from '../functions/send-sms.js';
-import { signWebhook } from '../shared/webhook-signature.js';
+import { signWebhook } from '../shared/optouts/webhook-signature.js';
 import type { FaultSpec } from '../tools/sendmode-simulator/simulator.js';
 import { type KeyVaultFake, startKeyVaultFake, useFakeManagedIdentity } from './fakes/key-vault.js';
 import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';

@@ -15,9 +15,9 @@ import {
   rateLimiterFromSettings,
   type Admission,
   type RateLimiterOptions,
-} from '../shared/rate-limiter.js';
+} from '../shared/limit/rate-limiter.js';
 import { parseSettings } from '../shared/settings.js';
-import { createTableClient, ensureTable } from '../shared/table-storage.js';
+import { createTableClient, ensureTable } from '../shared/storage/table-storage.js';
 import { startAzurite, type Azurite } from './helpers/azurite.js';
 
 const TABLE = 'ratelimitstest';
@@ -388,8 +388,8 @@ describe('RateLimiter across instances (separate TableClients, one table)', () =
   it('exact across three child processes started with node --import tsx', async () => {
     const partition = account();
     const script = `
-      import { RateLimiter } from './shared/rate-limiter.ts';
-      import { createTableClient, ensureTable } from './shared/table-storage.ts';
+      import { RateLimiter } from './shared/limit/rate-limiter.ts';
+      import { createTableClient, ensureTable } from './shared/storage/table-storage.ts';
       import { parseSettings } from './shared/settings.ts';
       const table = await createTableClient(parseSettings({ AzureWebJobsStorage: process.env.CS }), '${TABLE}');
       await ensureTable(table);

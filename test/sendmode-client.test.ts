@@ -7,7 +7,7 @@ import {
   UpstreamTimeoutError,
   UpstreamUnavailableError,
 } from '../shared/errors.js';
-import { SendmodeClient } from '../shared/sendmode-client.js';
+import { SendmodeClient } from '../shared/sendmode/client.js';
 import { type Simulator, startSimulator } from '../tools/sendmode-simulator/simulator.js';
 
 const KEY = 'client-test-key';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_GSM7_UNITS, MAX_UCS2_UNITS, isGsm7, measureSms } from '../shared/sms-text.js';
+import { MAX_GSM7_UNITS, MAX_UCS2_UNITS, isGsm7, measureSms } from '../shared/sendmode/sms-text.js';
 
 describe('measureSms', () => {
   it.each([

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { normalisePhoneNumber } from '../phone.js';
-import type { ImportCustomerRequest } from '../sendmode-client.js';
+import type { ImportCustomerRequest } from '../sendmode/client.js';
 import { hasControlCharacters, validate } from './validate.js';
 
 /** The most customers one POST /api/customers may carry (one queue message each). */
@@ -66,7 +66,7 @@ const customerFields = {
   dateofbirth: dateofbirth.optional(),
 };
 
-// Not `z.string().pipe(text(100))`: the published schema (shared/openapi.ts) shows a pipe's input only.
+// Not `z.string().pipe(text(100))`: the published schema (shared/http/openapi.ts) shows a pipe's input only.
 const group = z
   .string({ error: 'is required and must be a string' })
   .max(100, 'must be at most 100 characters')

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { normalisePhoneNumber } from '../phone.js';
-import { MAX_SMS_PARTS, measureSms } from '../sms-text.js';
+import { MAX_SMS_PARTS, measureSms } from '../sendmode/sms-text.js';
 import { unwrap, validate } from './validate.js';
 
 export const MAX_RECIPIENTS = 1000;

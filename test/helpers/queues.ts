@@ -1,7 +1,7 @@
 /** Reading the app's queues on Azurite back in tests, decoded as host.json says the host would. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueClient } from '@azure/storage-queue';
-import { queueHostConfig } from '../../shared/host-config.js';
+import { queueHostConfig } from '../../shared/queues/host-config.js';
 
 export function decode(text: string): unknown {
   const json =

@@ -213,7 +213,7 @@ interface ActiveFault {
 }
 
 // ---------------------------------------------------------------------------------------------
-// SMS parts (approximate is fine for a simulator; deliberately independent of shared/sms-text.ts)
+// SMS parts (approximate is fine for a simulator; deliberately independent of shared/sendmode/sms-text.ts)
 
 const GSM7_BASIC = new Set(
   '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡' +

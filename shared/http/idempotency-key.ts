@@ -1,7 +1,7 @@
 /** The Idempotency-Key header: reading it, fingerprinting a request, recognising a replay. */
 import { createHash } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../errors.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'idempotent-replayed';

@@ -1,7 +1,7 @@
 /** Table Storage clients for the app's storage account (see `storage-account.ts`). */
 import { TableClient } from '@azure/data-tables';
-import { DependencyUnavailableError } from './errors.js';
-import type { Settings } from './settings.js';
+import { DependencyUnavailableError } from '../errors.js';
+import type { Settings } from '../settings.js';
 import {
   hasStatus,
   STORAGE_RETRY_OPTIONS,

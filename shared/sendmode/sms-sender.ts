@@ -3,12 +3,12 @@
  * number that opted out is never texted; when none remain, nothing is sent and no limiter slot
  * is used.
  */
-import { UnprocessableError } from './errors.js';
-import type { Logger } from './logger.js';
-import { maskPhoneNumber } from './phone.js';
+import { UnprocessableError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { maskPhoneNumber } from '../phone.js';
 import type { Sendmode } from './sendmode.js';
-import type { SendSmsRequest, SendSmsResult } from './sendmode-client.js';
-import type { SuppressionList } from './suppression.js';
+import type { SendSmsRequest, SendSmsResult } from './client.js';
+import type { SuppressionList } from '../optouts/suppression.js';
 
 export interface SkippedRecipient {
   recipient: string;

@@ -20,10 +20,15 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TableClient } from '@azure/data-tables';
-import { AppError, DependencyUnavailableError, RateLimitedError } from './errors.js';
-import type { Settings } from './settings.js';
-import { describeStorageError } from './storage-account.js';
-import { createTableClient, ensureTable, hasStatus, storageErrorCode } from './table-storage.js';
+import { AppError, DependencyUnavailableError, RateLimitedError } from '../errors.js';
+import type { Settings } from '../settings.js';
+import { describeStorageError } from '../storage/storage-account.js';
+import {
+  createTableClient,
+  ensureTable,
+  hasStatus,
+  storageErrorCode,
+} from '../storage/table-storage.js';
 
 export interface RateLimiterOptions {
   /** RATE_LIMIT_MAX_CALLS. */

@@ -13,11 +13,11 @@ import {
   DependencyUnavailableError,
   mayHaveReachedSendmode,
   UnprocessableError,
-} from './errors.js';
-import type { Logger } from './logger.js';
+} from '../errors.js';
+import type { Logger } from '../logger.js';
 import { problemResponse } from './problem.js';
-import { describeStorageError } from './storage-account.js';
-import { hasStatus, withTable } from './table-storage.js';
+import { describeStorageError } from '../storage/storage-account.js';
+import { hasStatus, withTable } from '../storage/table-storage.js';
 
 /** A claim older than this is abandoned (its process died): well past the 5-minute function time-out. */
 const IN_FLIGHT_STALE_MS = 10 * 60_000;

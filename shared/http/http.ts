@@ -9,7 +9,7 @@ import {
   UnsupportedMediaTypeError,
   UpstreamRejectedError,
   ValidationError,
-} from './errors.js';
+} from '../errors.js';
 import { problemResponse } from './problem.js';
 
 /** The largest request body any route takes. */

@@ -3,11 +3,11 @@
  * the limiter; what Sendmode cannot take now goes to the opt-out queue, which retries until it
  * is taken. A number Sendmode already took is never sent again.
  */
-import { AppError, UpstreamRejectedError } from './errors.js';
-import type { Logger } from './logger.js';
-import { isOptOutKeyword, type OptOutInput } from './schemas/opt-out.js';
-import type { Sendmode } from './sendmode.js';
-import type { OptOutRequest } from './sendmode-client.js';
+import { AppError, UpstreamRejectedError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { isOptOutKeyword, type OptOutInput } from '../schemas/opt-out.js';
+import type { Sendmode } from '../sendmode/sendmode.js';
+import type { OptOutRequest } from '../sendmode/client.js';
 import type { SuppressionList } from './suppression.js';
 
 export type OptOutOutcome = 'opted-out' | 'already-opted-out' | 'queued' | 'ignored';

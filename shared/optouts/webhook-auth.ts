@@ -9,11 +9,11 @@
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { HttpRequest } from '@azure/functions';
-import { DependencyUnavailableError, UnauthorizedError } from './errors.js';
-import type { Logger } from './logger.js';
-import type { SecretProvider } from './secrets.js';
-import { describeStorageError, hasStatus } from './storage-account.js';
-import { withTable } from './table-storage.js';
+import { DependencyUnavailableError, UnauthorizedError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { SecretProvider } from '../secrets.js';
+import { describeStorageError, hasStatus } from '../storage/storage-account.js';
+import { withTable } from '../storage/table-storage.js';
 import { verifyWebhookSignature } from './webhook-signature.js';
 
 const PARTITION = 'webhook-id';

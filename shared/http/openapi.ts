@@ -11,13 +11,13 @@
 import { z } from 'zod';
 import { MAX_BODY_BYTES } from './http.js';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-key.js';
-import type { OptOutOutcome } from './opt-outs.js';
+import type { OptOutOutcome } from '../optouts/opt-outs.js';
 import type { Problem } from './problem.js';
-import { customerSchema, MAX_CUSTOMER_BATCH } from './schemas/customer.js';
-import { optOutSchema } from './schemas/opt-out.js';
-import { sendSmsSchema } from './schemas/send-sms.js';
-import type { CreditsResult } from './sendmode-client.js';
-import type { SendSmsAnswer } from './sms-sender.js';
+import { customerSchema, MAX_CUSTOMER_BATCH } from '../schemas/customer.js';
+import { optOutSchema } from '../schemas/opt-out.js';
+import { sendSmsSchema } from '../schemas/send-sms.js';
+import type { CreditsResult } from '../sendmode/client.js';
+import type { SendSmsAnswer } from '../sendmode/sms-sender.js';
 
 /** package.json's version (not imported: JSON modules and ESM do not mix well); a test keeps it in sync. */
 export const API_VERSION = '0.1.0';

@@ -17,8 +17,8 @@ import {
   UpstreamTimeoutError,
   UpstreamUnavailableError,
   ValidationError,
-} from './errors.js';
-import { SettingsError } from './settings.js';
+} from '../errors.js';
+import { SettingsError } from '../settings.js';
 
 export interface Problem {
   type: string;

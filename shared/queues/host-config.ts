@@ -16,7 +16,7 @@ const DEFAULTS: QueueHostConfig = { messageEncoding: 'base64', maxDequeueCount: 
 
 let cached: QueueHostConfig | undefined;
 
-/** host.json sits at the app root: above `shared/` in source, above `dist/shared/` when built. */
+/** host.json sits at the app root: above `shared/queues/` in source, above `dist/shared/queues/` when built. */
 function findHostJson(): string | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let depth = 0; depth < 4; depth += 1) {

@@ -13,7 +13,7 @@ import {
   UpstreamRejectedError,
   UpstreamUnavailableError,
   ValidationError,
-} from './errors.js';
+} from '../errors.js';
 
 const ENVELOPE_KIND = 'sendmode-connector/retry';
 

@@ -1,8 +1,8 @@
 /** The fields of an opt-out webhook delivery: query string, then a JSON or form body. */
 import type { HttpRequest } from '@azure/functions';
-import { UnsupportedMediaTypeError } from './errors.js';
-import { isJsonType, mediaType, parseJson } from './http.js';
-import { fieldsFromForm, fieldsFromJson, fieldsFromQuery } from './schemas/opt-out.js';
+import { UnsupportedMediaTypeError } from '../errors.js';
+import { isJsonType, mediaType, parseJson } from '../http/http.js';
+import { fieldsFromForm, fieldsFromJson, fieldsFromQuery } from '../schemas/opt-out.js';
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 

@@ -10,8 +10,8 @@ import {
   UpstreamRejectedError,
   UpstreamTimeoutError,
   UpstreamUnavailableError,
-} from './errors.js';
-import { scrubPhoneNumbers } from './redact.js';
+} from '../errors.js';
+import { scrubPhoneNumbers } from '../redact.js';
 
 export interface SendSmsRequest {
   messagetext: string;

@@ -3,9 +3,9 @@
  * call, and, if Sendmode refuses the key, read it again and retry once (a key rotated in the
  * vault takes effect without a restart). The retry takes its own limiter slot.
  */
-import type { SecretProvider } from './secrets.js';
-import { UpstreamRejectedError } from './errors.js';
-import type { Logger } from './logger.js';
+import type { SecretProvider } from '../secrets.js';
+import { UpstreamRejectedError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type {
   CreditsResult,
   ImportCustomerRequest,
@@ -15,7 +15,7 @@ import type {
   SendmodeApi,
   SendSmsRequest,
   SendSmsResult,
-} from './sendmode-client.js';
+} from './client.js';
 
 /** The shared limiter as seen by callers: resolves when a call may be made. */
 export interface CallGate {

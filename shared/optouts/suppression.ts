@@ -4,11 +4,11 @@
  * taken the opt-out. Keys are canonical numbers (see `canonicalNumber`).
  */
 import { odata, type TableClient } from '@azure/data-tables';
-import { DependencyUnavailableError, type SendmodeStatus } from './errors.js';
-import { canonicalNumber } from './phone.js';
-import type { OptOutRequest } from './sendmode-client.js';
-import { describeStorageError, hasStatus } from './storage-account.js';
-import { withTable } from './table-storage.js';
+import { DependencyUnavailableError, type SendmodeStatus } from '../errors.js';
+import { canonicalNumber } from '../phone.js';
+import type { OptOutRequest } from '../sendmode/client.js';
+import { describeStorageError, hasStatus } from '../storage/storage-account.js';
+import { withTable } from '../storage/table-storage.js';
 
 const PARTITION = 'optout';
 /** Table queries allow 15 comparisons: the partition plus 14 numbers. */
