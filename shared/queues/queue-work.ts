@@ -14,6 +14,7 @@ import {
   UpstreamUnavailableError,
   ValidationError,
 } from '../errors.js';
+import { decodeQueueMessage } from './decode.js';
 
 const ENVELOPE_KIND = 'sendmode-connector/retry';
 
@@ -58,14 +59,9 @@ function isEnvelope(value: unknown): value is RetryEnvelope {
 
 /** Opens a message as the host handed it over (JSON already parsed, or a string). */
 export function openDelivery(message: unknown, dequeueCount: number): Delivery {
-  let value = message;
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value) as unknown;
-    } catch {
-      // Left as a string: the handler's validation says what is wrong with it.
-    }
-  }
+  // Plain JSON or base64 of JSON, whatever the producer wrote; anything else is left as the
+  // text, and the handler's validation says what is wrong with it.
+  const value = decodeQueueMessage(message);
   // The host's own redeliveries (after a throw) count as attempts too.
   const redeliveries = Math.max(0, dequeueCount - 1);
   if (isEnvelope(value)) {
