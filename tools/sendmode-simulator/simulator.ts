@@ -29,6 +29,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
+import { createInbox, type InboxEvent } from './inbox/inbox.js';
 
 export type Operation = 'send' | 'credits' | 'import' | 'optout';
 
@@ -129,6 +130,8 @@ export interface Simulator {
   balance(): number;
   contacts(): Contact[];
   optOuts(): OptOut[];
+  /** Tells `listener` of each answered call (with its raw body) and each clear; returns an unsubscribe. */
+  subscribe(listener: (event: InboxEvent) => void): () => void;
   /** Stops listening and destroys open (keep-alive) sockets so it closes promptly. */
   close(): Promise<void>;
 }
@@ -236,6 +239,12 @@ export function smsParts(text: string): number {
   if (gsm) return septets <= 160 ? 1 : Math.ceil(septets / 153);
   const units = text.length; // UTF-16 code units
   return units <= 70 ? 1 : Math.ceil(units / 67);
+}
+
+/** 'GSM-7' when every character is in the GSM 03.38 basic or extension table, else 'UCS-2'. */
+export function smsEncoding(text: string): 'GSM-7' | 'UCS-2' {
+  for (const ch of text) if (!GSM7_BASIC.has(ch) && !GSM7_EXTENDED.has(ch)) return 'UCS-2';
+  return 'GSM-7';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -511,6 +520,22 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const sockets = new Set<Socket>();
   const timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   let closing = false;
+  // The inbox page (inbox/) hears of every answered call and clear through these listeners.
+  const listeners = new Set<(event: InboxEvent) => void>();
+  const emit = (event: InboxEvent): void => {
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch {
+        // a listener must not break the simulator
+      }
+    }
+  };
+  const subscribe = (listener: (event: InboxEvent) => void) => {
+    listeners.add(listener);
+    return () => void listeners.delete(listener);
+  };
+  const inbox = createInbox(subscribe);
 
   function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -729,6 +754,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       httpStatus: 0,
     };
     calls.push(call);
+    let rawBody: Buffer | undefined;
     let reported = false;
     const report = (): void => {
       if (reported) return;
@@ -738,6 +764,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       } catch {
         // a logging hook must not break the simulator
       }
+      emit({ type: 'call', call: { ...call }, body: rawBody });
     };
     res.on('close', report);
 
@@ -753,6 +780,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     let raw: Buffer;
     try {
       raw = await readBody(req);
+      rawBody = raw;
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         answer(413, { error: `The body is larger than ${BODY_LIMIT_BYTES} bytes.` });
@@ -925,6 +953,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         DELETE: () => {
           calls = [];
           seq = 0;
+          emit({ type: 'cleared' });
           noContent();
         },
       },
@@ -984,6 +1013,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://simulator.invalid');
     const pathname = url.pathname;
+    if (inbox.handles(pathname)) return inbox.serve(req, res, pathname);
     const isAdmin = pathname === ADMIN_PREFIX || pathname.startsWith(ADMIN_PREFIX + '/');
     const work = isAdmin
       ? handleAdmin(req, res, pathname, url.searchParams)
@@ -1033,6 +1063,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       contacts.clear();
       optOuts.clear();
       balance = initialBalance;
+      emit({ type: 'cleared' });
     },
     injectFault: (fault) => {
       const spec = parseFault(fault);
@@ -1050,9 +1081,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     balance: () => balance,
     contacts: contactsCopy,
     optOuts: optOutsCopy,
+    subscribe,
     close: async () => {
       if (closing) return;
       closing = true;
+      inbox.close();
       for (const entry of timers) {
         clearTimeout(entry.timer);
         entry.resolve();
