@@ -14,6 +14,7 @@ export type ErrorKind =
   | 'upstream-rejected'
   | 'upstream-unavailable'
   | 'upstream-timeout'
+  | 'not-offered'
   | 'dependency-unavailable';
 
 export interface FieldError {
@@ -160,6 +161,22 @@ export class DependencyUnavailableError extends AppError {
     readonly dependency: 'key-vault' | 'table-storage' | 'queue-storage' | 'configuration',
     message: string,
     readonly retryAfterMs = 5_000,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The configured Sendmode API generation (`SENDMODE_API_VERSION`) has no call for this
+ * operation or field. Permanent: nothing was sent, and retrying cannot help until the setting
+ * changes.
+ */
+export class NotOfferedError extends AppError {
+  readonly kind = 'not-offered';
+  readonly permanent = true;
+  constructor(
+    message: string,
+    readonly errors: FieldError[] = [],
   ) {
     super(message);
   }

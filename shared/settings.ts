@@ -41,8 +41,30 @@ const queueName = z
     'must be a valid queue name (at most 50 characters)',
   );
 
+/** Sendmode's API generations: v2 (the REST API the connector was built on) and v3 ("Engage", 3.0). */
+export const SENDMODE_API_VERSIONS = ['v2', 'v3'] as const;
+export type SendmodeApiVersion = (typeof SENDMODE_API_VERSIONS)[number];
+
+/** Each generation's public base URL: the default of SENDMODE_BASE_URL follows SENDMODE_API_VERSION. */
+export const SENDMODE_DEFAULT_BASE_URLS: Record<SendmodeApiVersion, string> = {
+  v2: 'https://rest.sendmode.com/v2',
+  v3: 'https://sms-rest.sendmode.dev/3.0',
+};
+
 const settingsSchema = z.object({
-  SENDMODE_BASE_URL: httpUrl.default('https://rest.sendmode.com/v2'),
+  SENDMODE_API_VERSION: z
+    .enum(SENDMODE_API_VERSIONS, { error: 'must be v2 or v3' })
+    .default('v2'),
+  /** Unset: the chosen generation's public base URL (see parseSettings). */
+  SENDMODE_BASE_URL: httpUrl.optional(),
+  /** Used when a send names no senderid; required for v3 then. Valid for both generations. */
+  DEFAULT_SENDER_ID: z
+    .string()
+    .regex(
+      /^(?:[A-Za-z0-9]{1,11}|\d{1,15})$/,
+      'must be 1-11 letters or digits, or up to 15 digits',
+    )
+    .optional(),
   SENDMODE_CONNECT_TIMEOUT_MS: intSetting(5_000, 100, 120_000),
   SENDMODE_HEADERS_TIMEOUT_MS: intSetting(15_000, 100, 300_000),
   SENDMODE_BODY_TIMEOUT_MS: intSetting(15_000, 100, 300_000),
@@ -83,7 +105,10 @@ const settingsSchema = z.object({
     .optional(),
 });
 
-export type Settings = z.infer<typeof settingsSchema>;
+type ParsedSettings = z.infer<typeof settingsSchema>;
+
+/** The settings after defaults that depend on another setting (the base URL follows the version). */
+export type Settings = Omit<ParsedSettings, 'SENDMODE_BASE_URL'> & { SENDMODE_BASE_URL: string };
 
 /** Every setting this module reads (for documentation checks and the infrastructure tests). */
 export function settingNames(): string[] {
@@ -108,7 +133,23 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
       result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
     );
   }
-  return result.data;
+  return withBaseUrl(result.data);
+}
+
+/**
+ * The base URL defaults to the chosen generation's; a public Sendmode URL of the other
+ * generation is refused, because each speaks its own wire format.
+ */
+function withBaseUrl(parsed: ParsedSettings): Settings {
+  const version = parsed.SENDMODE_API_VERSION;
+  const baseUrl = parsed.SENDMODE_BASE_URL ?? SENDMODE_DEFAULT_BASE_URLS[version];
+  const other: SendmodeApiVersion = version === 'v2' ? 'v3' : 'v2';
+  if (new URL(baseUrl).host === new URL(SENDMODE_DEFAULT_BASE_URLS[other]).host) {
+    throw new SettingsError([
+      `SENDMODE_BASE_URL: ${baseUrl} is Sendmode's ${other} API, but SENDMODE_API_VERSION is ${version}; change one of them (or leave SENDMODE_BASE_URL unset)`,
+    ]);
+  }
+  return { ...parsed, SENDMODE_BASE_URL: baseUrl };
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   ConflictError,
   DependencyUnavailableError,
   type FieldError,
+  NotOfferedError,
   PayloadTooLargeError,
   RateLimitedError,
   type SendmodeStatus,
@@ -94,6 +95,11 @@ function describe(error: unknown): { problem: Problem; retryAfterMs?: number } {
   }
   if (error instanceof UpstreamTimeoutError) {
     const p = problem('upstream-timeout', 'Sendmode did not answer in time', 504, error.message);
+    return { problem: p };
+  }
+  if (error instanceof NotOfferedError) {
+    const p = problem('not-offered', 'Not offered by the configured Sendmode API', 501, error.message);
+    if (error.errors.length > 0) p.errors = error.errors;
     return { problem: p };
   }
   if (error instanceof DependencyUnavailableError) {

@@ -4,6 +4,7 @@
  * vault takes effect without a restart). The retry takes its own limiter slot.
  */
 import type { SecretProvider } from '../secrets.js';
+import { assertOffered, type SendmodeOperation } from './api-version.js';
 import { UpstreamRejectedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type {
@@ -36,25 +37,31 @@ export class Sendmode {
   ) {}
 
   send(request: SendSmsRequest, options: CallOptions): Promise<SendSmsResult> {
-    return this.call(options, (key) => this.api.send(key, request));
+    return this.call(options, (key) => this.api.send(key, request), 'send');
   }
 
   credits(options: CallOptions): Promise<CreditsResult> {
-    return this.call(options, (key) => this.api.credits(key));
+    return this.call(options, (key) => this.api.credits(key), 'credits');
   }
 
   importCustomer(
     request: ImportCustomerRequest,
     options: CallOptions,
   ): Promise<ImportCustomerResult> {
-    return this.call(options, (key) => this.api.importCustomer(key, request));
+    return this.call(options, (key) => this.api.importCustomer(key, request), 'import');
   }
 
   optOut(request: OptOutRequest, options: CallOptions): Promise<OptOutResult> {
-    return this.call(options, (key) => this.api.optOut(key, request));
+    return this.call(options, (key) => this.api.optOut(key, request), 'optout');
   }
 
-  private async call<T>(options: CallOptions, operation: (key: string) => Promise<T>): Promise<T> {
+  private async call<T>(
+    options: CallOptions,
+    operation: (key: string) => Promise<T>,
+    name: SendmodeOperation,
+  ): Promise<T> {
+    // What the configured API generation lacks is refused here: no key read, no limiter slot.
+    assertOffered(this.api.version, name);
     const key = await this.keys.get(options.log);
     await this.gate.acquire(options.maxWaitMs);
     try {
