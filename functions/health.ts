@@ -1,5 +1,6 @@
 import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
 import { handleHttp, jsonResponse } from '../shared/http/http.js';
+import { API_GENERATION_NAMES } from '../shared/sendmode/api-version.js';
 import { getSettings } from '../shared/settings.js';
 
 /** Liveness and configuration, without calling Sendmode and without revealing any secret. */
@@ -13,6 +14,11 @@ export async function health(_request: HttpRequest, context: InvocationContext) 
         : settings.SENDMODE_API_KEY
           ? 'setting'
           : 'none',
+      // Which Sendmode API generation the app speaks: a wrong choice sends nothing (see README).
+      sendmodeApi: {
+        version: settings.SENDMODE_API_VERSION,
+        name: API_GENERATION_NAMES[settings.SENDMODE_API_VERSION],
+      },
       rateLimit: {
         maxCalls: settings.RATE_LIMIT_MAX_CALLS,
         windowSeconds: settings.RATE_LIMIT_WINDOW_SECONDS,

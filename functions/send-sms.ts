@@ -4,6 +4,7 @@ import { fingerprintOf, isReplay, readIdempotencyKey } from '../shared/http/idem
 import { maskPhoneNumber } from '../shared/phone.js';
 import { parseSendSms } from '../shared/schemas/send-sms.js';
 import { getServices } from '../shared/services.js';
+import { sendRulesFrom } from '../shared/sendmode/api-version.js';
 import { sendSmsRespectingOptOuts } from '../shared/sendmode/sms-sender.js';
 
 export async function sendSms(request: HttpRequest, context: InvocationContext) {
@@ -19,6 +20,7 @@ export async function sendSms(request: HttpRequest, context: InvocationContext) 
         suppression,
         log: context,
         maxWaitMs: settings.RATE_LIMIT_MAX_WAIT_SECONDS * 1000,
+        rules: sendRulesFrom(settings),
       });
       log.upstreamStatusCode = result.statusCode;
       log.skippedCount = result.skippedRecipients?.length ?? 0;

@@ -33,6 +33,7 @@ async function build(settings: Settings): Promise<Services> {
     { rateLimiterFromSettings },
     { Sendmode },
     { SendmodeClient },
+    { SendmodeClientV3 },
     { createTableClient },
     { createQueueClient, enqueue },
     { SuppressionList },
@@ -44,13 +45,16 @@ async function build(settings: Settings): Promise<Services> {
     import('./limit/rate-limiter.js'),
     import('./sendmode/sendmode.js'),
     import('./sendmode/client.js'),
+    import('./sendmode/client-v3.js'),
     import('./storage/table-storage.js'),
     import('./queues/queue-storage.js'),
     import('./optouts/suppression.js'),
     import('./optouts/webhook-auth.js'),
     import('./storage/housekeeping.js'),
   ]);
-  const client = new SendmodeClient({
+  // The API generation is chosen here: v2 (default) or v3 (Engage, 3.0), one client either way.
+  const Client = settings.SENDMODE_API_VERSION === 'v3' ? SendmodeClientV3 : SendmodeClient;
+  const client = new Client({
     baseUrl: settings.SENDMODE_BASE_URL,
     connectTimeoutMs: settings.SENDMODE_CONNECT_TIMEOUT_MS,
     headersTimeoutMs: settings.SENDMODE_HEADERS_TIMEOUT_MS,

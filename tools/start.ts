@@ -203,7 +203,9 @@ async function startAzurite(): Promise<string> {
   return 'blob http://127.0.0.1:10000, queue http://127.0.0.1:10001, table http://127.0.0.1:10002 (data in .azurite/)';
 }
 
-async function startSimulator(): Promise<string> {
+/** The simulator serves both API generations: v2 under /v2, 3.0 under /3.0. */
+async function startSimulator(apiVersion: string): Promise<string> {
+  const url = `http://127.0.0.1:${SIMULATOR_PORT}${apiVersion === 'v3' ? '/3.0' : '/v2'}`;
   if (await portAnswers(SIMULATOR_PORT)) {
     const res = await fetch(`http://127.0.0.1:${SIMULATOR_PORT}/__admin/state`).catch(
       () => undefined,
@@ -212,7 +214,7 @@ async function startSimulator(): Promise<string> {
       say(
         `Sendmode simulator already running on ${SIMULATOR_PORT}: using it (its keys must include ${SIMULATOR_KEY}).`,
       );
-      return `http://127.0.0.1:${SIMULATOR_PORT}/v2`;
+      return url;
     }
     throw new StartError(
       `The Sendmode simulator needs port ${SIMULATOR_PORT}, which another program is using. ` +
@@ -237,7 +239,7 @@ async function startSimulator(): Promise<string> {
     'The Sendmode simulator',
     async () => sim.child.exitCode === null && (await portAnswers(SIMULATOR_PORT)),
   );
-  return `http://127.0.0.1:${SIMULATOR_PORT}/v2`;
+  return url;
 }
 
 interface FunctionInfo {
@@ -250,7 +252,8 @@ interface FunctionInfo {
 
 /** Sample bodies for the app's routes; any other route gets a bare curl. */
 const SAMPLES: Record<string, string> = {
-  '/api/sms': '{"messagetext":"Hello from my laptop","recipients":["+353870000001"]}',
+  '/api/sms':
+    '{"messagetext":"Hello from my laptop","recipients":["+353870000001"],"senderid":"Local"}',
   '/api/optout': '{"mobilenumber":"+353870000001"}',
   '/api/customers': '{"group":"Local","mobilenumber":"+353870000001","firstname":"Ada"}',
 };
@@ -326,6 +329,10 @@ async function main(): Promise<void> {
 
   // Sendmode
   const hostEnv: NodeJS.ProcessEnv = { ...process.env, PORT: String(HOST_PORT) };
+  const apiVersion = effective('SENDMODE_API_VERSION', values) || 'v2';
+  lines.push(
+    `Sendmode API: ${apiVersion === 'v3' ? 'v3 (Engage, 3.0)' : 'v2'} (SENDMODE_API_VERSION; see "Which Sendmode API?" in the README)`,
+  );
   const realUrl = process.env.SENDMODE_BASE_URL;
   const realKey = process.env.SENDMODE_API_KEY || process.env.KEY_VAULT_URI;
   if (realUrl && realKey) {
@@ -344,7 +351,7 @@ async function main(): Promise<void> {
           'needed to use real Sendmode. Using the simulator.',
       );
     }
-    const url = await startSimulator();
+    const url = await startSimulator(apiVersion);
     Object.assign(hostEnv, {
       SENDMODE_BASE_URL: url,
       SENDMODE_API_KEY: SIMULATOR_KEY,

@@ -8,6 +8,7 @@ import type { InvocationContext } from '@azure/functions';
 import {
   AppError,
   type FieldError,
+  NotOfferedError,
   RateLimitedError,
   type SendmodeStatus,
   UpstreamRejectedError,
@@ -100,7 +101,9 @@ export function dispositionFor(
     const upstream = error instanceof UpstreamRejectedError ? error.upstream : undefined;
     return {
       action: 'poison',
-      reason: `Sendmode rejected it: ${error.message}`,
+      // Not offered by the configured API generation: its message says so; nothing was sent.
+      reason:
+        error instanceof NotOfferedError ? error.message : `Sendmode rejected it: ${error.message}`,
       ...(upstream ? { upstream } : {}),
     };
   }

@@ -1,8 +1,10 @@
 /**
- * Sending an SMS: recipients on the suppression list are removed first (and reported), so a
- * number that opted out is never texted; when none remain, nothing is sent and no limiter slot
- * is used.
+ * Sending an SMS: first made fit for the configured API generation (default sender id; for v3 a
+ * sender id, international numbers, no scheduling), then recipients on the suppression list are
+ * removed (and reported), so a number that opted out is never texted; when none remain, nothing
+ * is sent and no limiter slot is used.
  */
+import { prepareSend, type SendRules } from './api-version.js';
 import { UnprocessableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { maskPhoneNumber } from '../phone.js';
@@ -22,12 +24,15 @@ export interface SmsSenderDeps {
   suppression: SuppressionList;
   log: Logger;
   maxWaitMs: number;
+  /** The API generation's rules for a send, and the defaults to apply. */
+  rules: SendRules;
 }
 
 export async function sendSmsRespectingOptOuts(
-  sms: SendSmsRequest,
+  request: SendSmsRequest,
   deps: SmsSenderDeps,
 ): Promise<SendSmsAnswer> {
+  const sms = prepareSend(request, deps.rules);
   const suppressed = await deps.suppression.suppressed(sms.recipients);
   const recipients = sms.recipients.filter((number) => !suppressed.has(number));
   if (recipients.length === 0) {
