@@ -2,7 +2,7 @@
  * The one place that reads the environment. Every setting is parsed and validated once;
  * a bad or missing setting fails start-up with a message naming each one.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 

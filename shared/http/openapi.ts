@@ -8,7 +8,7 @@
  * Served at `GET /api/openapi.json` (functions/openapi.ts) and checked in for `paconn` as
  * connector/apiDefinition.swagger.json (`npm run connector`; a test keeps it in step).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_BODY_BYTES } from './http.js';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-key.js';
 import type { OptOutOutcome } from '../optouts/opt-outs.js';

@@ -2,7 +2,7 @@
  * One customer to import, as the queue message and POST /api/customers take it: the flat form
  * `{ group, mobilenumber, ... }` or the connector's `{ group, importdata: { ... } }`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { normalisePhoneNumber } from '../phone.js';
 import type { ImportCustomerRequest } from '../sendmode/client.js';
 import { hasControlCharacters, validate } from './validate.js';

@@ -33,7 +33,7 @@
  * Note: form and query decoding turn an unencoded `+` into a space, so `?from=+353...`
  * arrives as ` 353...` and normalises to `353...`; senders must encode it as `%2B`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { type FieldError, ValidationError } from '../errors.js';
 import { normalisePhoneNumber } from '../phone.js';
 

@@ -2,7 +2,7 @@
  * The send-sms request: one schema for validation, the TypeScript type and, later, the
  * published API description. Limits are documented in the README.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { normalisePhoneNumber } from '../phone.js';
 import { MAX_SMS_PARTS, measureSms } from '../sendmode/sms-text.js';
 import { unwrap, validate } from './validate.js';
