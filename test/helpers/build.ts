@@ -1,32 +1,16 @@
 /**
- * Builds dist/ (npm run build's tsc) when it is missing or older than the sources, once across
- * parallel test files (a lock directory serialises the builds).
+ * Builds the bundle `npm run build` makes (dist/app/, what package.json `main` names and the
+ * local host loads) when it is missing or older than the sources, once across parallel test
+ * files (a lock directory serialises the builds).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join, relative } from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { bundleApp, bundleStaleReason } from '../../scripts/bundle.js';
 import { ROOT } from './processes.js';
 
-function walk(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    return entry.isDirectory() ? walk(path) : entry.name.endsWith('.ts') ? [path] : [];
-  });
-}
-
-function stale(): boolean {
-  for (const source of [...walk(join(ROOT, 'functions')), ...walk(join(ROOT, 'shared'))]) {
-    const output = join(ROOT, 'dist', relative(ROOT, source)).replace(/\.ts$/, '.js');
-    if (!existsSync(output) || statSync(output).mtimeMs < statSync(source).mtimeMs) return true;
-  }
-  return false;
-}
-
 export async function ensureBuilt(): Promise<void> {
-  if (!stale()) return;
+  if (!bundleStaleReason()) return;
   const lock = join(ROOT, 'dist', '.build-lock');
   mkdirSync(join(ROOT, 'dist'), { recursive: true });
   for (const deadline = Date.now() + 120_000; ;) {
@@ -39,10 +23,7 @@ export async function ensureBuilt(): Promise<void> {
     }
   }
   try {
-    if (stale()) {
-      const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-      execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
-    }
+    if (bundleStaleReason()) await bundleApp();
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }

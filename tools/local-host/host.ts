@@ -83,6 +83,9 @@ export async function startHost(options: HostOptions = {}): Promise<RunningHost>
       `No files match main "${main}" in ${appDir}. Build the app first (npm run build).`,
     );
   }
+  // Stack traces name the TypeScript sources through the bundle's source maps, as
+  // NODE_OPTIONS=--enable-source-maps makes them in Azure (infra/main.bicep).
+  process.setSourceMapsEnabled(true);
   for (const file of files) {
     try {
       await import(pathToFileURL(file).href);
@@ -285,9 +288,7 @@ function readMain(appDir: string): string {
     );
   }
   if (typeof pkg.main !== 'string' || pkg.main === '') {
-    throw new HostStartError(
-      'package.json has no "main" (the built functions, e.g. dist/functions/*.js).',
-    );
+    throw new HostStartError('package.json has no "main" (the built app, e.g. dist/app/main.js).');
   }
   return pkg.main;
 }
