@@ -71,7 +71,7 @@ const ORIGINAL_OPERATIONS = [
 ];
 
 /** Routes the app registers that are not part of the connector. */
-const NOT_IN_CONNECTOR = ['health', 'openapi.json'];
+const NOT_IN_CONNECTOR = ['health', 'openapi.json', 'status/page'];
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'];
 
