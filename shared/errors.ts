@@ -6,6 +6,7 @@
 export type ErrorKind =
   | 'validation'
   | 'unauthorized'
+  | 'not-found'
   | 'conflict'
   | 'unprocessable'
   | 'payload-too-large'
@@ -43,6 +44,12 @@ export class ValidationError extends AppError {
 /** A missing, wrong, expired or replayed signature. Nothing was done. */
 export class UnauthorizedError extends AppError {
   readonly kind = 'unauthorized';
+  readonly permanent = true;
+}
+
+/** What the request names does not exist (e.g. a number not on the suppression list). */
+export class NotFoundError extends AppError {
+  readonly kind = 'not-found';
   readonly permanent = true;
 }
 

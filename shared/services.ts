@@ -37,6 +37,7 @@ async function build(settings: Settings): Promise<Services> {
     { createTableClient },
     { createQueueClient, enqueue },
     { SuppressionList },
+    { AuditTrail },
     { WebhookAuthenticator },
     { purgeExpired },
   ] = await Promise.all([
@@ -49,6 +50,7 @@ async function build(settings: Settings): Promise<Services> {
     import('./storage/table-storage.js'),
     import('./queues/queue-storage.js'),
     import('./optouts/suppression.js'),
+    import('./optouts/audit-trail.js'),
     import('./optouts/webhook-auth.js'),
     import('./storage/housekeeping.js'),
   ]);
@@ -61,21 +63,33 @@ async function build(settings: Settings): Promise<Services> {
     bodyTimeoutMs: settings.SENDMODE_BODY_TIMEOUT_MS,
     maxConnections: settings.SENDMODE_MAX_CONNECTIONS,
   });
-  const [keys, webhookSecret, limiter, idempotencyTable, suppressionTable, webhookIdsTable] =
-    await Promise.all([
-      apiKeyProviderFromSettings(settings),
-      webhookSecretProviderFromSettings(settings),
-      rateLimiterFromSettings(settings),
-      createTableClient(settings, settings.IDEMPOTENCY_TABLE_NAME),
-      createTableClient(settings, settings.SUPPRESSION_TABLE_NAME),
-      createTableClient(settings, settings.WEBHOOK_IDS_TABLE_NAME),
-    ]);
+  const [
+    keys,
+    webhookSecret,
+    limiter,
+    idempotencyTable,
+    suppressionTable,
+    webhookIdsTable,
+    auditTable,
+  ] = await Promise.all([
+    apiKeyProviderFromSettings(settings),
+    webhookSecretProviderFromSettings(settings),
+    rateLimiterFromSettings(settings),
+    createTableClient(settings, settings.IDEMPOTENCY_TABLE_NAME),
+    createTableClient(settings, settings.SUPPRESSION_TABLE_NAME),
+    createTableClient(settings, settings.WEBHOOK_IDS_TABLE_NAME),
+    createTableClient(settings, settings.OPTOUT_AUDIT_TABLE_NAME),
+  ]);
   const queues = new Map<string, Promise<QueueClient>>();
   return {
     settings,
     sendmode: new Sendmode(client, keys, limiter),
     idempotency: new IdempotencyStore(idempotencyTable, settings.IDEMPOTENCY_TTL_SECONDS * 1000),
-    suppression: new SuppressionList(suppressionTable, settings.DEFAULT_COUNTRY_CODE),
+    suppression: new SuppressionList(
+      suppressionTable,
+      new AuditTrail(auditTable),
+      settings.DEFAULT_COUNTRY_CODE,
+    ),
     webhooks: new WebhookAuthenticator(webhookSecret, webhookIdsTable),
     purgeExpired: (now) =>
       purgeExpired({ idempotency: idempotencyTable, webhookIds: webhookIdsTable }, now),

@@ -98,6 +98,8 @@ const settingsSchema = z.object({
   WEBHOOK_SIGNING_SECRET_NAME: secretName.optional(),
   WEBHOOK_SIGNING_SECRET: optionalString,
   OPTOUT_KEYWORDS: optionalString,
+  OPTIN_KEYWORDS: optionalString,
+  OPTOUT_AUDIT_TABLE_NAME: tableName.default('optoutaudit'),
   DEFAULT_COUNTRY_CODE: z
     .string()
     .regex(/^\+?[1-9]\d{0,2}$/, 'must be a country calling code such as 353 or +44')

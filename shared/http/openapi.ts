@@ -12,6 +12,12 @@ import * as z from 'zod';
 import { MAX_BODY_BYTES } from './http.js';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-key.js';
 import type { OptOutOutcome } from '../optouts/opt-outs.js';
+import {
+  ADMIN_DEFINITIONS,
+  ADMIN_FIELD_DOCS,
+  ADMIN_SECURITY,
+  adminPaths,
+} from './openapi-admin.js';
 import type { Problem } from './problem.js';
 import { customerSchema, MAX_CUSTOMER_BATCH } from '../schemas/customer.js';
 import { optOutSchema } from '../schemas/opt-out.js';
@@ -58,6 +64,8 @@ export interface OpenApiOptions {
   basePath?: string;
   /** Defaults to `['https']`. */
   schemes?: ('http' | 'https')[];
+  /** Adds the operator routes (master key); never in the connector (see openapi-admin.ts). */
+  admin?: boolean;
 }
 
 type Schema = Record<string, unknown>;
@@ -149,6 +157,14 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
   field: { summary: 'Field' },
   upstream: { summary: 'Sendmode status', description: 'What Sendmode answered, when it said no.' },
   error: { summary: 'Error' },
+  // opt-in
+  sendmodeOptOutList: {
+    summary: 'Sendmode opt-out list',
+    description:
+      'unchanged: Sendmode’s v2 API has no opt-in call, so its own opt-out list may still hold the number.',
+  },
+  note: { summary: 'Note' },
+  ...ADMIN_FIELD_DOCS,
 };
 
 /* ------------------------------ response shapes ------------------------------ */
@@ -193,10 +209,14 @@ const optOutStatus: { [K in OptOutOutcome]: K } = {
   'already-opted-out': 'already-opted-out',
   queued: 'queued',
   ignored: 'ignored',
+  'opted-in': 'opted-in',
+  superseded: 'superseded',
 };
 const optOutResultSchema = z.object({
   status: z.enum(optOutStatus),
   reason: z.string().optional(),
+  sendmodeOptOutList: z.literal('unchanged').optional(),
+  note: z.string().optional(),
 });
 
 const sendmodeStatusSchema = z.object({ ...sendmodeStatus, error: z.string().optional() });
@@ -497,7 +517,8 @@ function document(): Schema {
           ],
           responses: {
             200: {
-              description: 'Opted out (or already), or ignored: the reply is not a keyword.',
+              description:
+                'Opted out (or already), opted back in (a START reply; Sendmode’s own list unchanged), superseded by a later change, or ignored: the reply is not a keyword.',
               schema: { $ref: '#/definitions/OptOutResult' },
             },
             202: {
@@ -547,6 +568,12 @@ function document(): Schema {
 /** The document; `host` and `basePath` say where the app answers. */
 export function buildOpenApi(options: OpenApiOptions = {}): object {
   const { info, paths, definitions, ...rest } = structuredClone(document());
+  if (options.admin) {
+    Object.assign(paths as Schema, adminPaths(errors));
+    for (const [name, [schema, io, description]] of Object.entries(ADMIN_DEFINITIONS)) {
+      (definitions as Schema)[name] = definition(schema, io, description);
+    }
+  }
   return {
     ...rest,
     info,
@@ -564,6 +591,17 @@ export function buildOpenApi(options: OpenApiOptions = {}): object {
         name: FUNCTION_KEY_HEADER,
         description: 'A function key of the function app.',
       },
+      ...(options.admin
+        ? {
+            [ADMIN_SECURITY]: {
+              type: 'apiKey',
+              in: 'header',
+              name: FUNCTION_KEY_HEADER,
+              description:
+                'The host master key (authLevel admin): Azure portal → Function App → App keys → _master, or az functionapp keys list.',
+            },
+          }
+        : {}),
     },
     security: [{ api_key: [] }],
   };
@@ -578,8 +616,12 @@ export function openApiFor(hostHeader: string | null, requestUrl: string): objec
   const header = hostHeader?.trim();
   const host = header && HOST.test(header) ? header : undefined;
   const local = host !== undefined && LOOPBACK.test(host) && requestUrl.startsWith('http:');
+  // `?include=admin` adds the operator routes; the default stays the connector's document.
+  const admin =
+    URL.canParse(requestUrl) && new URL(requestUrl).searchParams.get('include') === 'admin';
   return buildOpenApi({
     ...(host !== undefined ? { host } : {}),
     schemes: local ? ['http'] : ['https'],
+    ...(admin ? { admin } : {}),
   });
 }

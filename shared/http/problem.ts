@@ -8,6 +8,7 @@ import {
   DependencyUnavailableError,
   type FieldError,
   NotOfferedError,
+  NotFoundError,
   PayloadTooLargeError,
   RateLimitedError,
   type SendmodeStatus,
@@ -58,6 +59,9 @@ function describe(error: unknown): { problem: Problem; retryAfterMs?: number } {
   }
   if (error instanceof UnauthorizedError) {
     return { problem: problem('unauthorized', 'Not authenticated', 401, error.message) };
+  }
+  if (error instanceof NotFoundError) {
+    return { problem: problem('not-found', 'Not found', 404, error.message) };
   }
   if (error instanceof ConflictError) {
     const p = problem('conflict', 'A request with this key is in progress', 409, error.message);

@@ -1,16 +1,23 @@
 /**
  * Taking an opt-out: recorded in the suppression list first, then passed to Sendmode through
  * the limiter; what Sendmode cannot take now goes to the opt-out queue, which retries until it
- * is taken. A number Sendmode already took is never sent again.
+ * is taken. A number Sendmode already took is never sent again. A reply with an opt-in keyword
+ * takes the number off the list here; Sendmode's own list is left as it is, because its v2 API
+ * has no call to opt a number back in.
  */
 import { AppError, UpstreamRejectedError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { isOptOutKeyword, type OptOutInput } from '../schemas/opt-out.js';
+import { matchKeyword, type OptOutInput } from '../schemas/opt-out.js';
 import type { Sendmode } from '../sendmode/sendmode.js';
 import type { OptOutRequest } from '../sendmode/client.js';
 import type { SuppressionList } from './suppression.js';
 
-export type OptOutOutcome = 'opted-out' | 'already-opted-out' | 'queued' | 'ignored';
+export type OptOutOutcome =
+  'opted-out' | 'already-opted-out' | 'queued' | 'ignored' | 'opted-in' | 'superseded';
+
+/** What the opt-in answer says about Sendmode's own list. */
+export const SENDMODE_OPT_IN_NOTE =
+  "Sendmode's v2 API has no call to opt a number back in: if Sendmode's own opt-out list holds this number, remove it there (in Sendmode's web app) or Sendmode will still not deliver to it.";
 
 export interface OptOutDeps {
   suppression: SuppressionList;
@@ -20,20 +27,58 @@ export interface OptOutDeps {
   log: Logger;
 }
 
+/** When the delivery happened and who vouches for it. */
+export interface DeliveryEvent {
+  /** The signed webhook timestamp (ms) when signed, else the arrival time. */
+  eventAt: number;
+  /** The verified webhook-id (or svix-id), when the delivery was signed. */
+  webhookId?: string;
+}
+
 /**
- * A webhook's opt-out. When the payload carries reply text, only an opt-out keyword counts;
- * anything else is 'ignored' and nothing is recorded.
+ * A webhook's opt-out or opt-in. When the payload carries reply text, only a keyword counts:
+ * an opt-out keyword first (so a word on both lists opts out), then an opt-in keyword; anything
+ * else is 'ignored' and nothing is recorded. 'superseded': a later change for the number was
+ * already recorded, so this one changed nothing (it is in the trail all the same).
  */
 export async function takeOptOut(
   input: OptOutInput,
-  deps: OptOutDeps & { keywords: readonly string[] },
+  deps: OptOutDeps & {
+    keywords: readonly string[];
+    optInKeywords: readonly string[];
+    event: DeliveryEvent;
+  },
 ): Promise<OptOutOutcome> {
-  if (input.hasReplyText && !isOptOutKeyword(input.optoutresponse ?? '', deps.keywords)) {
-    return 'ignored';
-  }
+  const reply = input.optoutresponse ?? '';
+  const outKeyword = input.hasReplyText ? matchKeyword(reply, deps.keywords) : undefined;
+  const inKeyword =
+    input.hasReplyText && !outKeyword ? matchKeyword(reply, deps.optInKeywords) : undefined;
+  if (input.hasReplyText && !outKeyword && !inKeyword) return 'ignored';
+
   const { hasReplyText: _hasReplyText, ...request } = input;
-  const { alreadySynced } = await deps.suppression.record(request);
-  if (alreadySynced) return 'already-opted-out';
+  const change = {
+    number: request.mobilenumber,
+    source: deps.event.webhookId ? ('webhook' as const) : ('api' as const),
+    eventAt: deps.event.eventAt,
+    ...(deps.event.webhookId ? { webhookId: deps.event.webhookId } : {}),
+  };
+  if (inKeyword) {
+    const result = await deps.suppression.apply({
+      ...change,
+      action: 'opt-in',
+      keyword: inKeyword,
+    });
+    return result.applied ? 'opted-in' : 'superseded';
+  }
+  const result = await deps.suppression.apply({
+    ...change,
+    action: 'opt-out',
+    ...(outKeyword ? { keyword: outKeyword } : {}),
+    ...(request.optoutresponse ? { optoutresponse: request.optoutresponse } : {}),
+    ...(request.returnedresponse ? { returnedresponse: request.returnedresponse } : {}),
+  });
+  if (!result.applied) return 'superseded';
+  if (result.synced) return 'already-opted-out';
   try {
     await deps.sendmode.optOut(request, { log: deps.log, maxWaitMs: 0 });
   } catch (error) {
@@ -52,12 +97,17 @@ export async function takeOptOut(
   return 'opted-out';
 }
 
-/** The queue's side: skip an opt-out already taken; otherwise pass it on. Failures throw for the queue to settle. */
+/**
+ * The queue's side: skip an opt-out already taken, or one the number has since taken back (an
+ * opt-in or a removal); otherwise pass it on. Failures throw for the queue to settle.
+ */
 export async function syncOptOut(
   request: OptOutRequest,
   deps: Omit<OptOutDeps, 'enqueueSync'>,
-): Promise<Exclude<OptOutOutcome, 'queued' | 'ignored'>> {
-  if (await deps.suppression.isSynced(request.mobilenumber)) return 'already-opted-out';
+): Promise<'opted-out' | 'already-opted-out' | 'superseded'> {
+  const needed = await deps.suppression.syncNeeded(request.mobilenumber);
+  if (needed === 'synced') return 'already-opted-out';
+  if (needed === 'not-suppressed') return 'superseded';
   try {
     await deps.sendmode.optOut(request, { log: deps.log, maxWaitMs: 0 });
   } catch (error) {
@@ -68,4 +118,10 @@ export async function syncOptOut(
   }
   await deps.suppression.markSynced(request.mobilenumber);
   return 'opted-out';
+}
+
+/** The webhook's answer body: the outcome, and for an opt-in what it did not change. */
+export function optOutAnswer(outcome: OptOutOutcome): Record<string, unknown> {
+  if (outcome !== 'opted-in') return { status: outcome };
+  return { status: outcome, sendmodeOptOutList: 'unchanged', note: SENDMODE_OPT_IN_NOTE };
 }

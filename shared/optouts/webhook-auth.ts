@@ -1,6 +1,6 @@
 /**
  * Webhook authenticity beyond the function key: when a signing secret is configured, every
- * delivery must carry valid Standard Webhooks headers, within 5 minutes, with a webhook-id not
+ * delivery must carry valid Standard Webhooks headers (`webhook-*`, or Svix's `svix-*`), within 5 minutes, with a webhook-id not
  * seen before. The id is claimed (an insert that fails on a duplicate) before the delivery is
  * handled, so a copy racing the original is refused too; a delivery that fails releases its
  * claim, so the sender's retry after a failure is still accepted; and a claim left behind by a
@@ -14,7 +14,7 @@ import type { Logger } from '../logger.js';
 import type { SecretProvider } from '../secrets.js';
 import { describeStorageError, hasStatus } from '../storage/storage-account.js';
 import { withTable } from '../storage/table-storage.js';
-import { verifyWebhookSignature } from './webhook-signature.js';
+import { deliveryHeaders, verifyWebhookSignature } from './webhook-signature.js';
 
 const PARTITION = 'webhook-id';
 /** A claim still `handling` after this long was abandoned: far beyond any delivery's duration. */
@@ -29,11 +29,18 @@ interface WebhookIdEntity {
 }
 
 const REASONS: Record<string, string> = {
-  'missing-headers': 'webhook-id, webhook-timestamp and webhook-signature headers are required',
-  'bad-timestamp': 'webhook-timestamp must be whole seconds since the epoch',
-  'timestamp-out-of-tolerance': 'webhook-timestamp is more than 5 minutes away from now',
-  'bad-signature': 'webhook-signature does not match',
+  'missing-headers':
+    'webhook-id, webhook-timestamp and webhook-signature headers (or svix-id, svix-timestamp and svix-signature) are required',
+  'bad-timestamp': 'the timestamp header must be whole seconds since the epoch',
+  'timestamp-out-of-tolerance': 'the timestamp header is more than 5 minutes away from now',
+  'bad-signature': 'the signature does not match',
 };
+
+/** A verified delivery: its id and the time its sender signed it. */
+export interface VerifiedDelivery {
+  id: string;
+  timestampSeconds: number;
+}
 
 export class WebhookAuthenticator {
   constructor(
@@ -41,19 +48,19 @@ export class WebhookAuthenticator {
     private readonly seenIds: TableClient,
   ) {}
 
-  /** Returns the verified webhook-id (undefined when signing is off); throws 401 otherwise. */
-  async verify(request: HttpRequest, rawBody: Buffer, log: Logger): Promise<string | undefined> {
+  /** Returns the verified delivery (undefined when signing is off); throws 401 otherwise. */
+  async verify(
+    request: HttpRequest,
+    rawBody: Buffer,
+    log: Logger,
+  ): Promise<VerifiedDelivery | undefined> {
     if (!this.secret) return undefined;
     const secret = await this.secret.get(log);
     let check;
     try {
       check = verifyWebhookSignature(
         secret,
-        {
-          id: request.headers.get('webhook-id'),
-          timestamp: request.headers.get('webhook-timestamp'),
-          signature: request.headers.get('webhook-signature'),
-        },
+        deliveryHeaders((name) => request.headers.get(name)),
         rawBody,
       );
     } catch {
@@ -65,7 +72,7 @@ export class WebhookAuthenticator {
     }
     if (!check.ok) throw new UnauthorizedError(`Webhook rejected: ${REASONS[check.reason]}.`);
     await this.claim(check.id);
-    return check.id;
+    return { id: check.id, timestampSeconds: check.timestampSeconds };
   }
 
   /** Marks a claimed webhook-id as handled: from now on a replay is refused for good. */

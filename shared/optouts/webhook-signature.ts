@@ -1,6 +1,7 @@
 /**
  * Standard Webhooks signatures (https://www.standardwebhooks.com/): the sender puts
- * `webhook-id`, `webhook-timestamp` and `webhook-signature` on the request, the signature
+ * `webhook-id`, `webhook-timestamp` and `webhook-signature` on the request (Svix names them
+ * `svix-*`: see `deliveryHeaders`), the signature
  * being `v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>">`. Pure: no I/O, no clock
  * unless `nowSeconds` is left out. Replay protection (remembering `webhook-id`) is the
  * caller's job; this module only says whether the signature and timestamp hold.
@@ -34,10 +35,32 @@ export interface WebhookHeaders {
   signature: string | null;
 }
 
+/**
+ * The delivery's signature headers. Standard Webhooks names them `webhook-*`; Svix, the most
+ * deployed implementation, sends the same values as `svix-id`, `svix-timestamp` and
+ * `svix-signature`. One set is taken whole, never mixed: `webhook-*` when all three are there,
+ * else `svix-*` when all three are there, else whichever set has any (to report what is missing).
+ */
+export function deliveryHeaders(get: (name: string) => string | null): WebhookHeaders {
+  const set = (prefix: string): WebhookHeaders => ({
+    id: get(`${prefix}-id`),
+    timestamp: get(`${prefix}-timestamp`),
+    signature: get(`${prefix}-signature`),
+  });
+  const standard = set('webhook');
+  const svix = set('svix');
+  const complete = (h: WebhookHeaders) => Boolean(h.id && h.timestamp && h.signature);
+  const any = (h: WebhookHeaders) => Boolean(h.id || h.timestamp || h.signature);
+  if (complete(standard)) return standard;
+  if (complete(svix)) return svix;
+  return any(standard) || !any(svix) ? standard : svix;
+}
+
 export type SignatureFailure =
   'missing-headers' | 'bad-timestamp' | 'timestamp-out-of-tolerance' | 'bad-signature';
 
-export type SignatureCheck = { ok: true; id: string } | { ok: false; reason: SignatureFailure };
+export type SignatureCheck =
+  { ok: true; id: string; timestampSeconds: number } | { ok: false; reason: SignatureFailure };
 
 export interface VerifyOptions {
   /** Seconds either side of now a timestamp may be; default 300 (the spec's five minutes). */
@@ -150,5 +173,7 @@ export function verifyWebhookSignature(
     // No early exit: every v1 entry is compared, whichever one matches.
     if (sameText(entry.slice(comma + 1), expected)) matched = true;
   }
-  return matched ? { ok: true, id } : { ok: false, reason: 'bad-signature' };
+  return matched
+    ? { ok: true, id, timestampSeconds: Number(timestamp) }
+    : { ok: false, reason: 'bad-signature' };
 }

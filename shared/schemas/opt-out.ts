@@ -256,18 +256,29 @@ function keywordForm(word: string): string {
     .toUpperCase();
 }
 
+/** Words that opt a number back in (`OPTIN_KEYWORDS`), matched by the same rule. */
+export const DEFAULT_OPTIN_KEYWORDS: readonly string[] = Object.freeze([
+  'START',
+  'UNSTOP',
+  'SUBSCRIBE',
+  'YES',
+]);
+
 /**
- * The keyword setting: words separated by commas, semicolons or white space, compared as
+ * A keyword setting: words separated by commas, semicolons or white space, compared as
  * `isOptOutKeyword` does (upper-cased, punctuation removed), duplicates dropped. Undefined,
- * empty or nothing usable → the defaults.
+ * empty or nothing usable → `defaults` (the opt-out keywords unless told otherwise).
  */
-export function parseKeywords(setting: string | undefined): string[] {
+export function parseKeywords(
+  setting: string | undefined,
+  defaults: readonly string[] = DEFAULT_OPTOUT_KEYWORDS,
+): string[] {
   const words = (setting ?? '')
     .split(/[\s,;]+/)
     .map(keywordForm)
     .filter(Boolean);
   const unique = [...new Set(words)];
-  return unique.length > 0 ? unique : [...DEFAULT_OPTOUT_KEYWORDS];
+  return unique.length > 0 ? unique : [...defaults];
 }
 
 /**
@@ -279,11 +290,19 @@ export function parseKeywords(setting: string | undefined): string[] {
  * and an empty reply do not.
  */
 export function isOptOutKeyword(replyText: string, keywords: readonly string[]): boolean {
+  return matchKeyword(replyText, keywords) !== undefined;
+}
+
+/**
+ * The keyword (in its compared form, e.g. `STOP`) the reply's first word matches, by the rule
+ * of `isOptOutKeyword`; undefined when it matches none. Used for opt-in keywords too.
+ */
+export function matchKeyword(replyText: string, keywords: readonly string[]): string | undefined {
   let first = '';
   for (const token of replyText.split(/\s+/)) {
     first = keywordForm(token);
     if (first !== '') break;
   }
-  if (first === '') return false;
-  return keywords.some((keyword) => keywordForm(keyword) === first);
+  if (first === '') return undefined;
+  return keywords.some((keyword) => keywordForm(keyword) === first) ? first : undefined;
 }

@@ -1,0 +1,232 @@
+/**
+ * The operator routes on the suppression list (authLevel admin: the host's master key), for the
+ * OpenAPI document with `admin: true` (served at `/api/openapi.json?include=admin`). They are
+ * left out of the Power Platform connector on purpose: a connector connection stores its key for
+ * every flow that uses it, and the master key opens every function and the host's admin API, so
+ * it does not belong in one; operators call these routes with curl or a script instead.
+ */
+import * as z from 'zod';
+import {
+  DEFAULT_PAGE_SIZE,
+  MAX_BY_LENGTH,
+  MAX_PAGE_SIZE,
+  MAX_REASON_LENGTH,
+} from '../optouts/opt-out-admin.js';
+
+type Schema = Record<string, unknown>;
+
+export const ADMIN_SECURITY = 'admin_key';
+
+/** Labels for the admin definitions' properties (merged into FIELD_DOCS). */
+export const ADMIN_FIELD_DOCS: Record<string, { summary: string; description?: string }> = {
+  changeId: { summary: 'Change ID' },
+  action: { summary: 'Action', description: 'opt-out, opt-in or removal.' },
+  source: {
+    summary: 'Source',
+    description:
+      'webhook (a signed delivery), api (an unsigned call to /api/optout) or manual (an operator).',
+  },
+  at: {
+    summary: 'At',
+    description: 'When it happened: the signed webhook timestamp, else its arrival.',
+  },
+  recordedAt: { summary: 'Recorded at' },
+  applied: {
+    summary: 'Applied',
+    description:
+      'False when a later change had already been recorded, so this one changed nothing.',
+  },
+  keyword: {
+    summary: 'Keyword',
+    description: 'The keyword the reply matched (never the reply itself).',
+  },
+  by: { summary: 'By', description: 'Who removed the number.' },
+  webhookId: { summary: 'Webhook ID' },
+  number: { summary: 'Number', description: 'Canonical: international digits without + or 00.' },
+  suppressed: { summary: 'Suppressed', description: 'True when the app will not text the number.' },
+  since: { summary: 'Since', description: 'When the current state began.' },
+  firstOptedOutAt: { summary: 'First opted out at' },
+  sendmodeSync: {
+    summary: 'Sendmode sync',
+    description: 'pending, synced or rejected: whether Sendmode has taken the opt-out.',
+  },
+  lastChange: { summary: 'Last change' },
+  trail: { summary: 'Trail', description: 'Every change asked of the number, oldest first.' },
+  items: { summary: 'Items' },
+  continuationToken: {
+    summary: 'Continuation token',
+    description: 'Pass it back for the next page.',
+  },
+};
+
+const trailEntrySchema = z.object({
+  changeId: z.string(),
+  action: z.enum(['opt-out', 'opt-in', 'removal']),
+  source: z.enum(['webhook', 'api', 'manual']),
+  at: z.string(),
+  recordedAt: z.string(),
+  applied: z.boolean(),
+  keyword: z.string().optional(),
+  reason: z.string().optional(),
+  by: z.string().optional(),
+  webhookId: z.string().optional(),
+});
+
+const entryFields = {
+  number: z.string(),
+  suppressed: z.boolean(),
+  since: z.string().optional(),
+  firstOptedOutAt: z.string().optional(),
+  sendmodeSync: z.enum(['pending', 'synced', 'rejected']).optional(),
+};
+
+const removalSchema = z.object({
+  reason: z.string().min(1).max(MAX_REASON_LENGTH),
+  by: z.string().max(MAX_BY_LENGTH).optional(),
+});
+
+/** Definitions: name → [schema, input or output, description]. */
+export const ADMIN_DEFINITIONS: Record<string, [z.ZodType, 'input' | 'output', string]> = {
+  OptOutTrailEntry: [trailEntrySchema, 'output', 'One change asked of the suppression list.'],
+  OptOutEntry: [
+    z.object({ ...entryFields, lastChange: trailEntrySchema.optional() }),
+    'output',
+    'A number on the suppression list.',
+  ],
+  OptOutLookUp: [
+    z.object({ ...entryFields, trail: z.array(trailEntrySchema) }),
+    'output',
+    'A number: suppressed or not, since when, and its trail.',
+  ],
+  OptOutPage: [
+    z.object({
+      items: z.array(z.object({ ...entryFields, lastChange: trailEntrySchema.optional() })),
+      continuationToken: z.string().optional(),
+    }),
+    'output',
+    'A page of suppressed numbers.',
+  ],
+  OptOutRemoval: [removalSchema, 'input', 'Why (and by whom) a number is removed.'],
+  OptOutRemoved: [
+    z.object({
+      status: z.literal('removed'),
+      number: z.string(),
+      sendmodeOptOutList: z.literal('unchanged'),
+      note: z.string(),
+    }),
+    'output',
+    'The number is off the list here.',
+  ],
+};
+
+const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
+const numberParameter = {
+  name: 'number',
+  in: 'path',
+  required: true,
+  type: 'string',
+  description: 'The phone number, in any form sends take (+353..., 00353..., 353...).',
+};
+
+/** The admin paths; `errors` gives the problem answers for a list of statuses. */
+export function adminPaths(
+  errors: (...statuses: (400 | 401 | 413 | 415 | 503)[]) => Schema,
+): Schema {
+  const security = [{ [ADMIN_SECURITY]: [] }];
+  const produces = ['application/json', 'application/problem+json'];
+  const notFound = {
+    description: 'The number is not on the suppression list.',
+    schema: ref('Problem'),
+  };
+  return {
+    '/optouts': {
+      get: {
+        operationId: 'List_Optouts',
+        summary: 'List opted-out numbers',
+        description:
+          'Suppressed numbers in canonical order, a page at a time; format=csv streams all of them as CSV.',
+        security,
+        produces: [...produces, 'text/csv'],
+        parameters: [
+          {
+            name: 'since',
+            in: 'query',
+            required: false,
+            type: 'string',
+            format: 'date-time',
+            description: 'Only numbers suppressed at or after this ISO 8601 date or date-time.',
+          },
+          {
+            name: 'continuationToken',
+            in: 'query',
+            required: false,
+            type: 'string',
+            description: 'From the previous page.',
+          },
+          {
+            name: 'pageSize',
+            in: 'query',
+            required: false,
+            type: 'integer',
+            minimum: 1,
+            maximum: MAX_PAGE_SIZE,
+            default: DEFAULT_PAGE_SIZE,
+          },
+          {
+            name: 'format',
+            in: 'query',
+            required: false,
+            type: 'string',
+            enum: ['json', 'csv'],
+            default: 'json',
+          },
+        ],
+        responses: {
+          200: {
+            description: 'A page (JSON), or every suppressed number (CSV).',
+            schema: ref('OptOutPage'),
+          },
+          ...errors(400, 401, 503),
+        },
+      },
+    },
+    '/optouts/{number}': {
+      get: {
+        operationId: 'Get_Optout',
+        summary: 'Look up a number',
+        description: 'Whether the number is suppressed, since when, and every change asked of it.',
+        security,
+        produces,
+        parameters: [numberParameter],
+        responses: {
+          200: {
+            description: 'The number (suppressed false and an empty trail when never seen).',
+            schema: ref('OptOutLookUp'),
+          },
+          ...errors(400, 401, 503),
+        },
+      },
+      delete: {
+        operationId: 'Remove_Optout',
+        summary: 'Remove a number from the suppression list',
+        description:
+          'A reason is required (in the body, or the query string as reason=...); it is kept in the trail with who removed it. Sendmode’s own opt-out list is not changed (its v2 API has no opt-in call).',
+        security,
+        consumes: ['application/json'],
+        produces,
+        parameters: [
+          numberParameter,
+          { name: 'body', in: 'body', required: false, schema: ref('OptOutRemoval') },
+        ],
+        responses: {
+          200: {
+            description: 'Removed: the app texts the number again.',
+            schema: ref('OptOutRemoved'),
+          },
+          404: notFound,
+          ...errors(400, 401, 413, 415, 503),
+        },
+      },
+    },
+  };
+}
