@@ -121,6 +121,9 @@ param queueRetryMaxSeconds int = 3600
 @description('Words that opt out, comma or space separated (OPTOUT_KEYWORDS).')
 param optOutKeywords string = 'STOP,STOPALL,UNSUBSCRIBE,CANCEL,END,QUIT,OPTOUT'
 
+@description('Words that opt a number back in, comma or space separated (OPTIN_KEYWORDS).')
+param optInKeywords string = 'START,UNSTOP,SUBSCRIBE,YES'
+
 @description('Country calling code for national numbers on the suppression list, e.g. 353; empty for none (DEFAULT_COUNTRY_CODE).')
 param defaultCountryCode string = ''
 
@@ -171,6 +174,7 @@ var rateLimitTableName = 'ratelimits'
 var idempotencyTableName = 'idempotency'
 var suppressionTableName = 'optouts'
 var webhookIdsTableName = 'webhookids'
+var optOutAuditTableName = 'optoutaudit'
 
 var requireSignature = requireWebhookSignature || !empty(webhookSigningSecret)
 
@@ -223,6 +227,7 @@ module storage 'modules/storage.bicep' = {
       idempotencyTableName
       suppressionTableName
       webhookIdsTableName
+      optOutAuditTableName
     ]
   }
 }
@@ -309,6 +314,9 @@ module functionApp 'modules/functionapp.bicep' = {
       // Telemetry with Entra ID authentication (local auth is off on the component).
       APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
+      // The app is one esbuild bundle (scripts/package-app.sh): Node's own option maps its stack
+      // traces back to the TypeScript sources through the shipped .js.map files.
+      NODE_OPTIONS: '--enable-source-maps'
       // Sendmode and the vault.
       SENDMODE_BASE_URL: sendmodeBaseUrl
       SENDMODE_ACCOUNT_NAME: sendmodeAccountName
@@ -336,6 +344,8 @@ module functionApp 'modules/functionapp.bicep' = {
       SUPPRESSION_TABLE_NAME: suppressionTableName
       WEBHOOK_IDS_TABLE_NAME: webhookIdsTableName
       OPTOUT_KEYWORDS: optOutKeywords
+      OPTIN_KEYWORDS: optInKeywords
+      OPTOUT_AUDIT_TABLE_NAME: optOutAuditTableName
       DEFAULT_COUNTRY_CODE: defaultCountryCode
     }
   }

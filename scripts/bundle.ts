@@ -15,7 +15,15 @@
  * chunks) is for the cold-start benchmark's comparison only.
  */
 import { build, type Metafile } from 'esbuild';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -85,12 +93,33 @@ export async function bundleApp(options: BundleOptions = {}): Promise<BundleResu
     logLevel: 'warning',
     absWorkingDir: ROOT,
   });
+  for (const file of Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js.map'))) {
+    rootRelativeSources(join(ROOT, file), outdir);
+  }
   writeFileSync(
     join(outdir, MANIFEST_FILE),
     JSON.stringify({ functions, inputs: Object.keys(result.metafile.inputs).sort() }, null, 2) +
       '\n',
   );
   return { outdir, entry: join(outdir, ENTRY_FILE), functions, metafile: result.metafile };
+}
+
+/**
+ * esbuild names each source relative to the map (`../../functions/send-sms.ts`, or further up
+ * when the bundle is staged elsewhere). Rewritten relative to the app root, with `sourceRoot`
+ * pointing there from dist/app/, a stack trace names `<app>/functions/send-sms.ts` wherever the
+ * package is unpacked. Sources that are URLs (a dependency's own webpack map) are kept.
+ */
+function rootRelativeSources(mapFile: string, outdir: string): void {
+  const map = JSON.parse(readFileSync(mapFile, 'utf8')) as {
+    sources: string[];
+    sourceRoot?: string;
+  };
+  map.sources = map.sources.map((source) =>
+    /^[a-z][\w+.-]*:/i.test(source) ? source : relative(ROOT, resolve(outdir, source)),
+  );
+  map.sourceRoot = '../../';
+  writeFileSync(mapFile, JSON.stringify(map));
 }
 
 function walk(dir: string): string[] {

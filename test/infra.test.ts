@@ -7,12 +7,13 @@
  * (CI set) they fail instead.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { isBuiltin, SourceMap, type SourceMapPayload } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_OPTOUT_KEYWORDS } from '../shared/schemas/opt-out.js';
+import { DEFAULT_OPTIN_KEYWORDS, DEFAULT_OPTOUT_KEYWORDS } from '../shared/schemas/opt-out.js';
 import { parseSettings, settingNames } from '../shared/settings.js';
 import {
   allOutputs,
@@ -27,6 +28,9 @@ import {
   UNKNOWN,
   type Value,
 } from './helpers/arm-template.js';
+
+/** Keyword settings: the template states the list; the app's default is the same list, unset. */
+const KEYWORD_LISTS = ['OPTOUT_KEYWORDS', 'OPTIN_KEYWORDS'];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bicep = findBicep(root, process.env);
@@ -257,6 +261,10 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       );
     });
 
+    it('turn on source maps for the bundled app (stack traces name the .ts sources)', () => {
+      expect(appSettings().NODE_OPTIONS).toBe('--enable-source-maps');
+    });
+
     it('never carry a secret parameter', () => {
       const text = JSON.stringify(appSettings());
       for (const param of SECRET_PARAMS) expect(text).not.toContain(`parameters('${param}')`);
@@ -291,7 +299,7 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       const defaults = parseSettings({});
       // Every tunable default in the template is the app's own default.
       for (const name of settingNames()) {
-        if (LOCAL_ONLY.includes(name) || name in deployed || name === 'OPTOUT_KEYWORDS') continue;
+        if (LOCAL_ONLY.includes(name) || name in deployed || KEYWORD_LISTS.includes(name)) continue;
         expect(settings[name as keyof typeof settings], name).toEqual(
           defaults[name as keyof typeof defaults],
         );
@@ -299,6 +307,7 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       expect(settings.KEY_VAULT_URI).toBe('https://kv-example.vault.azure.net/');
       // The template states the keyword list the app would use anyway.
       expect(settings.OPTOUT_KEYWORDS?.split(',')).toEqual([...DEFAULT_OPTOUT_KEYWORDS]);
+      expect(settings.OPTIN_KEYWORDS?.split(',')).toEqual([...DEFAULT_OPTIN_KEYWORDS]);
       // Signing off by default: the name is empty, which the app reads as "not set".
       expect(evaluated.WEBHOOK_SIGNING_SECRET_NAME).toBe('');
       expect(settings.WEBHOOK_SIGNING_SECRET_NAME).toBeUndefined();
@@ -367,9 +376,16 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
           settings.IDEMPOTENCY_TABLE_NAME,
           settings.SUPPRESSION_TABLE_NAME,
           settings.WEBHOOK_IDS_TABLE_NAME,
+          settings.OPTOUT_AUDIT_TABLE_NAME,
         ].sort(),
       );
-      expect([...tables].sort()).toEqual(['idempotency', 'optouts', 'ratelimits', 'webhookids']);
+      expect([...tables].sort()).toEqual([
+        'idempotency',
+        'optoutaudit',
+        'optouts',
+        'ratelimits',
+        'webhookids',
+      ]);
 
       const queue = only(storage, 'Microsoft.Storage/storageAccounts/queueServices/queues');
       expect(queue.copy).toMatchObject({ count: "[length(parameters('queueNames'))]" });
@@ -578,5 +594,119 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       expect(template.parameters, name).toHaveProperty(name);
       expect(SECRET_PARAMS).not.toContain(name);
     }
+  });
+});
+
+/**
+ * The deployment package azd ships (azure.yaml: the prepackage hook scripts/package-app.sh, then
+ * `dist: .tools/package`), built for real into a temporary folder: the esbuild bundle, host.json
+ * and package.json, with no node_modules and no import left that the bundle does not hold.
+ */
+describe('the deployment package (scripts/package-app.sh, as azd runs it)', () => {
+  let stage: string;
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+      entry.isDirectory()
+        ? files(join(dir, entry.name)).map((file) => `${entry.name}/${file}`)
+        : [entry.name],
+    );
+
+  beforeAll(() => {
+    stage = mkdtempSync(join(tmpdir(), 'package-app-'));
+    execFileSync('bash', [join(root, 'scripts', 'package-app.sh')], {
+      cwd: root,
+      env: { ...process.env, PACKAGE_DIR: stage },
+      stdio: 'pipe',
+    });
+  }, 120_000);
+  afterAll(() => {
+    if (stage) rmSync(stage, { recursive: true, force: true });
+  });
+
+  it('is what azure.yaml deploys: the folder the prepackage hook builds, not built remotely', () => {
+    const yaml = readFileSync(join(root, 'azure.yaml'), 'utf8');
+    expect(yaml).toMatch(/^\s+dist: \.tools\/package$/m);
+    expect(yaml).toMatch(/^\s+remoteBuild: false$/m);
+    expect(yaml.match(/run: bash scripts\/package-app\.sh$/gm)).toHaveLength(2);
+  });
+
+  it('holds the bundle, host.json and package.json only: no node_modules, no sources', () => {
+    const all = files(stage);
+    expect(all).toContain('host.json');
+    expect(all).toContain('package.json');
+    expect(all).toContain('dist/app/main.js');
+    for (const file of all) {
+      expect(file).toMatch(/^(host\.json|package\.json|dist\/app\/[\w-]+\.js(\.map)?)$/);
+    }
+    expect(existsSync(join(stage, 'node_modules'))).toBe(false);
+    expect(readFileSync(join(stage, 'host.json'), 'utf8')).toBe(
+      readFileSync(join(root, 'host.json'), 'utf8'),
+    );
+  });
+
+  it('has a package.json whose main is the bundle, as an ES module, with no dependencies', () => {
+    const manifest = JSON.parse(readFileSync(join(stage, 'package.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    const source = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(manifest.main).toBe('dist/app/main.js');
+    expect(source.main).toBe(manifest.main); // the local host and npm start run the same file
+    expect(manifest.type).toBe('module');
+    expect(manifest).not.toHaveProperty('dependencies');
+    expect(manifest).not.toHaveProperty('devDependencies');
+  });
+
+  it('bundles every functions/*.ts module, found at build time', () => {
+    const map = JSON.parse(readFileSync(join(stage, 'dist/app/main.js.map'), 'utf8')) as {
+      sources: string[];
+    };
+    const bundled = map.sources;
+    const modules = readdirSync(join(root, 'functions')).filter((f) => f.endsWith('.ts'));
+    expect(modules.length).toBeGreaterThan(5);
+    for (const module of modules) expect(bundled, module).toContain(`functions/${module}`);
+  });
+
+  it('imports nothing from outside the bundle but Node built-ins and @azure/functions-core', () => {
+    const specifiers = new Set<string>();
+    for (const file of files(join(stage, 'dist/app')).filter((f) => f.endsWith('.js'))) {
+      const code = readFileSync(join(stage, 'dist/app', file), 'utf8');
+      // The forms esbuild writes a specifier it did not bundle in: a static import (one line, or
+      // the closing line of a multi-line one), a dynamic import() and its CommonJS __require().
+      const pattern =
+        /^(?:import|export|\})\b[^;\n]*?(?:from\s*)?"([^"]+)";$|\bimport\("([^"]+)"\)|\b__require\("([^"]+)"\)/gm;
+      for (const match of code.matchAll(pattern)) {
+        specifiers.add((match[1] ?? match[2] ?? match[3])!);
+      }
+    }
+    const outside = [...specifiers].filter(
+      (specifier) =>
+        !specifier.startsWith('./') && !specifier.startsWith('node:') && !isBuiltin(specifier),
+    );
+    expect(specifiers.size).toBeGreaterThan(10);
+    expect(outside).toEqual(['@azure/functions-core']);
+  });
+
+  it('has a source map for every file, mapping bundled code back to its .ts source', () => {
+    const js = files(join(stage, 'dist/app')).filter((f) => f.endsWith('.js'));
+    for (const file of js) {
+      const code = readFileSync(join(stage, 'dist/app', file), 'utf8');
+      expect(code, file).toMatch(new RegExp(`//# sourceMappingURL=${file}\\.map\\s*$`));
+      expect(existsSync(join(stage, 'dist/app', `${file}.map`)), file).toBe(true);
+    }
+    const code = readFileSync(join(stage, 'dist/app/main.js'), 'utf8').split('\n');
+    const line = code.findIndex((text) => /\.app\.http\("send-sms"/.test(text));
+    expect(line).toBeGreaterThan(0);
+    const map = new SourceMap(
+      JSON.parse(readFileSync(join(stage, 'dist/app/main.js.map'), 'utf8')) as SourceMapPayload,
+    );
+    const column = code[line]!.indexOf('app.http');
+    const entry = map.findEntry(line, column) as { originalSource?: string; originalLine?: number };
+    expect(entry.originalSource).toMatch(/(^|\/)functions\/send-sms\.ts$/);
+    const source = readFileSync(join(root, 'functions/send-sms.ts'), 'utf8').split('\n');
+    expect(source[entry.originalLine!]).toContain("app.http('send-sms'");
   });
 });
