@@ -6,7 +6,8 @@
  *   npm run simulator -- --port 0
  *
  * Environment: SIMULATOR_PORT, SIMULATOR_API_KEY (comma-separated), SIMULATOR_BALANCE.
- * Flags win over the environment. Point the connector at it with SENDMODE_BASE_URL=<printed URL>.
+ * Flags win over the environment. Point the connector at it with SENDMODE_BASE_URL=<printed URL>
+ * (the v2 one, or the 3.0 one with SENDMODE_API_VERSION=v3).
  * Logs one line per call (operation, HTTP status, Sendmode statusCode, fault, phone numbers
  * masked to their last 3 digits); never logs keys.
  */
@@ -45,6 +46,8 @@ function numbersOf(call: RecordedCall): string[] {
   const p = call.payload as Record<string, unknown> | null;
   if (p === null || typeof p !== 'object') return [];
   if (Array.isArray(p.recipients)) return p.recipients.map(mask);
+  if (Array.isArray(p.mobile_numbers)) return p.mobile_numbers.map(mask); // 3.0 bulk
+  if ('mobile_number' in p) return [mask(p.mobile_number)]; // 3.0 single
   if ('mobilenumber' in p) return [mask(p.mobilenumber)];
   const data = p.importdata as Record<string, unknown> | null | undefined;
   if (data && typeof data === 'object' && 'mobilenumber' in data) return [mask(data.mobilenumber)];
@@ -56,6 +59,7 @@ function logCall(call: RecordedCall): void {
     new Date(call.arrivedAt).toISOString(),
     `#${call.seq}`,
     call.method,
+    call.apiVersion,
     call.operation,
     `http=${call.httpStatus}`,
   ];
@@ -113,6 +117,7 @@ async function main(): Promise<void> {
     ...(values.quiet ? {} : { onCall: logCall }),
   });
   console.log(`Sendmode simulator listening on ${sim.url} (admin: ${sim.origin}/__admin)`);
+  console.log(`Sendmode 3.0 (Engage) on ${sim.urlV3} (SENDMODE_API_VERSION=v3)`);
 
   let stopping = false;
   const stop = (signal: string): void => {

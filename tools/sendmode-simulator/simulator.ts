@@ -1,5 +1,7 @@
 /**
- * A local Sendmode REST v2 simulator: development and test tooling, never deployed.
+ * A local Sendmode REST v2 simulator: development and test tooling, never deployed. It speaks
+ * Sendmode 3.0 ("Engage") too, under /3.0 on the same port (v3.ts), sharing keys, balance,
+ * faults and the call log.
  *
  * It speaks the wire format in /work/shared/sendmode-api.md (form-encoded fields holding JSON
  * strings, or the same object as JSON), checks the raw-key `Authorization` header, validates like
@@ -29,6 +31,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
+import { handleV3Call, isV3Path, routeV3, V3_BASE_PATH } from './v3.js';
 import { createInbox, type InboxEvent } from './inbox/inbox.js';
 
 export type Operation = 'send' | 'credits' | 'import' | 'optout';
@@ -63,6 +66,8 @@ export interface SimulatorOptions {
 export interface RecordedCall {
   /** 1, 2, 3 ... in arrival order. */
   seq: number;
+  /** Which API generation the call was made to: v2 under the base path, v3 under /3.0. */
+  apiVersion: 'v2' | 'v3';
   operation: Operation | 'unknown';
   method: string;
   path: string;
@@ -77,6 +82,8 @@ export interface RecordedCall {
   httpStatus: number;
   /** The Sendmode statusCode answered, if any. */
   statusCode?: number;
+  /** 3.0's `is_successful` answered, if any. */
+  isSuccessful?: boolean;
   /** The fault applied, if any (when a latency fault was followed by another fault, the latter). */
   fault?: FaultKind;
 }
@@ -115,6 +122,8 @@ export interface OptOut {
 export interface Simulator {
   /** Base URL including basePath, e.g. http://127.0.0.1:54321/v2 (what SENDMODE_BASE_URL is set to). */
   url: string;
+  /** Sendmode 3.0's base URL on the same server, e.g. http://127.0.0.1:54321/3.0. */
+  urlV3: string;
   /** e.g. http://127.0.0.1:54321 */
   origin: string;
   /** Copy of every call so far (admin calls are not recorded). */
@@ -739,11 +748,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     pathname: string,
   ): Promise<void> {
     const arrivedAt = arrivalTime();
-    const operation = routeOf(pathname);
+    const apiVersion = isV3Path(pathname) ? 'v3' : 'v2';
+    const operation = apiVersion === 'v3' ? routeV3(pathname) : routeOf(pathname);
     const contentType = req.headers['content-type'] ?? null;
     const auth = req.headers.authorization;
     const call: RecordedCall = {
       seq: ++seq,
+      apiVersion,
       operation,
       method: req.method ?? 'GET',
       path: pathname,
@@ -774,6 +785,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       if (isPlainObject(body) && typeof body.statusCode === 'number' && httpStatus !== 429) {
         call.statusCode = body.statusCode;
       }
+      if (isPlainObject(body) && typeof body.is_successful === 'boolean') {
+        call.isSuccessful = body.is_successful;
+      }
       sendJson(res, httpStatus, body, headers);
     };
 
@@ -790,6 +804,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return;
     }
 
+    if (apiVersion === 'v3') {
+      await handleV3Call(call, req, res, raw, {
+        answer,
+        pickFaults,
+        sleep,
+        closing: () => closing,
+        balance: () => balance,
+        spend: (credits) => (balance -= credits),
+        smsParts,
+      });
+      return;
+    }
     if (operation === 'unknown') {
       answer(404, { error: 'Not found', path: pathname });
       return;
@@ -1053,6 +1079,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   const sim: Simulator = {
     url: origin + basePath,
+    urlV3: origin + V3_BASE_PATH,
     origin,
     calls: () => calls.map((c) => ({ ...c })),
     callsFor: (op) => calls.filter((c) => c.operation === op).map((c) => ({ ...c })),
