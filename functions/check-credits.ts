@@ -8,6 +8,7 @@ export async function checkCredits(_request: HttpRequest, context: InvocationCon
     const result = await sendmode.credits({
       log: context,
       maxWaitMs: settings.RATE_LIMIT_MAX_WAIT_SECONDS * 1000,
+      workClass: 'interactive',
     });
     log.upstreamStatusCode = result.statusCode;
     return jsonResponse(200, result);

@@ -8,14 +8,20 @@ import { settingForRegistration } from '../shared/settings.js';
 
 /** One customer per message: imported, retried, deferred for the shared limit, or parked in <queue>-poison. */
 export async function importCustomer(message: unknown, context: InvocationContext) {
-  await handleQueueMessage(context, 'import-customer', message, queueWork, async (payload, log) => {
-    const customer = parseCustomer(payload);
-    log.recipient = maskPhoneNumber(customer.importdata.mobilenumber);
-    const { sendmode } = await getServices();
-    // No waiting here: a message that meets the limit is deferred until a slot frees.
-    const result = await sendmode.importCustomer(customer, { log: context, maxWaitMs: 0 });
-    log.upstreamStatusCode = result.statusCode;
-  });
+  await handleQueueMessage(
+    context,
+    'import-customer',
+    message,
+    queueWork,
+    async (payload, log, slot) => {
+      const customer = parseCustomer(payload);
+      log.recipient = maskPhoneNumber(customer.importdata.mobilenumber);
+      const { sendmode } = await getServices();
+      // Background work: a message that meets the limit is deferred to the slot reserved for it.
+      const result = await sendmode.importCustomer(customer, { log: context, ...slot });
+      log.upstreamStatusCode = result.statusCode;
+    },
+  );
 }
 
 async function queueWork() {

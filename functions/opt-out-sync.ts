@@ -9,14 +9,20 @@ import { settingForRegistration } from '../shared/settings.js';
 
 /** Opt-outs Sendmode could not take at once: retried (deferred on the limit) until it takes them. */
 export async function optOutSync(message: unknown, context: InvocationContext) {
-  await handleQueueMessage(context, 'opt-out-sync', message, queueWork, async (payload, log) => {
-    const { hasReplyText: _hasReplyText, ...optOut } = parseOptOut(
-      typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : {},
-    );
-    log.recipient = maskPhoneNumber(optOut.mobilenumber);
-    const { sendmode, suppression } = await getServices();
-    log.result = await syncOptOut(optOut, { sendmode, suppression, log: context });
-  });
+  await handleQueueMessage(
+    context,
+    'opt-out-sync',
+    message,
+    queueWork,
+    async (payload, log, slot) => {
+      const { hasReplyText: _hasReplyText, ...optOut } = parseOptOut(
+        typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : {},
+      );
+      log.recipient = maskPhoneNumber(optOut.mobilenumber);
+      const { sendmode, suppression } = await getServices();
+      log.result = await syncOptOut(optOut, { sendmode, suppression, log: context }, slot);
+    },
+  );
 }
 
 async function queueWork() {

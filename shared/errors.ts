@@ -97,6 +97,8 @@ export class RateLimitedError extends AppError {
   constructor(
     readonly retryAfterMs: number,
     message = 'The shared Sendmode call limit is reached.',
+    /** For background work: the moment of the slot reserved for it (ms since the epoch). */
+    readonly reservation?: number,
   ) {
     super(message);
   }

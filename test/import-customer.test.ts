@@ -188,25 +188,46 @@ describe('import-customer', () => {
     expect(parked?.attempts).toBe(queueHostConfig().maxDequeueCount);
   });
 
-  it('rate-limited → deferred until a slot frees, without using up an attempt', async () => {
+  it('rate-limited → deferred to a slot reserved for it, without using up an attempt', async () => {
     await env.configure({
       RATE_LIMIT_MAX_CALLS: '1',
-      RATE_LIMIT_WINDOW_SECONDS: '2',
+      RATE_LIMIT_WINDOW_SECONDS: '4',
       RATE_LIMIT_SAFETY_MARGIN_MS: '0',
+      RATE_LIMIT_INTERACTIVE_RESERVE: '0',
     });
     await importCustomer({ ...customer, group: 'first' }, context());
+    const firstAt = env.simulator.callsFor('import')[0]!.arrivedAt;
     await importCustomer(customer, context());
     const [deferred] = await takeMessages(env.azurite.connectionString, QUEUE, 1, 10_000);
+    const reservation = (deferred?.body as { reservation?: number }).reservation;
     expect(deferred?.body).toMatchObject({ attempts: 0, deferrals: 1, payload: customer });
-    expect(deferred!.waitedMs).toBeGreaterThanOrEqual(1_000);
+    // The slot that frees when the first call leaves the window is kept for this message.
+    expect(reservation).toBeGreaterThanOrEqual(firstAt + 4_000 - 50);
+    // It comes back just before that moment (whole seconds), and waits in-process for the rest.
+    expect(deferred!.waitedMs).toBeGreaterThanOrEqual(2_500);
     await importCustomer(deferred!.body, context());
+    const calls = env.simulator.callsFor('import');
+    expect(calls).toHaveLength(2); // the deferral made no call
+    expect(calls[1]!.arrivedAt).toBeGreaterThanOrEqual(reservation! - 50);
     expect(
       env.simulator
         .contacts()
         .map((c) => c.group)
         .sort(),
     ).toEqual(['first', 'vip']);
-    expect(env.simulator.callsFor('import')).toHaveLength(2); // the deferral made no call
+  });
+
+  it('rate-limited with a slot soon enough → waits for it in-process instead of deferring', async () => {
+    await env.configure({
+      RATE_LIMIT_MAX_CALLS: '1',
+      RATE_LIMIT_WINDOW_SECONDS: '1',
+      RATE_LIMIT_SAFETY_MARGIN_MS: '0',
+      RATE_LIMIT_INTERACTIVE_RESERVE: '0',
+    });
+    await importCustomer({ ...customer, group: 'first' }, context());
+    await importCustomer(customer, context());
+    expect(env.simulator.callsFor('import')).toHaveLength(2);
+    expect(await takeMessages(env.azurite.connectionString, QUEUE, 1, 1_500)).toHaveLength(0);
   });
 
   it('storage down: the handler throws so the host redelivers (nothing lost, nothing called)', async () => {

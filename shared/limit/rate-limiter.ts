@@ -1,19 +1,24 @@
 /**
- * The one shared Sendmode call limit: at most `maxCalls` admissions in any rolling window, across
- * every instance of the app, kept exactly as a sliding log in Azure Table Storage.
+ * The one shared Sendmode call limit: at most `maxCalls` calls in any rolling window, across every
+ * instance of the app, kept exactly as a sliding log in Azure Table Storage, and shared between
+ * two classes of work (see admission-policy.ts): interactive callers may use the whole allowance;
+ * background work leaves `interactiveReserve` of every window to them, and when it meets the
+ * limit it is handed a reservation for a future slot instead of a bare "try again later".
  *
  * One entity per Sendmode account (PartitionKey = account name, RowKey = `sliding-log`) holds the
- * times of the latest admissions, oldest first. A decision reads the log, drops the times that
- * left the window (`windowMs + safetyMarginMs`), and when fewer than `maxCalls` remain appends the
- * new time(s) with a write conditioned on the ETag it read (412 → re-read and re-decide; a missing
- * log is created with `createEntity`, 409 → re-read). A slot is recorded before the call and never
- * given back. Exact across instances because every admission is one linearised write of the log.
+ * log: `times` (JSON array of ms, ascending), `kinds` (one letter per time: i = interactive,
+ * b = background, r = reservation) and `tail` (where the line of deferred background work ends).
+ * A log written before classes existed has no `kinds`: its times count as interactive. A
+ * decision reads the log, decides on it in memory, and writes it back conditioned on the ETag
+ * it read (412 → re-read and re-decide; a missing log is created with `createEntity`, 409 →
+ * re-read). A slot is recorded before the call and never given back. Exact across instances
+ * because every change is one linearised write of the log.
  *
- * In one process, concurrent callers are batched: one read + one conditional write admits as many
- * of the waiting callers as there are free slots, so conflicts grow with the number of instances,
- * not with the number of callers. The last log this process read or wrote is kept with its ETag;
- * when it shows a free slot the decision writes straight away (one round trip), and a 412 just
- * means another instance wrote in between.
+ * In one process, concurrent callers are batched: one read + one conditional write decides for
+ * every waiting caller, interactive ones first, so conflicts grow with the number of instances,
+ * not with the number of callers. The last log this process read or wrote is kept with its
+ * ETag; when it admits everyone the decision writes straight away (one round trip), and a 412
+ * just means another instance wrote in between. Refusals are only ever made on a fresh read.
  *
  * Fail closed: any storage failure, and conflicts beyond `maxConflictRetries`, end in a
  * DependencyUnavailableError and no admission; never an unmetered call.
@@ -21,6 +26,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TableClient } from '@azure/data-tables';
 import { AppError, DependencyUnavailableError, RateLimitedError } from '../errors.js';
+import {
+  type Decision,
+  decide as decidePolicy,
+  type LogView,
+  type Outcome,
+  type PolicyConfig,
+  type SlotRequest,
+} from './admission-policy.js';
+import { census, endOf, type Entry, type EntryKind, peakAt, prune } from './sliding-log.js';
 import type { Settings } from '../settings.js';
 import { describeStorageError } from '../storage/storage-account.js';
 import {
@@ -37,6 +51,10 @@ export interface RateLimiterOptions {
   windowMs: number;
   /** RATE_LIMIT_SAFETY_MARGIN_MS: widens the window (clock skew + admission-to-arrival delay). */
   safetyMarginMs: number;
+  /** RATE_LIMIT_INTERACTIVE_RESERVE: calls of every window background work leaves (default 0). */
+  interactiveReserve?: number;
+  /** RATE_LIMIT_RESERVATION_TOLERANCE_MS: how late a reservation may still be used (default 0). */
+  reservationToleranceMs?: number;
   /** SENDMODE_ACCOUNT_NAME: the PartitionKey; never the API key. */
   account: string;
   /** Bound on re-reads after ETag conflicts in one decision (default 20). */
@@ -47,7 +65,7 @@ export interface RateLimiterOptions {
   now?: () => number;
 }
 
-export type Admission = { admitted: true; at: number } | { admitted: false; retryAfterMs: number };
+export type { Decision as Admission, SlotRequest, WorkClass } from './admission-policy.js';
 
 export interface RateLimiterStats {
   /** Re-decisions forced by a 412/409 (someone else wrote the log first). */
@@ -56,8 +74,31 @@ export interface RateLimiterStats {
   staleCacheConflicts: number;
   admissions: number;
   denials: number;
+  /** Background requests handed a future slot. */
+  reservations: number;
+  /** Reservations used by their holders. */
+  claims: number;
+  /** Reservations taken by interactive work because nothing else was free. */
+  reservationsTaken: number;
+  /** Background requests told to come back later without a reservation (the horizon was full). */
+  linedUp: number;
   reads: number;
   writes: number;
+}
+
+/** The limiter's window now, as GET /api/status shows it. */
+export interface LimitSnapshot {
+  maxCalls: number;
+  windowSeconds: number;
+  interactiveReserve: number;
+  admitted: { interactive: number; background: number; total: number };
+  reservedAhead: number;
+  free: { interactive: number; background: number };
+  /** The next moment a window stops counting a call (ms; undefined when the log is empty). */
+  nextSlotFreesAt: number | undefined;
+  /** Where the line of background work deferred without a reservation ends (ms), if ahead. */
+  backgroundLinedUpUntil: number | undefined;
+  at: number;
 }
 
 export const RATE_LIMIT_ROW_KEY = 'sliding-log';
@@ -71,17 +112,20 @@ const STORAGE_FAILURE_RETRY_MS = 5_000;
 const WAIT_JITTER_MS = 25;
 /** After a stale cached write, skip the cache for this many decisions, doubling up to the cap. */
 const CACHE_PENALTY_CAP = 16;
+const KINDS = new Set<string>(['i', 'b', 'r']);
 
 interface LogEntity {
   partitionKey: string;
   rowKey: string;
-  /** JSON array of admission times (ms since the epoch), oldest first. */
+  /** JSON array of entry times (ms since the epoch), ascending. */
   times: string;
+  /** One letter per time: i, b or r. */
+  kinds: string;
+  /** ms since the epoch; 0 when no background work is lined up. */
+  tail: number;
 }
 
-interface LogState {
-  /** Admission times, ascending. */
-  times: number[];
+interface LogState extends LogView {
   /** ETag of the stored log; undefined when it does not exist yet. */
   etag: string | undefined;
   /** The stored log could not be parsed: it is replaced by a full log (fail closed, self-heal). */
@@ -89,7 +133,8 @@ interface LogState {
 }
 
 interface Waiter {
-  resolve(admission: Admission): void;
+  request: SlotRequest;
+  resolve(decision: Decision): void;
   reject(error: unknown): void;
 }
 
@@ -119,9 +164,11 @@ function storageUnavailable(error: unknown, timeoutMs: number): DependencyUnavai
   );
 }
 
+const INTERACTIVE: SlotRequest = { workClass: 'interactive' };
+
 export class RateLimiter {
-  private readonly maxCalls: number;
-  private readonly spanMs: number;
+  private readonly policy: PolicyConfig;
+  private readonly windowMs: number;
   private readonly account: string;
   private readonly maxConflictRetries: number;
   private readonly operationTimeoutMs: number;
@@ -138,6 +185,10 @@ export class RateLimiter {
     staleCacheConflicts: 0,
     admissions: 0,
     denials: 0,
+    reservations: 0,
+    claims: 0,
+    reservationsTaken: 0,
+    linedUp: 0,
     reads: 0,
     writes: 0,
   };
@@ -152,18 +203,33 @@ export class RateLimiter {
     if (!(options.windowMs > 0) || !(options.safetyMarginMs >= 0)) {
       throw new RangeError('windowMs must be positive and safetyMarginMs not negative.');
     }
-    this.maxCalls = options.maxCalls;
-    this.spanMs = options.windowMs + options.safetyMarginMs;
+    const reserve = options.interactiveReserve ?? 0;
+    if (!Number.isInteger(reserve) || reserve < 0 || reserve >= options.maxCalls) {
+      throw new RangeError('interactiveReserve must be an integer from 0 to maxCalls - 1.');
+    }
+    const spanMs = options.windowMs + options.safetyMarginMs;
+    this.policy = {
+      maxCalls: options.maxCalls,
+      interactiveReserve: reserve,
+      spanMs,
+      toleranceMs: Math.max(0, options.reservationToleranceMs ?? 0),
+      // One window ahead: the log never holds more than about two windows' worth of entries.
+      horizonMs: spanMs,
+    };
+    this.windowMs = options.windowMs;
     this.account = options.account;
     this.maxConflictRetries = options.maxConflictRetries ?? 20;
     this.operationTimeoutMs = options.operationTimeoutMs ?? 5_000;
     this.now = options.now ?? Date.now;
   }
 
-  /** One decision: admitted (a slot is now recorded) or not, with the wait until a slot frees. */
-  tryAcquire(): Promise<Admission> {
-    return new Promise<Admission>((resolve, reject) => {
-      this.queue.push({ resolve, reject });
+  /**
+   * One decision: admitted (a slot is now recorded) or not, with the wait until a slot frees and,
+   * for background work, the reservation it now holds for that moment.
+   */
+  tryAcquire(request: SlotRequest = INTERACTIVE): Promise<Decision> {
+    return new Promise<Decision>((resolve, reject) => {
+      this.queue.push({ request, resolve, reject });
       if (!this.pumping) {
         this.pumping = true;
         // Let callers arriving in the same tick join the first batch.
@@ -173,18 +239,26 @@ export class RateLimiter {
   }
 
   /**
-   * Waits for a slot up to `maxWaitMs` in total, sleeping until the oldest slot frees (plus a
-   * little jitter). Throws RateLimitedError when no slot can free within the wait, at once when
-   * the log already says so.
+   * Waits for a slot up to `maxWaitMs` in total, sleeping until the slot frees (plus a little
+   * jitter; a reservation is claimed at its moment exactly). Throws RateLimitedError, carrying
+   * any reservation handed out, when no slot can be had within the wait.
    */
-  async acquire(maxWaitMs: number): Promise<void> {
+  async acquire(maxWaitMs: number, request: SlotRequest = INTERACTIVE): Promise<void> {
     const deadline = performance.now() + Math.max(0, maxWaitMs);
+    let current = request;
     for (;;) {
-      const admission = await this.tryAcquire();
-      if (admission.admitted) return;
+      const decision = await this.tryAcquire(current);
+      if (decision.admitted) return;
       const remaining = deadline - performance.now();
-      if (admission.retryAfterMs > remaining) throw new RateLimitedError(admission.retryAfterMs);
-      await sleep(Math.min(remaining, admission.retryAfterMs + Math.random() * WAIT_JITTER_MS));
+      if (decision.retryAfterMs > remaining) {
+        throw new RateLimitedError(decision.retryAfterMs, undefined, decision.reservation);
+      }
+      if (decision.reservation !== undefined) {
+        current = { ...current, reservation: decision.reservation };
+        await sleep(decision.retryAfterMs);
+      } else {
+        await sleep(Math.min(remaining, decision.retryAfterMs + Math.random() * WAIT_JITTER_MS));
+      }
     }
   }
 
@@ -192,10 +266,44 @@ export class RateLimiter {
     return { ...this.counters };
   }
 
+  /** The window as the stored log shows it now: one entity read, no change. */
+  async snapshot(): Promise<LimitSnapshot> {
+    await ensureTable(this.table, { abortSignal: this.signal() });
+    const state = await this.read();
+    const now = this.now();
+    const entries = prune(state.entries, now, this.policy);
+    const counts = census(entries, now, this.policy);
+    const { maxCalls, interactiveReserve } = this.policy;
+    const occupied = peakAt(entries, now, this.policy);
+    const freeing = entries
+      .map((e) => endOf(e, this.policy) + this.policy.spanMs)
+      .filter((t) => t > now);
+    return {
+      maxCalls,
+      windowSeconds: this.windowMs / 1000,
+      interactiveReserve,
+      admitted: {
+        ...counts.admitted,
+        total: counts.admitted.interactive + counts.admitted.background,
+      },
+      reservedAhead: counts.reservedAhead,
+      free: {
+        interactive: Math.max(0, maxCalls - occupied),
+        background: Math.max(0, maxCalls - interactiveReserve - occupied),
+      },
+      nextSlotFreesAt: freeing.length > 0 ? Math.min(...freeing) : undefined,
+      backgroundLinedUpUntil: state.tail > now ? state.tail : undefined,
+      at: now,
+    };
+  }
+
   private async pump(): Promise<void> {
     try {
       while (this.queue.length > 0) {
-        const batch = this.queue.splice(0);
+        // Interactive callers first: they are served before background work in this process.
+        const batch = this.queue
+          .splice(0)
+          .sort((a, b) => priority(a.request) - priority(b.request));
         try {
           await this.decide(batch);
         } catch (error) {
@@ -208,7 +316,7 @@ export class RateLimiter {
     }
   }
 
-  /** Admits as many of `batch` as there are free slots (in order); denies the rest. */
+  /** Decides for every waiter of `batch` in order, and stores the log they changed. */
   private async decide(batch: Waiter[]): Promise<void> {
     await ensureTable(this.table, { abortSignal: this.signal() });
     let conflicts = 0;
@@ -222,25 +330,25 @@ export class RateLimiter {
         fromCache = false;
       }
       const now = this.now();
-      const horizon = now - this.spanMs;
-      const live = state.times.filter((t) => t > horizon);
-      const free = Math.max(0, this.maxCalls - live.length);
+      const log: LogView = {
+        entries: cloneEntries(prune(state.entries, now, this.policy)),
+        tail: state.tail,
+      };
+      const results = batch.map((waiter) => decidePolicy(log, waiter.request, now, this.policy));
 
-      if (free === 0 && fromCache) {
-        state = undefined; // the cache may be behind: deny only on a fresh read
+      const everyoneAdmitted = results.every(
+        (r) => r.outcome === 'admitted' || r.outcome === 'claimed',
+      );
+      if (fromCache && !everyoneAdmitted) {
+        state = undefined; // the cache may be behind: refuse or reserve only on a fresh read
         continue;
       }
-      const admitCount = Math.min(free, batch.length);
-      let log = live;
-      let at = now;
-      if (admitCount > 0 || state.corrupt) {
-        // Recorded as max(now, newest) so the log stays sorted even across skewed clocks.
-        at = Math.max(now, live.at(-1) ?? now);
-        log = live.concat(Array.from({ length: admitCount }, () => at));
+      const changed = results.some((r) => r.outcome !== 'denied') || state.corrupt;
+      if (changed) {
         try {
           const etag = await this.write(log, state.etag);
           // Without an ETag in the answer the next decision simply reads first.
-          this.cached = etag ? { times: log, etag } : undefined;
+          this.cached = etag ? { ...log, etag } : undefined;
           if (fromCache) this.cachePenalty = 1;
         } catch (error) {
           state = undefined;
@@ -273,22 +381,26 @@ export class RateLimiter {
         }
       }
 
-      this.counters.admissions += admitCount;
-      this.counters.denials += batch.length - admitCount;
       batch.forEach((waiter, index) => {
-        if (index < admitCount) {
-          waiter.resolve({ admitted: true, at });
-        } else {
-          // Full: a slot frees when the entry that keeps the count at maxCalls leaves the window.
-          const freeing = log[log.length - this.maxCalls] ?? now;
-          waiter.resolve({
-            admitted: false,
-            retryAfterMs: Math.max(1, Math.ceil(freeing + this.spanMs - now)),
-          });
-        }
+        const { decision, outcome } = results[index] as (typeof results)[number];
+        this.count(outcome);
+        waiter.resolve(decision);
       });
       return;
     }
+  }
+
+  private count(outcome: Outcome): void {
+    const c = this.counters;
+    if (outcome === 'admitted' || outcome === 'claimed' || outcome === 'took-reservation') {
+      c.admissions++;
+      if (outcome === 'claimed') c.claims++;
+      if (outcome === 'took-reservation') c.reservationsTaken++;
+      return;
+    }
+    c.denials++;
+    if (outcome === 'reserved') c.reservations++;
+    if (outcome === 'lined-up') c.linedUp++;
   }
 
   private useCache(): boolean {
@@ -306,46 +418,57 @@ export class RateLimiter {
 
   private async read(): Promise<LogState> {
     this.counters.reads++;
-    let entity: { times?: unknown; etag: string };
+    let entity: { times?: unknown; kinds?: unknown; tail?: unknown; etag: string };
     try {
-      entity = await this.table.getEntity<{ times?: unknown }>(this.account, RATE_LIMIT_ROW_KEY, {
-        abortSignal: this.signal(),
-      });
+      entity = await this.table.getEntity<{ times?: unknown; kinds?: unknown; tail?: unknown }>(
+        this.account,
+        RATE_LIMIT_ROW_KEY,
+        { abortSignal: this.signal() },
+      );
     } catch (error) {
       if (hasStatus(error, 404)) {
         if (storageErrorCode(error) === 'TableNotFound') {
           await ensureTable(this.table, { recheck: true, abortSignal: this.signal() });
         }
-        return { times: [], etag: undefined };
+        return { entries: [], tail: 0, etag: undefined };
       }
       throw error;
     }
-    const times = parseLog(entity.times);
-    if (!times) {
+    const entries = parseLog(entity.times, entity.kinds);
+    if (!entries) {
       // Unreadable log: treat it as full from now on (denies for one window, then heals).
+      const now = this.now();
       return {
-        times: Array.from({ length: this.maxCalls }, () => this.now()),
+        entries: Array.from({ length: this.policy.maxCalls }, () => ({
+          at: now,
+          kind: 'i' as const,
+        })),
+        tail: 0,
         etag: entity.etag,
         corrupt: true,
       };
     }
-    return { times, etag: entity.etag };
+    const tail = typeof entity.tail === 'number' && Number.isFinite(entity.tail) ? entity.tail : 0;
+    return { entries, tail, etag: entity.etag };
   }
 
-  /** Writes `times` conditioned on `etag` (create when undefined); returns the new ETag. */
-  private async write(times: number[], etag: string | undefined): Promise<string | undefined> {
+  /** Writes `log` conditioned on `etag` (create when undefined); returns the new ETag. */
+  private async write(log: LogView, etag: string | undefined): Promise<string | undefined> {
     this.counters.writes++;
-    const serialised = JSON.stringify(times);
-    if (serialised.length > MAX_LOG_CHARS) {
+    const sorted = [...log.entries].sort((a, b) => a.at - b.at);
+    const times = JSON.stringify(sorted.map((e) => e.at));
+    if (times.length * 2 > MAX_LOG_CHARS) {
       throw new DependencyUnavailableError(
         'configuration',
-        `RATE_LIMIT_MAX_CALLS is too large for one log entity (${serialised.length} characters).`,
+        `RATE_LIMIT_MAX_CALLS is too large for one log entity (${times.length} characters).`,
       );
     }
     const entity: LogEntity = {
       partitionKey: this.account,
       rowKey: RATE_LIMIT_ROW_KEY,
-      times: serialised,
+      times,
+      kinds: sorted.map((e) => e.kind).join(''),
+      tail: log.tail,
     };
     if (etag === undefined) {
       return (await this.table.createEntity(entity, { abortSignal: this.signal() })).etag;
@@ -362,17 +485,29 @@ export class RateLimiter {
   }
 }
 
-/** The stored log as ascending numbers, or undefined when it is not one. */
-function parseLog(value: unknown): number[] | undefined {
-  if (value === undefined) return [];
-  if (typeof value !== 'string') return undefined;
+function priority(request: SlotRequest): number {
+  return request.workClass === 'interactive' ? 0 : 1;
+}
+
+function cloneEntries(entries: Entry[]): Entry[] {
+  return entries.map((e) => ({ ...e }));
+}
+
+/** The stored log as entries, or undefined when it is not one. */
+function parseLog(times: unknown, kinds: unknown): Entry[] | undefined {
+  if (times === undefined) return [];
+  if (typeof times !== 'string') return undefined;
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(value);
-    if (!Array.isArray(parsed) || !parsed.every((t) => Number.isFinite(t))) return undefined;
-    return (parsed as number[]).sort((a, b) => a - b);
+    parsed = JSON.parse(times);
   } catch {
     return undefined;
   }
+  if (!Array.isArray(parsed) || !parsed.every((t) => Number.isFinite(t))) return undefined;
+  const letters = kinds === undefined ? 'i'.repeat(parsed.length) : kinds;
+  if (typeof letters !== 'string' || letters.length !== parsed.length) return undefined;
+  if (![...letters].every((k) => KINDS.has(k))) return undefined;
+  return (parsed as number[]).map((at, index) => ({ at, kind: letters[index] as EntryKind }));
 }
 
 const limiters = new Map<string, Promise<RateLimiter>>();
@@ -389,6 +524,8 @@ export function rateLimiterFromSettings(settings: Settings): Promise<RateLimiter
     settings.RATE_LIMIT_MAX_CALLS,
     settings.RATE_LIMIT_WINDOW_SECONDS,
     settings.RATE_LIMIT_SAFETY_MARGIN_MS,
+    settings.RATE_LIMIT_INTERACTIVE_RESERVE,
+    settings.RATE_LIMIT_RESERVATION_TOLERANCE_MS,
   ]);
   let limiter = limiters.get(key);
   if (!limiter) {
@@ -398,6 +535,8 @@ export function rateLimiterFromSettings(settings: Settings): Promise<RateLimiter
           maxCalls: settings.RATE_LIMIT_MAX_CALLS,
           windowMs: settings.RATE_LIMIT_WINDOW_SECONDS * 1000,
           safetyMarginMs: settings.RATE_LIMIT_SAFETY_MARGIN_MS,
+          interactiveReserve: settings.RATE_LIMIT_INTERACTIVE_RESERVE,
+          reservationToleranceMs: settings.RATE_LIMIT_RESERVATION_TOLERANCE_MS,
           account: settings.SENDMODE_ACCOUNT_NAME,
         }),
     );

@@ -1,6 +1,7 @@
 /**
  * How a queue message ends: done, retried later with a growing delay, deferred until the shared
- * limit frees a slot (without using up an attempt), or parked in `<queue>-poison` with the
+ * limit has a slot for it (without using up an attempt; carrying the reservation the limiter
+ * handed out, so it comes back to a slot kept for it), or parked in `<queue>-poison` with the
  * reason. Retries are re-enqueued copies in a small envelope that counts attempts, so the delay
  * can grow (the host's own visibility time-out is fixed) and the poison message can say why.
  */
@@ -25,6 +26,8 @@ interface RetryEnvelope {
   attempts: number;
   /** Times the message waited for the shared limit (not counted as attempts). */
   deferrals: number;
+  /** The moment of the limiter slot reserved for this message (ms since the epoch). */
+  reservation?: number;
   lastError?: string;
   payload: unknown;
 }
@@ -35,7 +38,20 @@ export interface Delivery {
   /** This attempt's number, from 1. */
   attempt: number;
   deferrals: number;
+  reservation?: number;
 }
+
+/**
+ * How queue work asks the limiter for a slot: as background work, with the reservation it
+ * holds, waiting in-process only briefly (a message comes back up to a second before its slot).
+ */
+export interface BackgroundSlot {
+  workClass: 'background';
+  maxWaitMs: number;
+  reservation?: number;
+}
+
+const BACKGROUND_MAX_WAIT_MS = 2_000;
 
 export interface RetryPolicy {
   /** Attempts before the message is parked; Infinity retries until it succeeds. */
@@ -47,7 +63,7 @@ export interface RetryPolicy {
 export type Disposition =
   | { action: 'poison'; reason: string; errors?: FieldError[]; upstream?: SendmodeStatus }
   | { action: 'retry'; delaySeconds: number; reason: string }
-  | { action: 'defer'; delaySeconds: number };
+  | { action: 'defer'; delaySeconds: number; reservation?: number };
 
 function isEnvelope(value: unknown): value is RetryEnvelope {
   return (
@@ -70,6 +86,7 @@ export function openDelivery(message: unknown, dequeueCount: number): Delivery {
       payload: value.payload,
       attempt: value.attempts + redeliveries + 1,
       deferrals: value.deferrals,
+      ...(Number.isFinite(value.reservation) ? { reservation: value.reservation } : {}),
     };
   }
   return { payload: value, attempt: redeliveries + 1, deferrals: 0 };
@@ -82,11 +99,17 @@ export function dispositionFor(
   policy: RetryPolicy,
 ): Disposition {
   if (error instanceof RateLimitedError) {
-    // Wait for the slot, plus a little jitter so deferred messages do not return together.
-    return {
-      action: 'defer',
-      delaySeconds: Math.ceil(error.retryAfterMs / 1000) + Math.floor(Math.random() * 3),
-    };
+    if (error.reservation !== undefined) {
+      // Back a little before the reserved moment (visibility is in whole seconds): the limiter
+      // waits in-process for the rest and claims the slot then.
+      return {
+        action: 'defer',
+        delaySeconds: Math.floor(error.retryAfterMs / 1000),
+        reservation: error.reservation,
+      };
+    }
+    // The limiter spaced the return times of lined-up work already: no jitter needed.
+    return { action: 'defer', delaySeconds: Math.ceil(error.retryAfterMs / 1000) };
   }
   if (error instanceof ValidationError) {
     return {
@@ -149,6 +172,9 @@ export async function settle(
     kind: ENVELOPE_KIND,
     attempts: disposition.action === 'retry' ? delivery.attempt : delivery.attempt - 1,
     deferrals: delivery.deferrals + (disposition.action === 'defer' ? 1 : 0),
+    ...(disposition.action === 'defer' && disposition.reservation !== undefined
+      ? { reservation: disposition.reservation }
+      : {}),
     ...(disposition.action === 'retry' ? { lastError: disposition.reason } : {}),
     payload: delivery.payload,
   };
@@ -170,7 +196,7 @@ export async function handleQueueMessage(
   operation: string,
   message: unknown,
   work: () => Promise<QueueWork>,
-  handle: (payload: unknown, log: Record<string, unknown>) => Promise<void>,
+  handle: (payload: unknown, log: Record<string, unknown>, slot: BackgroundSlot) => Promise<void>,
 ): Promise<void> {
   const started = performance.now();
   const dequeueCount = Number(context.triggerMetadata?.dequeueCount ?? 1);
@@ -178,14 +204,20 @@ export async function handleQueueMessage(
   const log: Record<string, unknown> = {};
   let outcome = 'done';
   try {
-    await handle(delivery.payload, log);
+    const slot: BackgroundSlot = {
+      workClass: 'background',
+      maxWaitMs: BACKGROUND_MAX_WAIT_MS,
+      ...(delivery.reservation !== undefined ? { reservation: delivery.reservation } : {}),
+    };
+    await handle(delivery.payload, log, slot);
   } catch (error) {
     const { queueName, policy, enqueue } = await work();
     const disposition = dispositionFor(error, delivery, policy);
     await settle(disposition, delivery, queueName, enqueue);
     outcome = disposition.action;
     if (error instanceof AppError) log.error = error.kind;
-    if (disposition.action === 'retry') log.delaySeconds = disposition.delaySeconds;
+    if (disposition.action !== 'poison') log.delaySeconds = disposition.delaySeconds;
+    if (disposition.action === 'defer') log.reserved = disposition.reservation !== undefined;
   }
   const line = {
     operation,

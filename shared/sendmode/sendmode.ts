@@ -6,6 +6,7 @@
 import type { SecretProvider } from '../secrets.js';
 import { assertOffered, type SendmodeOperation } from './api-version.js';
 import { UpstreamRejectedError } from '../errors.js';
+import type { SlotRequest, WorkClass } from '../limit/admission-policy.js';
 import type { Logger } from '../logger.js';
 import type {
   CreditsResult,
@@ -20,13 +21,17 @@ import type {
 
 /** The shared limiter as seen by callers: resolves when a call may be made. */
 export interface CallGate {
-  acquire(maxWaitMs: number): Promise<void>;
+  acquire(maxWaitMs: number, request: SlotRequest): Promise<void>;
 }
 
 export interface CallOptions {
   log: Logger;
   /** How long to wait for a limiter slot before giving up with RateLimitedError. */
   maxWaitMs: number;
+  /** interactive: an HTTP caller waits for the answer; background: queue work. */
+  workClass: WorkClass;
+  /** A slot reserved for this work earlier (background work coming back from the queue). */
+  reservation?: number;
 }
 
 export class Sendmode {
@@ -63,7 +68,8 @@ export class Sendmode {
     // What the configured API generation lacks is refused here: no key read, no limiter slot.
     assertOffered(this.api.version, name);
     const key = await this.keys.get(options.log);
-    await this.gate.acquire(options.maxWaitMs);
+    const { workClass, reservation } = options;
+    await this.gate.acquire(options.maxWaitMs, { workClass, reservation });
     try {
       return await operation(key);
     } catch (error) {
@@ -71,7 +77,7 @@ export class Sendmode {
       const freshKey = await this.keys.refresh(key, options.log).catch(() => key);
       if (freshKey === key) throw error;
       options.log.warn('Sendmode refused the API key; retrying once with the key just read again.');
-      await this.gate.acquire(options.maxWaitMs);
+      await this.gate.acquire(options.maxWaitMs, { workClass });
       return operation(freshKey);
     }
   }

@@ -46,7 +46,7 @@ export async function sendSmsRespectingOptOuts(
   }
   const result = await deps.sendmode.send(
     { ...sms, recipients },
-    { log: deps.log, maxWaitMs: deps.maxWaitMs },
+    { log: deps.log, maxWaitMs: deps.maxWaitMs, workClass: 'interactive' },
   );
   if (suppressed.size === 0) return result;
   // The caller's own numbers, in a success answer that already echoes every recipient.

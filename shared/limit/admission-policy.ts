@@ -1,0 +1,139 @@
+/**
+ * Who gets a call slot, decided on the log in memory (the limiter stores the result with one
+ * conditioned write). Two classes of work share one allowance:
+ *
+ * - interactive (an HTTP caller is waiting): may use the whole allowance, and may take a slot
+ *   reserved for background work when that is the only room (its holder then decides afresh);
+ * - background (queue work): only while every window it falls in holds fewer than
+ *   `maxCalls - interactiveReserve` entries. When there is no room now it is handed the earliest
+ *   future slot with room (a reservation, at most `horizonMs` ahead) and comes back then; beyond
+ *   the horizon it joins a line (`tail`) that hands out return times one background slot apart,
+ *   so a backlog comes back spread over time instead of all at once.
+ */
+import { earliestFit, type Entry, fits, type WindowShape } from './sliding-log.js';
+
+export type WorkClass = 'interactive' | 'background';
+
+export interface SlotRequest {
+  workClass: WorkClass;
+  /** The moment of a reservation this caller was handed earlier. */
+  reservation?: number;
+}
+
+export type Decision =
+  { admitted: true; at: number } | { admitted: false; retryAfterMs: number; reservation?: number };
+
+export interface PolicyConfig extends WindowShape {
+  maxCalls: number;
+  interactiveReserve: number;
+  /** How far ahead reservations are handed out. */
+  horizonMs: number;
+}
+
+export interface LogView {
+  /** Live entries, in any order. */
+  entries: Entry[];
+  /** Where the line of background work deferred without a reservation ends (ms; 0: none). */
+  tail: number;
+}
+
+export type Outcome =
+  'admitted' | 'claimed' | 'took-reservation' | 'reserved' | 'lined-up' | 'denied';
+
+/** Decides one request against `log`, changing it in place. */
+export function decide(
+  log: LogView,
+  request: SlotRequest,
+  now: number,
+  config: PolicyConfig,
+): { decision: Decision; outcome: Outcome } {
+  if (request.workClass === 'interactive') return decideInteractive(log, now, config);
+  if (request.reservation === undefined)
+    return decideBackground(log, now, config, config.horizonMs);
+  // A holder whose reservation was taken by interactive work, or who came too late, has waited
+  // its turn already: it may reserve up to twice as far ahead rather than join the back of the line.
+  return (
+    claimReservation(log, request.reservation, now, config) ??
+    decideBackground(log, now, config, 2 * config.horizonMs)
+  );
+}
+
+function decideInteractive(
+  log: LogView,
+  now: number,
+  config: PolicyConfig,
+): { decision: Decision; outcome: Outcome } {
+  if (fits(log.entries, now, now, config.maxCalls, config)) {
+    log.entries.push({ at: now, kind: 'i' });
+    return { decision: { admitted: true, at: now }, outcome: 'admitted' };
+  }
+  // Take the latest reservation whose removal makes room: its holder is the furthest away.
+  const reservations = log.entries.filter((e) => e.kind === 'r').sort((a, b) => b.at - a.at);
+  for (const reservation of reservations) {
+    const without = log.entries.filter((e) => e !== reservation);
+    if (fits(without, now, now, config.maxCalls, config)) {
+      log.entries = [...without, { at: now, kind: 'i' }];
+      return { decision: { admitted: true, at: now }, outcome: 'took-reservation' };
+    }
+  }
+  const freeAt = earliestFit(log.entries, now, 0, config.maxCalls, config);
+  return {
+    decision: { admitted: false, retryAfterMs: Math.max(1, freeAt - now) },
+    outcome: 'denied',
+  };
+}
+
+/** Uses a reservation held by the caller; undefined when it is gone or too late (decide afresh). */
+function claimReservation(
+  log: LogView,
+  at: number,
+  now: number,
+  config: PolicyConfig,
+): { decision: Decision; outcome: Outcome } | undefined {
+  const held = log.entries.find((e) => e.kind === 'r' && e.at === at);
+  if (!held || now > at + config.toleranceMs) return undefined;
+  if (now < at) {
+    return {
+      decision: { admitted: false, retryAfterMs: at - now, reservation: at },
+      outcome: 'denied',
+    };
+  }
+  // The call is made now, inside the interval the reservation occupied: no window can overflow.
+  held.kind = 'b';
+  held.at = now;
+  return { decision: { admitted: true, at: now }, outcome: 'claimed' };
+}
+
+function decideBackground(
+  log: LogView,
+  now: number,
+  config: PolicyConfig,
+  horizonMs: number,
+): { decision: Decision; outcome: Outcome } {
+  const capacity = config.maxCalls - config.interactiveReserve;
+  if (fits(log.entries, now, now, capacity, config)) {
+    log.entries.push({ at: now, kind: 'b' });
+    return { decision: { admitted: true, at: now }, outcome: 'admitted' };
+  }
+  const slot = earliestFit(log.entries, now, config.toleranceMs, capacity, config);
+  if (slot <= now + horizonMs) {
+    log.entries.push({ at: slot, kind: 'r' });
+    return {
+      decision: { admitted: false, retryAfterMs: slot - now, reservation: slot },
+      outcome: 'reserved',
+    };
+  }
+  // Every slot within the horizon is taken: come back when this one's turn is near, one
+  // background slot's worth of time after the previous caller that was lined up. The spacing
+  // counts the tolerance too, so the line never runs ahead of the slots (a caller coming back
+  // finds one within the horizon).
+  const turn = Math.max(log.tail, slot);
+  log.tail = turn + (config.spanMs + config.toleranceMs) / capacity;
+  return {
+    decision: {
+      admitted: false,
+      retryAfterMs: Math.max(1, Math.ceil(turn - config.horizonMs - now)),
+    },
+    outcome: 'lined-up',
+  };
+}

@@ -1,0 +1,261 @@
+/**
+ * The shared limit's policy on the log in memory: classes of work, the interactive reserve,
+ * reservations (handed out, claimed, taken, too late) and the line beyond the horizon; and,
+ * as a property over random traffic, that the calls actually made never exceed the limit in any
+ * window, and background calls never exceed the limit less the reserve.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  decide,
+  type Decision,
+  type LogView,
+  type PolicyConfig,
+} from '../shared/limit/admission-policy.js';
+import { census, earliestFit, fits, prune } from '../shared/limit/sliding-log.js';
+
+const config: PolicyConfig = {
+  maxCalls: 10,
+  interactiveReserve: 2,
+  spanMs: 1_000,
+  toleranceMs: 100,
+  horizonMs: 1_000,
+};
+const T0 = 1_000_000;
+
+function emptyLog(): LogView {
+  return { entries: [], tail: 0 };
+}
+
+function many(log: LogView, n: number, workClass: 'interactive' | 'background', now: number) {
+  return Array.from({ length: n }, () => decide(log, { workClass }, now, config));
+}
+
+function reservationOf(decision: Decision): number {
+  if (decision.admitted || decision.reservation === undefined) throw new Error('no reservation');
+  return decision.reservation;
+}
+
+describe('classes of work', () => {
+  it('background stops at maxCalls - reserve; interactive may use the rest', () => {
+    const log = emptyLog();
+    const background = many(log, 8, 'background', T0);
+    expect(background.every((r) => r.outcome === 'admitted')).toBe(true);
+    const ninth = decide(log, { workClass: 'background' }, T0, config);
+    expect(ninth.outcome).toBe('reserved');
+    // The reservation sits at the moment the first admissions leave the window.
+    expect(reservationOf(ninth.decision)).toBe(T0 + config.spanMs);
+    const interactive = many(log, 2, 'interactive', T0);
+    expect(interactive.map((r) => r.outcome)).toEqual(['admitted', 'admitted']);
+    expect(decide(log, { workClass: 'interactive' }, T0, config).outcome).toBe('denied');
+  });
+
+  it('interactive work may use the whole allowance when nothing else runs', () => {
+    const log = emptyLog();
+    expect(many(log, 10, 'interactive', T0).every((r) => r.outcome === 'admitted')).toBe(true);
+    const denied = decide(log, { workClass: 'interactive' }, T0 + 10, config);
+    expect(denied.decision).toEqual({ admitted: false, retryAfterMs: config.spanMs - 10 });
+  });
+
+  it('a reserve of 0 lets background work use every call', () => {
+    const log = emptyLog();
+    const noReserve = { ...config, interactiveReserve: 0 };
+    const results = Array.from({ length: 10 }, () =>
+      decide(log, { workClass: 'background' }, T0, noReserve),
+    );
+    expect(results.every((r) => r.outcome === 'admitted')).toBe(true);
+  });
+
+  it('interactive admissions count against background work too', () => {
+    const log = emptyLog();
+    many(log, 7, 'interactive', T0);
+    expect(many(log, 2, 'background', T0).map((r) => r.outcome)).toEqual(['admitted', 'reserved']);
+  });
+});
+
+describe('reservations', () => {
+  it('are claimed at their moment without another contest, and count from then on', () => {
+    const log = emptyLog();
+    many(log, 8, 'background', T0);
+    const at = reservationOf(decide(log, { workClass: 'background' }, T0, config).decision);
+    // Everything else is refused in the meantime, so the holder never competes again.
+    const claim = decide(log, { workClass: 'background', reservation: at }, at + 40, config);
+    expect(claim).toEqual({ decision: { admitted: true, at: at + 40 }, outcome: 'claimed' });
+    expect(log.entries.filter((e) => e.kind === 'r')).toHaveLength(0);
+    expect(log.entries.filter((e) => e.kind === 'b' && e.at === at + 40)).toHaveLength(1);
+  });
+
+  it('a holder that comes early is told to wait and keeps its reservation', () => {
+    const log = emptyLog();
+    many(log, 8, 'background', T0);
+    const at = reservationOf(decide(log, { workClass: 'background' }, T0, config).decision);
+    const early = decide(log, { workClass: 'background', reservation: at }, at - 300, config);
+    expect(early.decision).toEqual({ admitted: false, retryAfterMs: 300, reservation: at });
+    expect(log.entries.filter((e) => e.kind === 'r')).toHaveLength(1);
+  });
+
+  it('a holder that comes after its tolerance decides afresh (stale reservations are dropped)', () => {
+    const log = emptyLog();
+    many(log, 8, 'background', T0);
+    const at = reservationOf(decide(log, { workClass: 'background' }, T0, config).decision);
+    const late = at + config.toleranceMs + 1;
+    const fresh: LogView = { entries: prune(log.entries, late, config), tail: log.tail };
+    expect(fresh.entries.some((e) => e.kind === 'r')).toBe(false);
+    const result = decide(fresh, { workClass: 'background', reservation: at }, late, config);
+    expect(result.outcome).toBe('admitted'); // the first eight left the window at T0 + span
+  });
+
+  it('interactive work takes a reservation when that is the only room; its holder then reserves again', () => {
+    const log = emptyLog();
+    many(log, 8, 'background', T0);
+    many(log, 2, 'interactive', T0);
+    const held = reservationOf(decide(log, { workClass: 'background' }, T0, config).decision);
+    // At T0 + span the first ten leave; interactive work fills every slot but the reserved one.
+    expect(many(log, 9, 'interactive', held).every((r) => r.outcome === 'admitted')).toBe(true);
+    expect(log.entries.filter((e) => e.kind === 'r')).toHaveLength(1);
+    const taker = decide(log, { workClass: 'interactive' }, held + 1, config);
+    expect(taker.outcome).toBe('took-reservation');
+    expect(log.entries.filter((e) => e.kind === 'r')).toHaveLength(0);
+    const back = decide(log, { workClass: 'background', reservation: held }, held + 5, config);
+    expect(back.outcome).toBe('reserved');
+    expect(reservationOf(back.decision)).toBe(held + config.spanMs);
+  });
+});
+
+describe('the line beyond the horizon', () => {
+  it('hands out return times one background slot apart, so a backlog comes back spread out', () => {
+    const log = emptyLog();
+    const results = many(log, 40, 'background', T0);
+    const outcomes = results.map((r) => r.outcome);
+    expect(outcomes.filter((o) => o === 'admitted')).toHaveLength(8);
+    expect(outcomes.filter((o) => o === 'reserved')).toHaveLength(8);
+    const lined = results.filter((r) => r.outcome === 'lined-up').map((r) => r.decision);
+    expect(lined).toHaveLength(24);
+    const waits = lined.map((d) => (d.admitted ? 0 : d.retryAfterMs));
+    const gaps = waits.slice(1).map((w, i) => w - (waits[i] as number));
+    const slotMs =
+      (config.spanMs + config.toleranceMs) / (config.maxCalls - config.interactiveReserve);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(Math.floor(slotMs));
+    // The log keeps at most about two windows' worth: the line is one number, not entries.
+    expect(log.entries.length).toBe(16);
+    expect(log.tail).toBeGreaterThan(T0 + config.horizonMs);
+  });
+
+  it('a lined-up caller coming back at its turn finds a reservation within the horizon', () => {
+    const log = emptyLog();
+    const results = many(log, 30, 'background', T0);
+    const first = results.find((r) => r.outcome === 'lined-up')?.decision;
+    if (!first || first.admitted) throw new Error('expected a lined-up caller');
+    const back = T0 + first.retryAfterMs;
+    // The reservations handed out earlier are claimed on time.
+    for (const r of results.filter((x) => x.outcome === 'reserved')) {
+      const at = reservationOf(r.decision);
+      decide(log, { workClass: 'background', reservation: at }, at, config);
+    }
+    const view: LogView = { entries: prune(log.entries, back, config), tail: log.tail };
+    expect(decide(view, { workClass: 'background' }, back, config).outcome).toMatch(
+      /admitted|reserved/,
+    );
+  });
+});
+
+describe('sliding log arithmetic', () => {
+  it('an interval entry counts in every window it touches', () => {
+    const entries = [{ at: 100, kind: 'r' as const }];
+    const shape = { spanMs: 50, toleranceMs: 20 };
+    // A moment fits when no window holds both it and any part of [100, 120].
+    expect(fits(entries, 50, 50, 1, shape)).toBe(true); // (0, 50] ends before 100
+    expect(fits(entries, 51, 51, 1, shape)).toBe(false); // (50, 100] holds both
+    expect(fits(entries, 110, 110, 1, shape)).toBe(false);
+    expect(fits(entries, 169, 169, 1, shape)).toBe(false); // (119, 169] touches 120
+    expect(fits(entries, 170, 170, 1, shape)).toBe(true);
+    // An interval fits only where every moment of it does.
+    expect(fits(entries, 30, 60, 1, shape)).toBe(false);
+    expect(fits(entries, 20, 50, 1, shape)).toBe(true);
+    expect(earliestFit(entries, 40, 0, 1, shape)).toBe(40);
+    expect(earliestFit(entries, 70, 0, 1, shape)).toBe(170);
+  });
+
+  it('census counts admissions by class in the window and reservations not yet used', () => {
+    const shape = { spanMs: 1_000, toleranceMs: 0 };
+    const entries = [
+      { at: T0 - 1_500, kind: 'b' as const },
+      { at: T0 - 500, kind: 'b' as const },
+      { at: T0 - 10, kind: 'i' as const },
+      { at: T0 + 400, kind: 'r' as const },
+    ];
+    expect(census(entries, T0, shape)).toEqual({
+      admitted: { interactive: 1, background: 1 },
+      reservedAhead: 1,
+    });
+  });
+});
+
+/** The largest number of `times` inside any window (x, x + span]. */
+function maxInWindow(times: number[], spanMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let worst = 0;
+  let start = 0;
+  for (let end = 0; end < sorted.length; end++) {
+    while ((sorted[start] as number) <= (sorted[end] as number) - spanMs) start++;
+    worst = Math.max(worst, end - start + 1);
+  }
+  return worst;
+}
+
+describe('exactness under random traffic (property)', () => {
+  it('calls made never exceed maxCalls in any window, nor background calls maxCalls - reserve', () => {
+    const step = fc.record({
+      gap: fc.integer({ min: 0, max: 120 }),
+      interactive: fc.integer({ min: 0, max: 3 }),
+      background: fc.integer({ min: 0, max: 6 }),
+      // How late a holder comes back, as a share of the tolerance (over 1: too late).
+      lateness: fc.double({ min: -0.5, max: 1.6, noNaN: true }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(step, { minLength: 20, maxLength: 150 }),
+        fc.integer({ min: 0, max: 5 }),
+        (steps, reserve) => {
+          const cfg = { ...config, interactiveReserve: reserve };
+          let log = emptyLog();
+          let now = T0;
+          const calls: { at: number; background: boolean }[] = [];
+          const holders: { at: number; returnsAt: number }[] = [];
+          const record = (decision: Decision, background: boolean, lateness: number) => {
+            if (decision.admitted) calls.push({ at: decision.at, background });
+            else if (decision.reservation !== undefined) {
+              holders.push({
+                at: decision.reservation,
+                returnsAt: decision.reservation + lateness * cfg.toleranceMs,
+              });
+            }
+          };
+          for (const s of steps) {
+            now += s.gap;
+            log = { entries: prune(log.entries, now, cfg), tail: log.tail };
+            for (let i = 0; i < s.interactive; i++) {
+              record(decide(log, { workClass: 'interactive' }, now, cfg).decision, false, 0);
+            }
+            const due = holders.filter((h) => h.returnsAt <= now);
+            for (const h of due) {
+              holders.splice(holders.indexOf(h), 1);
+              const r = decide(log, { workClass: 'background', reservation: h.at }, now, cfg);
+              record(r.decision, true, s.lateness);
+            }
+            for (let i = 0; i < s.background; i++) {
+              record(decide(log, { workClass: 'background' }, now, cfg).decision, true, s.lateness);
+            }
+          }
+          const all = calls.map((c) => c.at);
+          const background = calls.filter((c) => c.background).map((c) => c.at);
+          return (
+            maxInWindow(all, cfg.spanMs) <= cfg.maxCalls &&
+            maxInWindow(background, cfg.spanMs) <= cfg.maxCalls - reserve
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
