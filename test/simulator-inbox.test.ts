@@ -6,7 +6,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { InboxEntry } from '../tools/sendmode-simulator/inbox/model.js';
 import { toEntry } from '../tools/sendmode-simulator/inbox/model.js';
-import { type Simulator, startSimulator } from '../tools/sendmode-simulator/simulator.js';
+import {
+  type RecordedCall,
+  type Simulator,
+  startSimulator,
+} from '../tools/sendmode-simulator/simulator.js';
 
 const KEY = 'inbox-key';
 let sim: Simulator;
@@ -170,34 +174,71 @@ describe('inbox entries', () => {
     expect((await send({ messagetext: 'ok', recipients: ['+353870000001'] })).status).toBe(200);
   });
 
-  it('reads v3-shaped sends (snake_case fields, a bulk list) recorded on other paths', () => {
+  it('shows Sendmode 3.0 sends (single and bulk) and their failures', async () => {
+    const v3 = (path: string, body: unknown, key = KEY) =>
+      fetch(`${sim.origin}/3.0/${path}`, {
+        method: 'POST',
+        headers: { authorization: key, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    await v3('send', {
+      sender_id: 'Acme',
+      message: 'Grüße 😀',
+      mobile_number: '+353870000001',
+      customer_id: 'c-1',
+    });
+    await v3('send/bulk', {
+      sender_id: 'Acme',
+      message: 'Bulk',
+      mobile_numbers: ['+353870000002', '+353870000003'],
+    });
+    await v3('send', { sender_id: 'Acme', message: 'x', mobile_number: '+353870000004' }, 'bad');
+    const [single, bulk, refused] = await entries();
+    expect(single).toMatchObject({
+      apiVersion: 'v3',
+      kind: 'sms',
+      ok: true,
+      sms: [
+        {
+          text: 'Grüße 😀',
+          recipients: ['+353870000001'],
+          senderId: 'Acme',
+          customerId: 'c-1',
+          encoding: 'UCS-2',
+        },
+      ],
+    });
+    expect(bulk).toMatchObject({
+      ok: true,
+      sms: [{ text: 'Bulk', recipients: ['+353870000002', '+353870000003'] }],
+    });
+    expect(refused).toMatchObject({
+      ok: false,
+      failure: 'rejected key (HTTP 401)',
+      sms: [{ recipients: ['+353870000004'] }],
+    });
+  });
+
+  it('reads a call recorded without a payload or an API version (older recorders)', () => {
     const call = {
       seq: 9,
-      operation: 'send',
+      operation: 'unknown',
       method: 'POST',
-      path: '/3.0/send/bulk',
+      path: '/3.0/send',
       arrivedAt: Date.UTC(2030, 0, 1),
       authorized: true,
       contentType: 'application/json',
-      payload: {
-        messages: [
-          { message_text: 'one', mobile_number: '+353870000001', sender_id: 'Acme' },
-          { message_text: 'two', recipients: [{ mobile_number: '+353870000002' }] },
-        ],
-      },
-      httpStatus: 200,
-      statusCode: 0,
-    } as const;
+      payload: null,
+      httpStatus: 404,
+    } as unknown as RecordedCall;
     expect(toEntry(call)).toMatchObject({
+      apiVersion: 'v2',
       kind: 'sms',
-      ok: true,
+      ok: false,
+      failure: 'HTTP 404',
       at: '2030-01-01T00:00:00.000Z',
-      sms: [
-        { text: 'one', recipients: ['+353870000001'], senderId: 'Acme' },
-        { text: 'two', recipients: ['+353870000002'] },
-      ],
+      sms: [{ recipients: [], text: '' }],
     });
-    expect(toEntry({ ...call, operation: 'unknown', path: '/3.0/send' }).kind).toBe('sms');
   });
 });
 

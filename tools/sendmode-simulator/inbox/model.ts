@@ -4,8 +4,8 @@
  * The body is decoded here (best effort) because a call stopped by an injected fault or a
  * refused key never reaches the simulator's own decoding, yet the inbox should still say whom
  * the failed SMS was for. Field names of both API generations are read (v2 `messagetext`,
- * `recipients`; v3 `message_text`, `mobile_number`, `sender_id`; a bulk call's `messages` list),
- * so any send recorded in the same shape shows up, whichever path it came in on.
+ * `recipients`, `senderid`; 3.0 `message`, `mobile_number` or `mobile_numbers`, `sender_id`,
+ * `customer_id`), so any send recorded in the same shape shows up, whichever path it came in on.
  */
 import type { RecordedCall } from '../simulator.js';
 import { smsEncoding, smsParts } from '../simulator.js';
@@ -24,6 +24,8 @@ export interface SmsDetails {
 
 export interface InboxEntry {
   seq: number;
+  /** The API generation called: 'v2', or 'v3' (Sendmode 3.0). */
+  apiVersion: string;
   kind: EntryKind;
   method: string;
   path: string;
@@ -105,7 +107,7 @@ function unwrap(fields: Fields, wrapper: string): Fields {
 }
 
 function recipientsOf(message: Fields): string[] {
-  const list = message.recipients ?? message.to;
+  const list = message.recipients ?? message.mobile_numbers ?? message.to;
   const numbers = Array.isArray(list) ? list : [];
   const found = numbers.map((item) =>
     isObject(item) ? firstText(item, 'mobile_number', 'mobilenumber', 'number') : text(item),
@@ -115,8 +117,11 @@ function recipientsOf(message: Fields): string[] {
   return found.filter((n) => n !== '').map((n) => n.replace(/\s+/g, ''));
 }
 
-function smsOf(message: Fields): SmsDetails {
-  const body = firstText(message, 'messagetext', 'message_text', 'text', 'body');
+function smsOf(message: Fields, v3: boolean): SmsDetails {
+  // In 3.0 `message` is the text; in v2 it is the wrapper (already unwrapped here).
+  const body = v3
+    ? firstText(message, 'message', 'message_text')
+    : firstText(message, 'messagetext', 'message_text', 'text');
   return {
     recipients: recipientsOf(message),
     text: body,
@@ -140,7 +145,9 @@ function failureOf(call: RecordedCall): string | undefined {
   if (call.httpStatus === 0) return fault ? `injected fault: ${fault} (no answer)` : 'no answer';
   if (fault) return `injected fault: ${fault} (HTTP ${call.httpStatus})`;
   if (!call.authorized && call.statusCode === 14) return 'rejected key: INVALID_ACCESS_KEY (14)';
+  if (!call.authorized && call.httpStatus === 401) return 'rejected key (HTTP 401)';
   if (call.httpStatus !== 200) return `HTTP ${call.httpStatus}`;
+  if (call.isSuccessful === false) return 'rejected (is_successful: false)';
   if (call.statusCode !== undefined && call.statusCode !== 0) {
     return `${STATUS_NAMES[call.statusCode] ?? 'error'} (${call.statusCode})`;
   }
@@ -151,8 +158,10 @@ export function toEntry(call: RecordedCall, body?: Buffer): InboxEntry {
   const kind = kindOf(call);
   const failure = failureOf(call);
   const fields = isObject(call.payload) ? call.payload : decodeRequestBody(call.contentType, body);
+  const v3 = call.apiVersion === 'v3';
   const entry: InboxEntry = {
     seq: call.seq,
+    apiVersion: call.apiVersion ?? 'v2',
     kind,
     method: call.method,
     path: call.path,
@@ -163,9 +172,8 @@ export function toEntry(call: RecordedCall, body?: Buffer): InboxEntry {
     ...(call.statusCode !== undefined ? { statusCode: call.statusCode } : {}),
   };
   if (kind === 'sms') {
-    const message = unwrap(fields, 'message');
-    const bulk = Array.isArray(message.messages) ? message.messages.filter(isObject) : undefined;
-    entry.sms = bulk ? bulk.map(smsOf) : [smsOf(message)];
+    const message = v3 ? fields : unwrap(fields, 'message');
+    entry.sms = [smsOf(message, v3)];
   } else if (kind === 'import') {
     const data = isObject(fields.importdata)
       ? fields.importdata

@@ -105,6 +105,7 @@ function renderThreads() {
     ];
     if (sms.scheduleDate) facts.push(`scheduled ${sms.scheduleDate}`);
     if (sms.recipients.length > 1) facts.push(`1 of ${sms.recipients.length} recipients`);
+    if (entry.apiVersion === 'v3') facts.push('Sendmode 3.0');
     facts.push(`#${entry.seq}`);
     for (const fact of facts) meta.append(el('span', 'fact', fact));
     bubble.append(meta);
