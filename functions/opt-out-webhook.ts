@@ -29,7 +29,10 @@ export async function optOutWebhook(request: HttpRequest, context: InvocationCon
       });
       log.result = result;
       if (delivery) await webhooks.complete(delivery.id, context);
-      return jsonResponse(result === 'queued' ? 202 : 200, optOutAnswer(result));
+      return jsonResponse(
+        result === 'queued' ? 202 : 200,
+        optOutAnswer(result, settings.SENDMODE_API_VERSION),
+      );
     } catch (error) {
       if (delivery) await webhooks.release(delivery.id, context);
       throw error;

@@ -5,8 +5,10 @@
  * takes the number off the list here; Sendmode's own list is left as it is, because its v2 API
  * has no call to opt a number back in.
  */
-import { AppError, UpstreamRejectedError } from '../errors.js';
+import { AppError, NotOfferedError, UpstreamRejectedError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { SendmodeApiVersion } from '../settings.js';
+import { notOffered, offers } from '../sendmode/api-version.js';
 import { matchKeyword, type OptOutInput } from '../schemas/opt-out.js';
 import type { Sendmode } from '../sendmode/sendmode.js';
 import type { OptOutRequest } from '../sendmode/client.js';
@@ -82,6 +84,8 @@ export async function takeOptOut(
   try {
     await deps.sendmode.optOut(request, { log: deps.log, maxWaitMs: 0 });
   } catch (error) {
+    // The configured API generation has no opt-out call (v3): the app's own list is the record.
+    if (error instanceof NotOfferedError) return 'opted-out';
     const refusedKey = error instanceof UpstreamRejectedError && error.isAuthFailure;
     if (error instanceof AppError && error.permanent && !refusedKey) {
       if (error instanceof UpstreamRejectedError) {
@@ -120,8 +124,21 @@ export async function syncOptOut(
   return 'opted-out';
 }
 
-/** The webhook's answer body: the outcome, and for an opt-in what it did not change. */
-export function optOutAnswer(outcome: OptOutOutcome): Record<string, unknown> {
+/**
+ * The webhook's answer body: the outcome, and for an opt-in what it did not change. With an API
+ * generation that has no opt-out call (v3), an opt-out is recorded here only, and says so.
+ */
+export function optOutAnswer(
+  outcome: OptOutOutcome,
+  apiVersion: SendmodeApiVersion = 'v2',
+): Record<string, unknown> {
+  if (outcome === 'opted-out' && !offers(apiVersion, 'optout')) {
+    return {
+      status: outcome,
+      sendmodeOptOutList: 'not-offered',
+      note: notOffered(apiVersion, 'optout').message,
+    };
+  }
   if (outcome !== 'opted-in') return { status: outcome };
   return { status: outcome, sendmodeOptOutList: 'unchanged', note: SENDMODE_OPT_IN_NOTE };
 }
