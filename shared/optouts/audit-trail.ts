@@ -7,6 +7,7 @@
  */
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { withTable } from '../storage/table-storage.js';
+import { listRecentOptOuts, noteRecentOptOuts, type RecentOptOut } from './recent-optouts.js';
 
 export type ChangeAction = 'opt-out' | 'opt-in' | 'removal';
 /** webhook: a signed delivery; api: an unsigned call to /api/optout; manual: an operator. */
@@ -62,6 +63,12 @@ export class AuditTrail {
       'Replace',
     ]);
     await withTable(this.table, () => this.table.submitTransaction(actions));
+    await noteRecentOptOuts(this.table, canonical, entries);
+  }
+
+  /** The latest `count` applied opt-outs, masked, newest first (see recent-optouts.ts). */
+  recentOptOuts(count: number): Promise<RecentOptOut[]> {
+    return listRecentOptOuts(this.table, count);
   }
 
   /** Every entry for one number (canonical), oldest first. */

@@ -1,0 +1,106 @@
+/**
+ * Recent opt-outs for the status page: noted by the real opt-out path (the webhook function,
+ * the suppression list and its audit trail on Azurite), read back newest first, masked, bounded,
+ * without repeats; and the `recentOptOuts` query parameter's bad values.
+ */
+import { TableClient } from '@azure/data-tables';
+import { HttpRequest } from '@azure/functions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { optOutWebhook } from '../functions/opt-out-webhook.js';
+import { ValidationError } from '../shared/errors.js';
+import { AuditTrail } from '../shared/optouts/audit-trail.js';
+import {
+  listRecentOptOuts,
+  MAX_RECENT_OPT_OUTS,
+  parseRecentOptOutsParam,
+  RECENT_PARTITION,
+} from '../shared/optouts/recent-optouts.js';
+import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
+
+const AUDIT_TABLE = `recentaudit${Date.now()}`;
+let env: AppEnv;
+let table: TableClient;
+
+beforeAll(async () => {
+  env = await startAppEnv({ OPTOUT_AUDIT_TABLE_NAME: AUDIT_TABLE });
+  table = TableClient.fromConnectionString(env.azurite.connectionString, AUDIT_TABLE, {
+    allowInsecureConnection: true,
+  });
+});
+afterAll(async () => env?.stop());
+
+async function webhook(body: Record<string, unknown>): Promise<void> {
+  const response = await optOutWebhook(
+    new HttpRequest({
+      method: 'POST',
+      url: 'http://localhost/api/optout',
+      headers: { 'content-type': 'application/json' },
+      body: { string: JSON.stringify(body) },
+    }),
+    testContext('opt-out-webhook'),
+  );
+  expect(response.status).toBe(200);
+}
+
+describe('recent opt-outs', () => {
+  it('lists applied opt-outs newest first, masked, bounded, once each', async () => {
+    await webhook({ mobilenumber: '+353871111111', optoutresponse: 'STOP' });
+    await new Promise((done) => setTimeout(done, 5));
+    await webhook({ mobilenumber: '+353872222222', optoutresponse: 'STOP' });
+    await new Promise((done) => setTimeout(done, 5));
+    await webhook({ mobilenumber: '+353873333333' });
+    // Not opt-outs: an ignored reply and an opt-in.
+    await webhook({ mobilenumber: '+353874444444', optoutresponse: 'hello' });
+    await webhook({ mobilenumber: '+353871111111', optoutresponse: 'START' });
+
+    const trail = new AuditTrail(table);
+    const recent = await trail.recentOptOuts(10);
+    expect(recent.map((r) => r.number)).toEqual(['*********333', '*********222', '*********111']);
+    for (const item of recent) {
+      expect(Date.parse(item.at)).toBeGreaterThan(Date.now() - 60_000);
+      expect(item.source).toBe('api');
+    }
+    expect(await trail.recentOptOuts(2)).toHaveLength(2);
+    expect((await trail.recentOptOuts(2))[0]?.number).toBe('*********333');
+
+    // No full number is stored in the recent rows.
+    const rows = table.listEntities({
+      queryOptions: { filter: `PartitionKey eq '${RECENT_PARTITION}'` },
+    });
+    for await (const row of rows) expect(JSON.stringify(row)).not.toMatch(/\d{4,}3333/);
+  });
+
+  it('answers an empty list from an empty or missing table', async () => {
+    const missing = TableClient.fromConnectionString(
+      env.azurite.connectionString,
+      `nosuchtable${Date.now()}`,
+      { allowInsecureConnection: true },
+    );
+    expect(await listRecentOptOuts(missing, 5)).toEqual([]);
+  });
+});
+
+describe('the recentOptOuts parameter', () => {
+  it('takes 0 to 50; absent is 0', () => {
+    expect(parseRecentOptOutsParam(null)).toBe(0);
+    expect(parseRecentOptOutsParam('0')).toBe(0);
+    expect(parseRecentOptOutsParam('10')).toBe(10);
+    expect(parseRecentOptOutsParam(String(MAX_RECENT_OPT_OUTS))).toBe(MAX_RECENT_OPT_OUTS);
+  });
+
+  it.each(['', '51', '-1', '1e2', '2.5', 'abc', ' 5', '0x10', '9'.repeat(400), '10;drop'])(
+    'rejects %j with a 400 naming it',
+    (raw) => {
+      let error: unknown;
+      try {
+        parseRecentOptOutsParam(raw);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).errors).toEqual([
+        { field: 'recentOptOuts', message: 'must be a whole number from 0 to 50' },
+      ]);
+    },
+  );
+});
