@@ -359,6 +359,7 @@ async function main(): Promise<void> {
     });
     lines.push(
       `Sendmode:   simulator ${url} (key ${SIMULATOR_KEY}; admin http://127.0.0.1:${SIMULATOR_PORT}/__admin/calls)`,
+      `Inbox:      ${bold(`http://127.0.0.1:${SIMULATOR_PORT}/`)} (every SMS the simulator took, live)`,
     );
   }
 
@@ -382,6 +383,11 @@ async function main(): Promise<void> {
     await fetch(`http://127.0.0.1:${HOST_PORT}/admin/functions`)
   ).json()) as FunctionInfo[];
   lines.push(`Functions:  ${base}/api/... (function list: ${base}/admin/functions)`);
+  if (functions.some((f) => f.name === 'status-page')) {
+    lines.push(
+      `Status:     ${bold(`${base}/api/status/page`)} (the call limit and the queues, live)`,
+    );
+  }
 
   const http = functions.filter((f) => f.invoke_url_template);
   const queues = functions.filter((f) => f.queue);
