@@ -52,18 +52,13 @@ export const SENDMODE_DEFAULT_BASE_URLS: Record<SendmodeApiVersion, string> = {
 };
 
 const settingsSchema = z.object({
-  SENDMODE_API_VERSION: z
-    .enum(SENDMODE_API_VERSIONS, { error: 'must be v2 or v3' })
-    .default('v2'),
+  SENDMODE_API_VERSION: z.enum(SENDMODE_API_VERSIONS, { error: 'must be v2 or v3' }).default('v2'),
   /** Unset: the chosen generation's public base URL (see parseSettings). */
   SENDMODE_BASE_URL: httpUrl.optional(),
   /** Used when a send names no senderid; required for v3 then. Valid for both generations. */
   DEFAULT_SENDER_ID: z
     .string()
-    .regex(
-      /^(?:[A-Za-z0-9]{1,11}|\d{1,15})$/,
-      'must be 1-11 letters or digits, or up to 15 digits',
-    )
+    .regex(/^(?:[A-Za-z0-9]{1,11}|\d{1,15})$/, 'must be 1-11 letters or digits, or up to 15 digits')
     .optional(),
   SENDMODE_CONNECT_TIMEOUT_MS: intSetting(5_000, 100, 120_000),
   SENDMODE_HEADERS_TIMEOUT_MS: intSetting(15_000, 100, 300_000),
@@ -86,6 +81,9 @@ const settingsSchema = z.object({
   RATE_LIMIT_WINDOW_SECONDS: intSetting(60, 1, 3_600),
   RATE_LIMIT_SAFETY_MARGIN_MS: intSetting(1_000, 0, 60_000),
   RATE_LIMIT_MAX_WAIT_SECONDS: intSetting(5, 0, 60),
+  /** Default: a fifth of RATE_LIMIT_MAX_CALLS (resolved in parseSettings). */
+  RATE_LIMIT_INTERACTIVE_RESERVE: z.coerce.number().int().min(0).max(999).optional(),
+  RATE_LIMIT_RESERVATION_TOLERANCE_MS: intSetting(5_000, 0, 60_000),
   RATE_LIMIT_TABLE_NAME: tableName.default('ratelimits'),
   IDEMPOTENCY_TABLE_NAME: tableName.default('idempotency'),
   IDEMPOTENCY_TTL_SECONDS: intSetting(86_400, 1, 7 * 86_400),
@@ -109,8 +107,17 @@ const settingsSchema = z.object({
 
 type ParsedSettings = z.infer<typeof settingsSchema>;
 
-/** The settings after defaults that depend on another setting (the base URL follows the version). */
-export type Settings = Omit<ParsedSettings, 'SENDMODE_BASE_URL'> & { SENDMODE_BASE_URL: string };
+/**
+ * The settings after defaults that depend on another setting (the base URL follows the version;
+ * the interactive reserve is a fifth of the limit).
+ */
+export type Settings = Omit<
+  ParsedSettings,
+  'SENDMODE_BASE_URL' | 'RATE_LIMIT_INTERACTIVE_RESERVE'
+> & {
+  SENDMODE_BASE_URL: string;
+  RATE_LIMIT_INTERACTIVE_RESERVE: number;
+};
 
 /** Every setting this module reads (for documentation checks and the infrastructure tests). */
 export function settingNames(): string[] {
@@ -135,14 +142,30 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
       result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
     );
   }
-  return withBaseUrl(result.data);
+  return withInteractiveReserve(withBaseUrl(result.data));
+}
+
+/** Background work must keep at least one call of every window. */
+function withInteractiveReserve(
+  parsed: Omit<Settings, 'RATE_LIMIT_INTERACTIVE_RESERVE'> & {
+    RATE_LIMIT_INTERACTIVE_RESERVE?: number | undefined;
+  },
+): Settings {
+  const maxCalls = parsed.RATE_LIMIT_MAX_CALLS;
+  const reserve = parsed.RATE_LIMIT_INTERACTIVE_RESERVE ?? Math.floor(maxCalls / 5);
+  if (reserve >= maxCalls) {
+    throw new SettingsError([
+      `RATE_LIMIT_INTERACTIVE_RESERVE: must be less than RATE_LIMIT_MAX_CALLS (${maxCalls}), so background work keeps at least one call`,
+    ]);
+  }
+  return { ...parsed, RATE_LIMIT_INTERACTIVE_RESERVE: reserve };
 }
 
 /**
  * The base URL defaults to the chosen generation's; a public Sendmode URL of the other
  * generation is refused, because each speaks its own wire format.
  */
-function withBaseUrl(parsed: ParsedSettings): Settings {
+function withBaseUrl(parsed: ParsedSettings) {
   const version = parsed.SENDMODE_API_VERSION;
   const baseUrl = parsed.SENDMODE_BASE_URL ?? SENDMODE_DEFAULT_BASE_URLS[version];
   const other: SendmodeApiVersion = version === 'v2' ? 'v3' : 'v2';

@@ -48,4 +48,24 @@ describe('settings', () => {
     expect(settings.KEY_VAULT_URI).toBeUndefined();
     expect(settings.SENDMODE_API_KEY).toBeUndefined();
   });
+
+  it('reserves a fifth of the limit for interactive work unless told otherwise', () => {
+    expect(parseSettings({}).RATE_LIMIT_INTERACTIVE_RESERVE).toBe(20);
+    expect(parseSettings({ RATE_LIMIT_MAX_CALLS: '12' }).RATE_LIMIT_INTERACTIVE_RESERVE).toBe(2);
+    expect(
+      parseSettings({ RATE_LIMIT_INTERACTIVE_RESERVE: '0' }).RATE_LIMIT_INTERACTIVE_RESERVE,
+    ).toBe(0);
+    expect(
+      parseSettings({ RATE_LIMIT_INTERACTIVE_RESERVE: '35' }).RATE_LIMIT_INTERACTIVE_RESERVE,
+    ).toBe(35);
+  });
+
+  it.each([
+    ['equal to the limit', { RATE_LIMIT_MAX_CALLS: '10', RATE_LIMIT_INTERACTIVE_RESERVE: '10' }],
+    ['above the limit', { RATE_LIMIT_INTERACTIVE_RESERVE: '150' }],
+    ['negative', { RATE_LIMIT_INTERACTIVE_RESERVE: '-1' }],
+    ['not a number', { RATE_LIMIT_INTERACTIVE_RESERVE: 'lots' }],
+  ])('refuses an interactive reserve %s, naming it', (_what, env) => {
+    expect(() => parseSettings(env)).toThrow(/RATE_LIMIT_INTERACTIVE_RESERVE/);
+  });
 });
