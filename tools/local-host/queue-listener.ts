@@ -16,7 +16,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DequeuedMessageItem, QueueClient, QueueServiceClient } from '@azure/storage-queue';
+import type {
+  DequeuedMessageItem,
+  QueueClient,
+  QueueServiceClient,
+  StoragePipelineOptions,
+} from '@azure/storage-queue';
 import type { QueueOptions } from './config.js';
 import type { RegisteredFunction } from './core-api.js';
 import type { Invoker } from './invoke.js';
@@ -313,10 +318,11 @@ function errorText(error: unknown): string {
 export async function queueServiceFor(
   connection: string,
   env: NodeJS.ProcessEnv = process.env,
+  options?: StoragePipelineOptions,
 ): Promise<QueueServiceClient> {
   const { QueueServiceClient } = await import('@azure/storage-queue');
   const value = env[connection] || env[`AzureWebJobs${connection}`];
-  if (value) return QueueServiceClient.fromConnectionString(value);
+  if (value) return QueueServiceClient.fromConnectionString(value, options);
   const uri =
     env[`${connection}__queueServiceUri`] ||
     env[`${connection}__serviceUri`] ||
@@ -334,5 +340,6 @@ export async function queueServiceFor(
   return new QueueServiceClient(
     uri,
     new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {}),
+    options,
   );
 }
