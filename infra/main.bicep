@@ -52,8 +52,19 @@ param requireWebhookSignature bool = false
 
 // ---- Settings users tune (each becomes the app setting of the same meaning) --------------------
 
-@description('Sendmode API base URL (SENDMODE_BASE_URL).')
-param sendmodeBaseUrl string = 'https://rest.sendmode.com/v2'
+@description('Sendmode API generation: v2, or v3 for accounts on Sendmode Engage (3.0); see "Which Sendmode API?" in the README (SENDMODE_API_VERSION).')
+@allowed([
+  'v2'
+  'v3'
+])
+param sendmodeApiVersion string = 'v2'
+
+@description('Sendmode API base URL; empty for the chosen generation\'s public URL (SENDMODE_BASE_URL).')
+param sendmodeBaseUrl string = ''
+
+@description('Sender id used when a send names none; required for v3 unless every send names one. 1-11 letters or digits, or up to 15 digits; empty for none (DEFAULT_SENDER_ID).')
+@maxLength(15)
+param defaultSenderId string = ''
 
 @description('Partition of the shared rate limit: apps sharing one Sendmode account must share it (SENDMODE_ACCOUNT_NAME).')
 param sendmodeAccountName string = 'default'
@@ -318,7 +329,9 @@ module functionApp 'modules/functionapp.bicep' = {
       // traces back to the TypeScript sources through the shipped .js.map files.
       NODE_OPTIONS: '--enable-source-maps'
       // Sendmode and the vault.
+      SENDMODE_API_VERSION: sendmodeApiVersion
       SENDMODE_BASE_URL: sendmodeBaseUrl
+      DEFAULT_SENDER_ID: defaultSenderId
       SENDMODE_ACCOUNT_NAME: sendmodeAccountName
       SENDMODE_CONNECT_TIMEOUT_MS: string(sendmodeConnectTimeoutMs)
       SENDMODE_HEADERS_TIMEOUT_MS: string(sendmodeHeadersTimeoutMs)

@@ -340,6 +340,20 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       expect(tuned.DEFAULT_COUNTRY_CODE).toBe('353');
       expect(tuned.SENDMODE_API_KEY_SECRET_NAME).toBe('sendmode-key-2');
     });
+
+    it('choose the Sendmode API generation; the base URL follows it unless given', () => {
+      const v3 = evaluatedSettings({ sendmodeApiVersion: 'v3', defaultSenderId: 'Acme' });
+      expect(v3.SENDMODE_API_VERSION).toBe('v3');
+      expect(v3.DEFAULT_SENDER_ID).toBe('Acme');
+      expect(v3.SENDMODE_BASE_URL).toBe('');
+      const parsed = parseSettings({
+        SENDMODE_API_VERSION: String(v3.SENDMODE_API_VERSION),
+        SENDMODE_BASE_URL: String(v3.SENDMODE_BASE_URL),
+        DEFAULT_SENDER_ID: String(v3.DEFAULT_SENDER_ID),
+      });
+      expect(parsed.SENDMODE_BASE_URL).toBe('https://sms-rest.sendmode.dev/3.0');
+      expect(evaluatedSettings().SENDMODE_API_VERSION).toBe('v2');
+    });
   });
 
   describe('storage account', () => {
