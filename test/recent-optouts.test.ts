@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { ValidationError } from '../shared/errors.js';
 import { AuditTrail } from '../shared/optouts/audit-trail.js';
+import { getServices } from '../shared/services.js';
 import {
   listRecentOptOuts,
   MAX_RECENT_OPT_OUTS,
@@ -62,6 +63,10 @@ describe('recent opt-outs', () => {
     }
     expect(await trail.recentOptOuts(2)).toHaveLength(2);
     expect((await trail.recentOptOuts(2))[0]?.number).toBe('*********333');
+    // What /api/status reads: the app's own suppression list.
+    const { suppression } = await getServices();
+    expect(await suppression.recentOptOuts(3)).toEqual(recent);
+    expect(await suppression.recentOptOuts(0)).toEqual([]);
 
     // No full number is stored in the recent rows.
     const rows = table.listEntities({

@@ -25,6 +25,7 @@ import { canonicalNumber } from '../phone.js';
 import { describeStorageError, hasStatus } from '../storage/storage-account.js';
 import { withTable } from '../storage/table-storage.js';
 import type { AuditTrail, ChangeAction, ChangeSource, TrailEntry } from './audit-trail.js';
+import type { RecentOptOut } from './recent-optouts.js';
 
 const PARTITION = 'optout';
 /** Table queries allow 15 comparisons: the partition plus 14 numbers. */
@@ -235,6 +236,11 @@ export class SuppressionList {
       if (page.done) return;
       for (const entity of page.value) yield toEntry(entity);
     }
+  }
+
+  /** The latest `count` opt-outs, masked, newest first (for the status page; recent-optouts.ts). */
+  async recentOptOuts(count: number): Promise<RecentOptOut[]> {
+    return count > 0 ? this.guard(() => this.trail.recentOptOuts(count)) : [];
   }
 
   /** The trail entries of one number (canonical), oldest first; the latest change included. */
