@@ -159,7 +159,17 @@ describe('the OpenAPI 2.0 document', () => {
     });
     const sms = doc.paths['/sms']?.post?.responses ?? {};
     expect(Object.keys(sms).sort()).toEqual(
-      ['200', '400', '401', '409', '413', '415', '422', '429', '502', '503', '504'].sort(),
+      ['200', '400', '401', '409', '413', '415', '422', '429', '501', '502', '503', '504'].sort(),
+    );
+    // What SENDMODE_API_VERSION=v3 does not offer is documented as 501.
+    for (const [path, method] of [
+      ['/credits', 'get'],
+      ['/customers', 'post'],
+    ] as const) {
+      expect(doc.paths[path]?.[method]?.responses['501']?.description, path).toMatch(/v3/);
+    }
+    expect(doc.definitions.OptOutResult?.properties.sendmodeOptOutList?.enum).toContain(
+      'not-offered',
     );
     for (const { path, method, operation } of operations(doc)) {
       for (const [status, response] of Object.entries(operation.responses)) {

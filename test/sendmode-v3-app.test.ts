@@ -8,6 +8,7 @@
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkCredits } from '../functions/check-credits.js';
+import { enqueueCustomers } from '../functions/enqueue-customers.js';
 import { health } from '../functions/health.js';
 import { importCustomer } from '../functions/import-customer.js';
 import { optOutSync } from '../functions/opt-out-sync.js';
@@ -240,6 +241,21 @@ describe('SENDMODE_API_VERSION=v3', () => {
     expect(
       (await send({ messagetext: 'x', recipients: ['+353871234567'], senderid: 'Acme' })).status,
     ).toBe(200);
+  });
+
+  it('POST /api/customers: 501, and nothing queued that could only end in poison', async () => {
+    const request = new HttpRequest({
+      method: 'POST',
+      url: 'http://localhost/api/customers',
+      headers: { 'content-type': 'application/json' },
+      body: { string: JSON.stringify({ group: 'vip', mobilenumber: '+353871234567' }) },
+    });
+    const response = await enqueueCustomers(request, testContext('enqueue-customers'));
+    expect(response.status).toBe(501);
+    expect(parse(response).detail).toMatch(/v3 .*importing customers; nothing was sent/);
+    expect(
+      await takeMessages(env.azurite.connectionString, 'customer-imports', 1, 300),
+    ).toHaveLength(0);
   });
 
   it('an import message goes to poison at once with the reason, and no call', async () => {

@@ -161,7 +161,7 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
   sendmodeOptOutList: {
     summary: 'Sendmode opt-out list',
     description:
-      'unchanged: Sendmode’s v2 API has no opt-in call, so its own opt-out list may still hold the number.',
+      'unchanged: Sendmode’s v2 API has no opt-in call, so its own opt-out list may still hold the number. not-offered: the configured API generation (v3) has no opt-out call; the number is on this app’s list only.',
   },
   note: { summary: 'Note' },
   ...ADMIN_FIELD_DOCS,
@@ -215,7 +215,7 @@ const optOutStatus: { [K in OptOutOutcome]: K } = {
 const optOutResultSchema = z.object({
   status: z.enum(optOutStatus),
   reason: z.string().optional(),
-  sendmodeOptOutList: z.literal('unchanged').optional(),
+  sendmodeOptOutList: z.enum(['unchanged', 'not-offered']).optional(),
   note: z.string().optional(),
 });
 
@@ -387,6 +387,10 @@ const ERRORS = {
     description: 'The shared Sendmode call limit is reached (or Sendmode throttled).',
     headers: retryAfter,
   },
+  501: {
+    description:
+      'The configured Sendmode API generation (SENDMODE_API_VERSION=v3, Engage) offers no call for this (for a send: scheduledate); nothing was sent.',
+  },
   502: {
     description: 'Sendmode answered with an error: upstream carries its status.',
     headers: retryAfter,
@@ -469,7 +473,7 @@ function document(): Schema {
                 },
               },
             },
-            ...errors(400, 401, 409, 413, 415, 422, 429, 502, 503, 504),
+            ...errors(400, 401, 409, 413, 415, 422, 429, 501, 502, 503, 504),
           },
         },
       },
@@ -482,7 +486,7 @@ function document(): Schema {
               description: 'The credit balance.',
               schema: { $ref: '#/definitions/CreditsResult' },
             },
-            ...errors(401, 429, 502, 503, 504),
+            ...errors(401, 429, 501, 502, 503, 504),
           },
         },
       },
@@ -501,7 +505,7 @@ function document(): Schema {
               description: 'Queued for import: one queue message per customer.',
               schema: { $ref: '#/definitions/CustomersQueued' },
             },
-            ...errors(400, 401, 413, 415, 503),
+            ...errors(400, 401, 413, 415, 501, 503),
           },
         },
       },
