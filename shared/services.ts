@@ -6,6 +6,7 @@
  */
 import type { QueueClient } from '@azure/storage-queue';
 import type { IdempotencyStore } from './http/idempotency.js';
+import type { RateLimiter } from './limit/rate-limiter.js';
 import type { Sendmode } from './sendmode/sendmode.js';
 import type { SuppressionList } from './optouts/suppression.js';
 import type { WebhookAuthenticator } from './optouts/webhook-auth.js';
@@ -21,6 +22,10 @@ export interface Services {
   purgeExpired(now: number): Promise<{ idempotency: number; webhookIds: number }>;
   /** Puts a JSON message on one of the app's queues (encoded as host.json says); its id. */
   enqueue(queueName: string, payload: unknown, delaySeconds?: number): Promise<string>;
+  /** The shared limiter (its window, for GET /api/status). */
+  limiter: RateLimiter;
+  /** A queue's approximate number of messages (0 when it does not exist yet). */
+  queueDepth(queueName: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -35,7 +40,7 @@ async function build(settings: Settings): Promise<Services> {
     { SendmodeClient },
     { SendmodeClientV3 },
     { createTableClient },
-    { createQueueClient, enqueue },
+    { createQueueClient, enqueue, approximateDepth },
     { SuppressionList },
     { AuditTrail },
     { WebhookAuthenticator },
@@ -81,6 +86,14 @@ async function build(settings: Settings): Promise<Services> {
     createTableClient(settings, settings.OPTOUT_AUDIT_TABLE_NAME),
   ]);
   const queues = new Map<string, Promise<QueueClient>>();
+  const queueClient = (queueName: string) => {
+    let queue = queues.get(queueName);
+    if (!queue) {
+      queue = createQueueClient(settings, queueName);
+      queues.set(queueName, queue);
+    }
+    return queue;
+  };
   return {
     settings,
     sendmode: new Sendmode(client, keys, limiter),
@@ -93,14 +106,10 @@ async function build(settings: Settings): Promise<Services> {
     webhooks: new WebhookAuthenticator(webhookSecret, webhookIdsTable),
     purgeExpired: (now) =>
       purgeExpired({ idempotency: idempotencyTable, webhookIds: webhookIdsTable }, now),
-    async enqueue(queueName, payload, delaySeconds) {
-      let queue = queues.get(queueName);
-      if (!queue) {
-        queue = createQueueClient(settings, queueName);
-        queues.set(queueName, queue);
-      }
-      return enqueue(await queue, payload, delaySeconds);
-    },
+    enqueue: async (queueName, payload, delaySeconds) =>
+      enqueue(await queueClient(queueName), payload, delaySeconds),
+    limiter,
+    queueDepth: async (queueName) => approximateDepth(await queueClient(queueName)),
     close: () => client.close(),
   };
 }

@@ -66,3 +66,16 @@ export async function enqueue(
     );
   }
 }
+
+/** The queue's approximate message count (Queue Storage keeps it; 0 for a queue not created yet). */
+export async function approximateDepth(queue: QueueClient): Promise<number> {
+  try {
+    return (await queue.getProperties()).approximateMessagesCount ?? 0;
+  } catch (error) {
+    if ((error as { statusCode?: unknown }).statusCode === 404) return 0;
+    throw new DependencyUnavailableError(
+      'queue-storage',
+      `Queue Storage is unavailable (${describeStorageError(error)}).`,
+    );
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * What GET /api/status shows: the shared limit's window as the limiter sees it and the depth of
+ * each queue and its poison queue. Cheap by design (one entity read, one properties call per
+ * queue) and never a call to Sendmode, so a flow may ask before every bulk job.
+ */
+import type { Services } from './services.js';
+
+export interface QueueStatus {
+  name: string;
+  approximateMessages: number;
+  poison: { name: string; approximateMessages: number };
+}
+
+export interface AppStatus {
+  status: 'ok';
+  at: string;
+  limit: {
+    maxCalls: number;
+    windowSeconds: number;
+    interactiveReserve: number;
+    admitted: { interactive: number; background: number; total: number };
+    reservedAhead: number;
+    free: { interactive: number; background: number };
+    nextSlotFreesAt: string | null;
+    nextSlotFreesInSeconds: number | null;
+    backgroundLinedUpUntil: string | null;
+  };
+  queues: QueueStatus[];
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+export async function appStatus(
+  services: Pick<Services, 'settings' | 'limiter' | 'queueDepth'>,
+): Promise<AppStatus> {
+  const { settings, limiter, queueDepth } = services;
+  const queueNames = [settings.IMPORT_QUEUE_NAME, settings.OPTOUT_QUEUE_NAME];
+  const [window, ...depths] = await Promise.all([
+    limiter.snapshot(),
+    ...queueNames.flatMap((name) => [queueDepth(name), queueDepth(`${name}-poison`)]),
+  ]);
+  const { nextSlotFreesAt, backgroundLinedUpUntil, at, ...counts } = window;
+  return {
+    status: 'ok',
+    at: new Date(at).toISOString(),
+    limit: {
+      ...counts,
+      nextSlotFreesAt: iso(nextSlotFreesAt),
+      nextSlotFreesInSeconds:
+        nextSlotFreesAt === undefined ? null : Math.round((nextSlotFreesAt - at) / 100) / 10,
+      backgroundLinedUpUntil: iso(backgroundLinedUpUntil),
+    },
+    queues: queueNames.map((name, index) => ({
+      name,
+      approximateMessages: depths[index * 2] ?? 0,
+      poison: { name: `${name}-poison`, approximateMessages: depths[index * 2 + 1] ?? 0 },
+    })),
+  };
+}
