@@ -94,6 +94,8 @@ const SCRIPT = String.raw`
       num(frees.background) + ' (' + num(limit.interactiveReserve) + ' kept for interactive work)');
     $('limit-bar').setAttribute('aria-label', total + ' used, ' + reserved + ' reserved, ' + free + ' free of ' + max);
     nextSlotAt = typeof limit.nextSlotFreesAt === 'string' ? Date.parse(limit.nextSlotFreesAt) : null;
+    var linedUp = typeof limit.backgroundLinedUpUntil === 'string' ? Date.parse(limit.backgroundLinedUpUntil) : NaN;
+    text('lined-up', isNaN(linedUp) ? '' : 'Background work is lined up until ' + new Date(linedUp).toLocaleTimeString() + '.');
     showNextSlot();
   }
 
@@ -208,6 +210,7 @@ const BODY = String.raw`
     </ul>
     <p class="muted" id="free-detail"></p>
     <p class="next">Next slot frees <strong id="next-slot">…</strong></p>
+    <p class="muted" id="lined-up"></p>
   </section>
   <section>
     <h2>Queues</h2>

@@ -42,7 +42,7 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM_PATH,
     headless: true,
     args: ARGS,
-    viewport: { width: 1100, height: 640 },
+    viewport: { width: 1000, height: 360 },
     timeout: 60_000,
   });
   return {
