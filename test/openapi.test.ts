@@ -337,14 +337,45 @@ describe('the routes the app registers', () => {
       documented.set(path, [...(documented.get(path) ?? []), method.toUpperCase()]);
     }
     const routes = new Map<string, string[]>();
-    for (const { route, methods } of registered) {
-      if (NOT_IN_CONNECTOR.includes(route)) continue;
+    for (const { route, methods, authLevel } of registered) {
+      // Admin routes (the master key) are never connector operations: see the next test.
+      if (NOT_IN_CONNECTOR.includes(route) || authLevel === 'admin') continue;
       const path = `/${route.replace(/^\/+/, '')}`;
       routes.set(path, [...(routes.get(path) ?? []), ...methods.map((m) => m.toUpperCase())]);
     }
     const sorted = (map: Map<string, string[]>) =>
       Object.fromEntries([...map].map(([path, methods]) => [path, [...methods].sort()]));
     expect(sorted(documented)).toEqual(sorted(routes));
+  });
+
+  it('documents the admin routes only in the admin document, each with the master-key security', () => {
+    const admin = registered.filter((r) => r.authLevel === 'admin');
+    expect(admin.map((r) => r.route).sort()).toEqual([
+      'optouts',
+      'optouts/{number}',
+      'optouts/{number}',
+    ]);
+    const full = buildOpenApi({ admin: true }) as Doc & {
+      securityDefinitions: Record<string, unknown>;
+    };
+    expect(full.securityDefinitions).toHaveProperty('admin_key');
+    for (const { route, methods } of admin) {
+      const path = `/${route}`;
+      expect(Object.keys(doc.paths), path).not.toContain(path);
+      for (const method of methods) {
+        const operation = (full.paths[path] as Record<string, Operation & { security?: unknown }>)[
+          method.toLowerCase()
+        ];
+        expect(operation, `${method} ${path}`).toBeDefined();
+        expect(operation?.security).toEqual([{ admin_key: [] }]);
+      }
+    }
+    // Every property of the admin definitions has a label too.
+    for (const [name, schema] of Object.entries(full.definitions)) {
+      for (const field of Object.keys((schema as { properties?: object }).properties ?? {})) {
+        expect(FIELD_DOCS, `a label for ${name}.${field}`).toHaveProperty(field);
+      }
+    }
   });
 
   it('serves the document anonymously at GET /api/openapi.json, for the host it is called on', async () => {
