@@ -16,6 +16,7 @@ import { signWebhook } from '../shared/optouts/webhook-signature.js';
 import type { FaultSpec } from '../tools/sendmode-simulator/simulator.js';
 import { type KeyVaultFake, startKeyVaultFake, useFakeManagedIdentity } from './fakes/key-vault.js';
 import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
+import { decode } from './helpers/queues.js';
 
 const NUMBER = '+353871234567';
 /** The suppression table's key for NUMBER: international digits, no `+`. */
@@ -164,11 +165,6 @@ async function messageCount(name: string): Promise<number> {
   return (await queue.getProperties()).approximateMessagesCount ?? 0;
 }
 
-/** Base64 text → the JSON it carries; fails when the text is not base64 of JSON. */
-function decode(text: string): unknown {
-  expect(Buffer.from(text, 'base64').toString('base64')).toBe(text);
-  return JSON.parse(Buffer.from(text, 'base64').toString('utf8')) as unknown;
-}
 
 /** Visible messages, decoded, without removing them; waits up to `waitMs` for `atLeast` of them. */
 async function peek(name: string, atLeast = 0, waitMs = 0): Promise<unknown[]> {

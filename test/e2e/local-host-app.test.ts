@@ -136,7 +136,7 @@ describe('the app under the local host', () => {
       const { peekedMessageItems } = await poison.peekMessages();
       return peekedMessageItems[0]?.messageText;
     });
-    const decoded = JSON.parse(Buffer.from(parked, 'base64').toString('utf8')) as {
+    const decoded = JSON.parse(parked) as {
       reason?: string;
       message?: unknown;
     };
