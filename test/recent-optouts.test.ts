@@ -7,6 +7,7 @@ import { TableClient } from '@azure/data-tables';
 import { HttpRequest } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
+import { status } from '../functions/status.js';
 import { ValidationError } from '../shared/errors.js';
 import { AuditTrail } from '../shared/optouts/audit-trail.js';
 import { getServices } from '../shared/services.js';
@@ -83,6 +84,44 @@ describe('recent opt-outs', () => {
     );
     expect(await listRecentOptOuts(missing, 5)).toEqual([]);
   });
+});
+
+describe('GET /api/status?recentOptOuts=N', () => {
+  const get = async (query: string) => {
+    const response = await status(
+      new HttpRequest({ method: 'GET', url: `http://localhost/api/status${query}` }),
+      testContext('status'),
+    );
+    return {
+      status: response.status,
+      json: JSON.parse(String(response.body)) as Record<string, unknown>,
+    };
+  };
+
+  it('adds the latest N opt-outs, masked; without the parameter, none', async () => {
+    await webhook({ mobilenumber: '+353875555555', optoutresponse: 'STOP' });
+    const asked = await get('?recentOptOuts=1');
+    expect(asked.status).toBe(200);
+    expect(asked.json.recentOptOuts).toEqual([
+      { number: '*********555', at: expect.any(String), source: 'api' },
+    ]);
+    expect(JSON.stringify(asked.json)).not.toContain('875555555');
+    const plain = await get('');
+    expect(plain.status).toBe(200);
+    expect(plain.json).not.toHaveProperty('recentOptOuts');
+    expect(plain.json).toHaveProperty('limit');
+  });
+
+  it.each(['?recentOptOuts=abc', '?recentOptOuts=51', '?recentOptOuts=', '?recentOptOuts=-3'])(
+    '%s is a 400 problem naming recentOptOuts',
+    async (query) => {
+      const answer = await get(query);
+      expect(answer.status).toBe(400);
+      expect(answer.json.errors).toEqual([
+        { field: 'recentOptOuts', message: 'must be a whole number from 0 to 50' },
+      ]);
+    },
+  );
 });
 
 describe('the recentOptOuts parameter', () => {
