@@ -10,7 +10,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { format } from 'prettier';
+import { format, resolveConfig } from 'prettier';
 import { buildOpenApi } from '../shared/http/openapi.js';
 
 export const CONNECTOR_HOST = 'your-function-app.azurewebsites.net';
@@ -29,7 +29,9 @@ export function connectorDefinition(): object {
 
 /** The file's text, formatted as Prettier (and so `npm run lint`) wants it. */
 export async function connectorDefinitionText(): Promise<string> {
-  return format(JSON.stringify(connectorDefinition()), { parser: 'json' });
+  // The project's Prettier settings (printWidth), or lint would reformat a long enum line.
+  const config = await resolveConfig(API_DEFINITION_PATH);
+  return format(JSON.stringify(connectorDefinition()), { ...config, parser: 'json' });
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -102,7 +102,12 @@ function describe(error: unknown): { problem: Problem; retryAfterMs?: number } {
     return { problem: p };
   }
   if (error instanceof NotOfferedError) {
-    const p = problem('not-offered', 'Not offered by the configured Sendmode API', 501, error.message);
+    const p = problem(
+      'not-offered',
+      'Not offered by the configured Sendmode API',
+      501,
+      error.message,
+    );
     if (error.errors.length > 0) p.errors = error.errors;
     return { problem: p };
   }
