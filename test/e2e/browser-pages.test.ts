@@ -172,7 +172,7 @@ describe('the simulator inbox in Chromium', () => {
 });
 
 describe('the status page in Chromium', () => {
-  it('shows the limit, and a used slot without a reload', async () => {
+  it('shows the limit, a used slot and a recent opt-out without a reload', async () => {
     const { page, foreign, errors } = await openPage(statusUrl);
     await expect.poll(() => page.locator('#live').textContent(), { timeout: 10_000 }).toBe('live');
     await page.evaluate(() => Object.assign(globalThis, { notReloaded: true }));
@@ -197,6 +197,18 @@ describe('the status page in Chromium', () => {
     await expect
       .poll(() => page.locator(`#queues tr[data-queue="imports-${suffix}"]`).count())
       .toBe(1);
+
+    // An opt-out appears among the recent ones, masked.
+    const optOut = await fetch(`${hostUrl}/api/optout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ mobilenumber: '+353870000005', optoutresponse: 'STOP' }),
+    });
+    expect(optOut.status).toBe(200);
+    await expect
+      .poll(() => page.locator('#optouts li strong').first().textContent(), { timeout: 10_000 })
+      .toBe('*********005');
+    expect(await page.locator('#optouts').textContent()).not.toContain('870000005');
     expect(await page.evaluate(() => 'notReloaded' in globalThis)).toBe(true);
     await page.screenshot({ path: join(TEST_RESULTS, 'status-page.png'), fullPage: true });
     expect(foreign).toEqual([]);
