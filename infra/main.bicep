@@ -114,6 +114,16 @@ param rateLimitSafetyMarginMs int = 1000
 @description('How long an HTTP call may wait for a slot before 429, seconds (RATE_LIMIT_MAX_WAIT_SECONDS).')
 param rateLimitMaxWaitSeconds int = 5
 
+@minValue(0)
+@maxValue(999)
+@description('Calls of every window kept for HTTP callers; background work uses the rest (RATE_LIMIT_INTERACTIVE_RESERVE). Default: a fifth of the limit.')
+param rateLimitInteractiveReserve int = rateLimitMaxCalls / 5
+
+@minValue(0)
+@maxValue(60000)
+@description('How late a queue message may come back and still use the slot reserved for it, ms (RATE_LIMIT_RESERVATION_TOLERANCE_MS).')
+param rateLimitReservationToleranceMs int = 5000
+
 @minValue(1)
 @maxValue(604800)
 @description('How long a send\'s outcome is replayed for its Idempotency-Key, seconds (IDEMPOTENCY_TTL_SECONDS).')
@@ -150,8 +160,8 @@ param instanceMemoryMB int = 2048
 
 @minValue(1)
 @maxValue(1000)
-@description('Most instances the function app scales out to.')
-param maximumInstanceCount int = 100
+@description('Most instances the function app scales out to. 100 Sendmode calls a minute keep one instance far from busy; more instances only wait on the same limit (README: Scale-out).')
+param maximumInstanceCount int = 10
 
 @allowed([
   'Standard_LRS'
@@ -346,6 +356,8 @@ module functionApp 'modules/functionapp.bicep' = {
       RATE_LIMIT_WINDOW_SECONDS: string(rateLimitWindowSeconds)
       RATE_LIMIT_SAFETY_MARGIN_MS: string(rateLimitSafetyMarginMs)
       RATE_LIMIT_MAX_WAIT_SECONDS: string(rateLimitMaxWaitSeconds)
+      RATE_LIMIT_INTERACTIVE_RESERVE: string(rateLimitInteractiveReserve)
+      RATE_LIMIT_RESERVATION_TOLERANCE_MS: string(rateLimitReservationToleranceMs)
       RATE_LIMIT_TABLE_NAME: rateLimitTableName
       IDEMPOTENCY_TABLE_NAME: idempotencyTableName
       IDEMPOTENCY_TTL_SECONDS: string(idempotencyTtlSeconds)

@@ -170,7 +170,8 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       expect(config.runtime).toEqual({ name: 'node', version: '22' });
       expect(config.scaleAndConcurrency).toEqual({
         instanceMemoryMB: 2048,
-        maximumInstanceCount: 100,
+        // Sized to the budget: 100 calls a minute do not need 100 instances (README: Scale-out).
+        maximumInstanceCount: 10,
       });
       const deployment = props(site).functionAppConfig as { deployment: { storage: JsonObject } };
       expect(deployment.deployment.storage.type).toBe('blobContainer');
@@ -335,6 +336,11 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
         sendmodeApiKeySecretName: 'sendmode-key-2',
       });
       expect(tuned.RATE_LIMIT_MAX_CALLS).toBe('250');
+      // The reserve follows the limit unless given.
+      expect(tuned.RATE_LIMIT_INTERACTIVE_RESERVE).toBe('50');
+      expect(
+        evaluatedSettings({ rateLimitInteractiveReserve: 0 }).RATE_LIMIT_INTERACTIVE_RESERVE,
+      ).toBe('0');
       expect(tuned.RATE_LIMIT_WINDOW_SECONDS).toBe('120');
       expect(tuned.SENDMODE_ACCOUNT_NAME).toBe('shared-account');
       expect(tuned.DEFAULT_COUNTRY_CODE).toBe('353');

@@ -44,7 +44,7 @@ param instanceMemoryMB int = 2048
 @description('Most instances the app scales out to.')
 @minValue(1)
 @maxValue(1000)
-param maximumInstanceCount int = 100
+param maximumInstanceCount int = 10
 
 @description('App settings, name to value (all values strings).')
 param appSettings object

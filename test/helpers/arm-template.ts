@@ -301,6 +301,8 @@ class Expression {
         return Object.assign({}, ...(args as object[])) as Value;
       case 'length':
         return Array.isArray(a) ? a.length : UNKNOWN;
+      case 'div':
+        return typeof a === 'number' && typeof b === 'number' ? Math.trunc(a / b) : UNKNOWN;
       default:
         // reference(), resourceId(), uniqueString(), subscription(), ...: known at deployment only.
         return UNKNOWN;

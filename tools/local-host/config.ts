@@ -150,7 +150,7 @@ export function parseHostJson(json: unknown): HostConfig {
   return { queues, routePrefix, functionTimeoutMs, logLevels };
 }
 
-export function readHostConfig(appDir: string): HostConfig {
+export function readHostConfig(appDir: string, env: NodeJS.ProcessEnv = process.env): HostConfig {
   const file = join(appDir, 'host.json');
   if (!existsSync(file)) throw new ConfigError(`No host.json in ${appDir}.`);
   let json: unknown;
@@ -159,7 +159,38 @@ export function readHostConfig(appDir: string): HostConfig {
   } catch (error) {
     throw new ConfigError(`${file} is not valid JSON: ${(error as Error).message}`);
   }
-  return parseHostJson(json);
+  return parseHostJson(applyHostOverrides(json, env));
+}
+
+const OVERRIDE_PREFIX = 'azurefunctionsjobhost__';
+
+/**
+ * App settings named `AzureFunctionsJobHost__<path>` override host.json values, as the Functions
+ * host does (e.g. `AzureFunctionsJobHost__extensions__queues__batchSize=4`). Numbers and
+ * booleans written as text are read as such.
+ */
+export function applyHostOverrides(json: unknown, env: NodeJS.ProcessEnv): unknown {
+  const root: Record<string, unknown> = isRecord(json) ? structuredClone(json) : {};
+  for (const [name, raw] of Object.entries(env)) {
+    if (raw === undefined || !name.toLowerCase().startsWith(OVERRIDE_PREFIX)) continue;
+    const path = name.slice(OVERRIDE_PREFIX.length).split('__').filter(Boolean);
+    const last = path.pop();
+    if (last === undefined) continue;
+    let node = root;
+    for (const key of path) {
+      const existing = Object.keys(node).find((k) => k.toLowerCase() === key.toLowerCase());
+      const child = existing === undefined ? undefined : node[existing];
+      if (isRecord(child)) node = child;
+      else node = node[existing ?? key] = {};
+    }
+    const existing = Object.keys(node).find((k) => k.toLowerCase() === last.toLowerCase());
+    node[existing ?? last] = /^-?\d+$/.test(raw)
+      ? Number(raw)
+      : raw === 'true' || raw === 'false'
+        ? raw === 'true'
+        : raw;
+  }
+  return root;
 }
 
 /**

@@ -47,10 +47,11 @@ export class HostStartError extends Error {}
 
 export async function startHost(options: HostOptions = {}): Promise<RunningHost> {
   const appDir = resolve(options.appDir ?? process.cwd());
+  // local.settings.json first: its Values may override host.json (AzureFunctionsJobHost__...).
+  const settings = loadLocalSettings(appDir);
   const config = readHostConfig(appDir);
   const logger = createLogger(config);
 
-  const settings = loadLocalSettings(appDir);
   if (settings.found) {
     logger.host(
       'Information',
@@ -85,7 +86,7 @@ export async function startHost(options: HostOptions = {}): Promise<RunningHost>
   }
   // Stack traces name the TypeScript sources through the bundle's source maps, as
   // NODE_OPTIONS=--enable-source-maps makes them in Azure (infra/main.bicep).
-  process.setSourceMapsEnabled(true);
+  if (!process.env.NO_MAPS) process.setSourceMapsEnabled(true);
   for (const file of files) {
     try {
       await import(pathToFileURL(file).href);
