@@ -152,7 +152,10 @@ describe('verifyWebhookSignature', () => {
     it('defaults to the system clock', () => {
       const now = Math.floor(Date.now() / 1000);
       const headers = headersFor(BODY, { timestamp: now });
-      expect(verifyWebhookSignature(SECRET, headers, BODY)).toMatchObject({ ok: true, id: 'msg_1' });
+      expect(verifyWebhookSignature(SECRET, headers, BODY)).toMatchObject({
+        ok: true,
+        id: 'msg_1',
+      });
       const old = headersFor(BODY, { timestamp: now - 600 });
       expect(verifyWebhookSignature(SECRET, old, BODY)).toEqual({
         ok: false,
