@@ -67,6 +67,14 @@ afterAll(async () => {
   if (!hadSettingsFile) rmSync(SETTINGS_FILE, { force: true });
 });
 
+describe('without the browser', () => {
+  it('fails, saying what to install (never skipped)', async () => {
+    await expect(launchChromium('/nonexistent/chromium')).rejects.toThrow(
+      /need headless Chromium at \/nonexistent\/chromium, which is missing\. Install Debian's package as root: apt-get update && apt-get install -y chromium/,
+    );
+  });
+});
+
 describe('npm start', () => {
   it('prints the inbox and the status page, and both answer', async () => {
     expect(inboxUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);

@@ -28,10 +28,10 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM_PATH)) {
+export async function launchChromium(executablePath = CHROMIUM_PATH): Promise<Browser> {
+  if (!existsSync(executablePath)) {
     throw new Error(
-      `The browser tests need headless Chromium at ${CHROMIUM_PATH}, which is missing. ` +
+      `The browser tests need headless Chromium at ${executablePath}, which is missing. ` +
         "Install Debian's package as root: apt-get update && apt-get install -y chromium " +
         '(.ci/run does this).',
     );
@@ -39,7 +39,7 @@ export async function launchChromium(): Promise<Browser> {
   mkdirSync(TEST_RESULTS, { recursive: true });
   const profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM_PATH,
+    executablePath,
     headless: true,
     args: ARGS,
     viewport: { width: 1000, height: 360 },

@@ -117,6 +117,7 @@ async function main(): Promise<void> {
     ...(values.quiet ? {} : { onCall: logCall }),
   });
   console.log(`Sendmode simulator listening on ${sim.url} (admin: ${sim.origin}/__admin)`);
+  console.log(`Inbox (every call, live): ${sim.origin}/`);
   console.log(`Sendmode 3.0 (Engage) on ${sim.urlV3} (SENDMODE_API_VERSION=v3)`);
 
   let stopping = false;
