@@ -86,7 +86,7 @@ export async function startHost(options: HostOptions = {}): Promise<RunningHost>
   }
   // Stack traces name the TypeScript sources through the bundle's source maps, as
   // NODE_OPTIONS=--enable-source-maps makes them in Azure (infra/main.bicep).
-  if (!process.env.NO_MAPS) process.setSourceMapsEnabled(true);
+  process.setSourceMapsEnabled(true);
   for (const file of files) {
     try {
       await import(pathToFileURL(file).href);
