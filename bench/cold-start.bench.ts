@@ -1,18 +1,50 @@
 /**
- * cold-start: wall time of a fresh `node` that imports every built function module (what the
- * Functions host does when a worker starts), beside a bare `node -e ''`, interleaved run by run.
- * Builds dist/ first when it is missing or older than the sources. Then, in one extra child that
- * is not timed, lists the npm packages loaded at import: what is worth loading lazily.
+ * cold-start: what a new instance pays before its first answer, for the deployment package
+ * (scripts/package-app.sh: the esbuild bundle, no node_modules) beside today's unbundled layout
+ * (tsc output in dist/functions/*.js, dependencies from node_modules), in one run:
+ *
+ * 1. import only: wall time of a fresh `node` that loads the app (what the worker does at start)
+ *    beside a bare `node -e ''` and an empty ES module, interleaved run by run. The bundle runs
+ *    with --enable-source-maps, as deployed (NODE_OPTIONS in infra/main.bicep); a single-file
+ *    bundle (no chunks) shows why the bundle is split.
+ * 2. first request: spawn of the local host (bundled itself: no TypeScript loader) on each package to the first 200 from
+ *    POST /api/sms, against the Sendmode simulator and Azurite (started first, not timed); the
+ *    first request loads undici and the storage SDK. Beside them, the host on an empty app (to
+ *    the first answer, a 404): what the host itself costs.
+ * 3. package size: files and bytes on disk, and zipped, of each package.
+ *
+ * Then, in one extra child per layout that is not timed, the files each import reads: for the
+ * unbundled app, the npm packages (what was worth bundling or loading lazily).
  */
+import { build } from 'esbuild';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { bundleApp, functionModules } from '../scripts/bundle.js';
+import { type Azurite, startAzurite } from '../test/helpers/azurite.js';
+import { freePort } from '../test/helpers/free-port.js';
+import {
+  type SimulatorProcess,
+  spawnNode,
+  startSimulatorProcess,
+} from '../test/helpers/processes.js';
 import {
   type BenchResult,
   formatMs,
   formatRatio,
+  median,
   ratio,
   rotation,
   rounded,
@@ -25,73 +57,172 @@ export const name = 'cold-start';
 const RUNS = 21;
 /** Runs of each variant first, thrown away (file-system cache, first exec). */
 const WARMUP_RUNS = 2;
-/** SDKs that should load only when used; reported as loaded or not at import. */
-const WATCHED = [
-  '@azure/identity',
-  '@azure/msal-node',
-  '@azure/keyvault-secrets',
-  '@azure/data-tables',
-  '@azure/storage-queue',
-  '@azure/core-rest-pipeline',
-  '@azure/core-client',
-  'undici',
-  'zod',
-];
+const FIRST_REQUEST_RUNS = 7;
+const FIRST_REQUEST_WARMUP_RUNS = 1;
+/** The issue's aim for the bundled import, as a multiple of a bare `node` start. */
+const AIM_RATIO = 1.5;
+const API_KEY = 'bench-cold-key';
+const SMS = JSON.stringify({ messagetext: 'Cold start', recipients: ['+353871234567'] });
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SOURCE_DIRS = ['functions', 'shared'];
+const WORK = join(ROOT, '.tools', 'bench', 'cold-start');
+const BUNDLED = join(WORK, 'bundled');
+const UNBUNDLED = join(WORK, 'unbundled');
+const SINGLE_FILE = join(WORK, 'single-file');
+const EMPTY_APP = join(WORK, 'empty-app');
+const LOCAL_HOST = join(WORK, 'local-host');
 
-function walk(dir: string, suffix: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return walk(path, suffix);
-    return entry.name.endsWith(suffix) ? [path] : [];
-  });
-}
+// ---- the packages ---------------------------------------------------------------------------
 
-/** Why dist/ needs a build, or undefined when every source has an up-to-date output. */
-function staleReason(): string | undefined {
-  const config = statSync(join(ROOT, 'tsconfig.json')).mtimeMs;
-  for (const dir of SOURCE_DIRS) {
-    for (const source of walk(join(ROOT, dir), '.ts')) {
-      const output = join(ROOT, 'dist', relative(ROOT, source)).replace(/\.ts$/, '.js');
-      if (!existsSync(output)) return `${relative(ROOT, output)} is missing`;
-      const built = statSync(output).mtimeMs;
-      if (built < statSync(source).mtimeMs) return `${relative(ROOT, source)} changed`;
-      if (built < config) return 'tsconfig.json changed';
-    }
-  }
-  return undefined;
-}
-
-function ensureBuilt(): string | undefined {
-  const reason = staleReason();
-  if (!reason) return undefined;
-  process.stderr.write(`cold-start: building dist/ (${reason}) ...\n`);
-  const build = spawnSync('npm', ['run', 'build'], {
+/** The deployment package, built as azd builds it. */
+function buildBundledPackage(): void {
+  const result = spawnSync('bash', [join(ROOT, 'scripts', 'package-app.sh')], {
     cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PACKAGE_DIR: BUNDLED },
+    encoding: 'utf8',
   });
-  if (build.status !== 0) {
-    throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`.trim());
+  if (result.status !== 0)
+    throw new Error(`package-app.sh failed:\n${result.stdout}${result.stderr}`);
+}
+
+/**
+ * Today's unbundled layout: tsc's dist/ beside host.json and a package.json with main
+ * dist/functions/*.js. Its npm dependencies resolve from the repository's node_modules (the
+ * folder is inside it), which is what `npm ci --omit=dev` would have installed.
+ */
+function buildUnbundledPackage(): void {
+  rmSync(UNBUNDLED, { recursive: true, force: true });
+  mkdirSync(UNBUNDLED, { recursive: true });
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(
+    process.execPath,
+    [tsc, '-p', 'tsconfig.json', '--outDir', join(UNBUNDLED, 'dist')],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+    },
+  );
+  const missing = functionModules().filter(
+    (file) => !existsSync(join(UNBUNDLED, 'dist', 'functions', file.replace(/\.ts$/, '.js'))),
+  );
+  // A type error elsewhere in the tree still emits; only missing output is fatal here.
+  if (missing.length > 0)
+    throw new Error(`tsc did not emit ${missing.join(', ')}:\n${result.stdout}`);
+  cpSync(join(ROOT, 'host.json'), join(UNBUNDLED, 'host.json'));
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  writeFileSync(
+    join(UNBUNDLED, 'package.json'),
+    JSON.stringify({ ...manifest, main: 'dist/functions/*.js' }, null, 2) + '\n',
+  );
+}
+
+/** An app with no functions: the local host's own start-up, for reference. */
+function buildEmptyApp(): void {
+  rmSync(EMPTY_APP, { recursive: true, force: true });
+  mkdirSync(EMPTY_APP, { recursive: true });
+  cpSync(join(ROOT, 'host.json'), join(EMPTY_APP, 'host.json'));
+  writeFileSync(join(EMPTY_APP, 'empty.js'), '');
+  writeFileSync(
+    join(EMPTY_APP, 'package.json'),
+    JSON.stringify({ type: 'module', main: 'empty.js' }),
+  );
+}
+
+/**
+ * tools/local-host bundled into one file (with functions-core.cjs, which it points the app's
+ * `@azure/functions-core` at, beside it), so the timed start has no TypeScript loader in it:
+ * in Azure nothing compiles TypeScript at start either.
+ */
+async function buildLocalHost(): Promise<string> {
+  rmSync(LOCAL_HOST, { recursive: true, force: true });
+  const outfile = join(LOCAL_HOST, 'main.mjs');
+  await build({
+    entryPoints: [join(ROOT, 'tools', 'local-host', 'main.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    banner: {
+      js: "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);",
+    },
+    logLevel: 'warning',
+  });
+  cpSync(
+    join(ROOT, 'tools', 'local-host', 'functions-core.cjs'),
+    join(LOCAL_HOST, 'functions-core.cjs'),
+  );
+  return outfile;
+}
+
+interface Size {
+  files: number;
+  bytes: number;
+}
+
+function sizeOf(path: string, skip: (name: string) => boolean = () => false): Size {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return { files: 1, bytes: stat.size };
+  let total: Size = { files: 0, bytes: 0 };
+  for (const entry of readdirSync(path)) {
+    if (skip(entry)) continue;
+    const size = sizeOf(join(path, entry), skip);
+    total = { files: total.files + size.files, bytes: total.bytes + size.bytes };
   }
-  return reason;
+  return total;
 }
 
-/** The built function modules, one per functions/*.ts (as the host loads dist/functions/*.js). */
-function functionModules(): string[] {
-  return readdirSync(join(ROOT, 'functions'))
-    .filter((file) => file.endsWith('.ts'))
-    .sort()
-    .map((file) => join(ROOT, 'dist', 'functions', file.replace(/\.ts$/, '.js')));
+const add = (a: Size, b: Size): Size => ({ files: a.files + b.files, bytes: a.bytes + b.bytes });
+
+/** The production dependencies the lock file installs (`npm ci --omit=dev`), as on disk here. */
+function productionNodeModules(): { size: Size; paths: string[] } {
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean; devOptional?: boolean }>;
+  };
+  const paths = Object.entries(lock.packages)
+    .filter(([path, entry]) => path.startsWith('node_modules/') && !entry.dev && !entry.devOptional)
+    .map(([path]) => path)
+    .filter((path) => existsSync(join(ROOT, path)));
+  // Each package without its own nested node_modules, which the lock lists separately.
+  const size = paths.reduce(
+    (sum, path) =>
+      add(
+        sum,
+        sizeOf(join(ROOT, path), (entry) => entry === 'node_modules'),
+      ),
+    { files: 0, bytes: 0 },
+  );
+  return { size, paths };
 }
 
-function importScript(modules: string[]): string {
-  return modules
-    .map((path) => `await import(${JSON.stringify(pathToFileURL(path).href)});`)
-    .join('');
+/** Bytes of the folder zipped as package-app.sh --zip does (undefined without `zip`). */
+function zippedBytes(dir: string, extra: string[] = []): number | undefined {
+  const zipFile = join(WORK, `${relative(WORK, dir).replace(/\W/g, '-')}.zip`);
+  rmSync(zipFile, { force: true });
+  const first = spawnSync('zip', ['-qr', zipFile, '.'], { cwd: dir });
+  if (first.error || first.status !== 0) return undefined;
+  if (extra.length > 0) {
+    const more = spawnSync('zip', ['-qr', zipFile, ...extra], { cwd: ROOT });
+    if (more.status !== 0) return undefined;
+  }
+  const bytes = statSync(zipFile).size;
+  rmSync(zipFile, { force: true });
+  return bytes;
 }
+
+// ---- import only ----------------------------------------------------------------------------
+
+function importScript(files: string[]): string {
+  return files.map((path) => `await import(${JSON.stringify(pathToFileURL(path).href)});`).join('');
+}
+
+const unbundledModules = () =>
+  functionModules().map((file) =>
+    join(UNBUNDLED, 'dist', 'functions', file.replace(/\.ts$/, '.js')),
+  );
 
 /** The child's environment: no NODE_OPTIONS (tsx's loader must not leak into what is measured). */
 function childEnv(): NodeJS.ProcessEnv {
@@ -124,11 +255,11 @@ function timeChild(args: string[]): Promise<number> {
 }
 
 /**
- * A child that records every module the app loads: ESM through a module.register() load hook
- * (reported over a MessagePort), CommonJS through require.cache (CJS requiring CJS bypasses the
- * ESM hooks on Node 20). Prints the absolute file paths as JSON.
+ * A child that records every file an import loads: ES modules through a module.register() load
+ * hook (reported over a MessagePort), CommonJS through require.cache (CJS requiring CJS bypasses
+ * the ESM hooks on Node 20). Prints the absolute file paths as JSON.
  */
-function listingScript(modules: string[]): string {
+function listingScript(files: string[]): string {
   const hooks = [
     'let port;',
     'export async function initialize(data) { port = data.port; }',
@@ -147,12 +278,22 @@ function listingScript(modules: string[]): string {
     'const { port1, port2 } = new MessageChannel();',
     'port1.on("message", (url) => seen.add(fileURLToPath(url)));',
     `register(${JSON.stringify(hooksUrl)}, { data: { port: port2 }, transferList: [port2] });`,
-    importScript(modules),
+    importScript(files),
     'await new Promise((r) => setTimeout(r, 200));', // let the hook thread's messages arrive
     'port1.close();',
     'for (const path of Object.keys(createRequire(import.meta.url).cache)) seen.add(path);',
     'process.stdout.write(JSON.stringify([...seen]));',
   ].join('\n');
+}
+
+function loadedFiles(files: string[]): string[] {
+  const child = spawnSync(
+    process.execPath,
+    ['--no-warnings', '--input-type=module', '-e', listingScript(files)],
+    { cwd: ROOT, env: childEnv(), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+  );
+  if (child.status !== 0) throw new Error(`module listing failed: ${child.stderr}`);
+  return JSON.parse(child.stdout) as string[];
 }
 
 interface PackageLoad {
@@ -161,15 +302,8 @@ interface PackageLoad {
   kib: number;
 }
 
-/** npm packages loaded by importing the app, heaviest first (bytes of source read). */
-function loadedPackages(modules: string[]): PackageLoad[] {
-  const child = spawnSync(
-    process.execPath,
-    ['--no-warnings', '--input-type=module', '-e', listingScript(modules)],
-    { cwd: ROOT, env: childEnv(), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-  );
-  if (child.status !== 0) throw new Error(`module listing failed: ${child.stderr}`);
-  const files = JSON.parse(child.stdout) as string[];
+/** npm packages among the loaded files, heaviest first (bytes of source read). */
+function byPackage(files: string[]): PackageLoad[] {
   const packages = new Map<string, { files: number; bytes: number }>();
   for (const file of files) {
     const at = file.lastIndexOf('/node_modules/');
@@ -186,13 +320,75 @@ function loadedPackages(modules: string[]): PackageLoad[] {
     .sort((a, b) => b.kib - a.kib);
 }
 
-/** The app's own runtime dependencies (package.json), to time the loaded ones alone. */
-function directDependencies(): string[] {
-  const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
-    dependencies?: Record<string, string>;
-  };
-  return Object.keys(manifest.dependencies ?? {});
+const kibOf = (files: string[]) =>
+  Math.round(
+    files.reduce((sum, file) => sum + (existsSync(file) ? statSync(file).size : 0), 0) / 1024,
+  );
+
+// ---- first request --------------------------------------------------------------------------
+
+interface HostEnv {
+  azurite: Azurite;
+  simulator: SimulatorProcess;
 }
+
+/**
+ * Spawns the local host on `appDir` and times it to the first answer to POST /api/sms with
+ * `status` (polling every few ms; before the host listens the connection is refused at once).
+ */
+async function timeFirstAnswer(
+  host: string,
+  appDir: string,
+  status: number,
+  deps: HostEnv,
+): Promise<number> {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const started = performance.now();
+  const child = spawnNode([host, '--app', appDir], {
+    env: {
+      NODE_OPTIONS: undefined,
+      PORT: String(port),
+      AzureWebJobsStorage: deps.azurite.connectionString,
+      SENDMODE_BASE_URL: deps.simulator.url,
+      SENDMODE_API_KEY: API_KEY,
+      KEY_VAULT_URI: '',
+      SENDMODE_ACCOUNT_NAME: `cold${Math.random().toString(36).slice(2, 10)}`,
+      RATE_LIMIT_MAX_CALLS: '1000',
+      RATE_LIMIT_WINDOW_SECONDS: '1',
+      RATE_LIMIT_MAX_WAIT_SECONDS: '0',
+      IMPORT_QUEUE_NAME: `cold-imports-${Math.random().toString(36).slice(2, 8)}`,
+    },
+    tailOnly: true,
+  });
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        const res = await fetch(`${origin}/api/sms`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: SMS,
+        });
+        await res.arrayBuffer();
+        if (res.status === status) return performance.now() - started;
+        throw new Error(`POST /api/sms answered ${res.status}, not ${status}`);
+      } catch (error) {
+        if (!(error instanceof TypeError)) throw error; // fetch failed: not listening yet
+      }
+      if (child.process.exitCode !== null || Date.now() > deadline) {
+        throw new Error(
+          `the host on ${relative(ROOT, appDir)} did not answer:\n${child.output().slice(-2000)}`,
+        );
+      }
+      await sleep(2);
+    }
+  } finally {
+    await child.stop('SIGTERM');
+  }
+}
+
+// ---- the run --------------------------------------------------------------------------------
 
 interface Variant {
   key: string;
@@ -202,18 +398,26 @@ interface Variant {
 
 const round1 = (value: number) => Math.round(value * 10) / 10;
 const round3 = (value: number) => Math.round(value * 1000) / 1000;
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
 
 export async function run(): Promise<BenchResult> {
-  const rebuilt = ensureBuilt();
-  const modules = functionModules();
+  const started = performance.now();
+  mkdirSync(WORK, { recursive: true });
+  buildBundledPackage();
+  buildUnbundledPackage();
+  buildEmptyApp();
+  const host = await buildLocalHost();
+  await bundleApp({ outdir: join(SINGLE_FILE, 'dist', 'app'), singleFile: true });
+  const bundledMain = join(BUNDLED, 'dist', 'app', 'main.js');
+  const singleMain = join(SINGLE_FILE, 'dist', 'app', 'main.js');
+  const unbundled = unbundledModules();
 
-  // Not timed: which packages the app loads, so each loaded dependency can be timed alone.
-  const packages = loadedPackages(modules);
-  const loaded = new Set(packages.map((p) => p.name));
-  const watchedLoaded = WATCHED.filter((name) => loaded.has(name));
-  const watchedNotLoaded = WATCHED.filter((name) => !loaded.has(name));
-  const dependenciesLoaded = directDependencies().filter((name) => loaded.has(name));
+  // Not timed: what each import reads.
+  const unbundledFiles = loadedFiles(unbundled);
+  const bundledFiles = loadedFiles([bundledMain]);
+  const unbundledPackages = byPackage(unbundledFiles);
 
+  // 1. Import only, interleaved.
   const variants: Variant[] = [
     { key: 'bare', label: "bare node -e ''", args: ['-e', ''] },
     {
@@ -222,78 +426,186 @@ export async function run(): Promise<BenchResult> {
       args: ['--input-type=module', '-e', ''],
     },
     {
-      key: 'app',
-      label: `import dist/functions/*.js (${modules.length} files)`,
-      args: ['--input-type=module', '-e', importScript(modules)],
+      key: 'bundled',
+      label: 'bundle: dist/app/main.js, --enable-source-maps (as deployed)',
+      args: ['--enable-source-maps', bundledMain],
     },
-    ...dependenciesLoaded.map((pkg) => ({
-      key: pkg,
-      label: `  of which: import '${pkg}' alone`,
-      args: ['--input-type=module', '-e', `await import(${JSON.stringify(pkg)});`],
-    })),
+    { key: 'bundledNoMaps', label: '  the same without source maps', args: [bundledMain] },
+    {
+      key: 'singleFile',
+      label: '  one file, no chunks, --enable-source-maps',
+      args: ['--enable-source-maps', singleMain],
+    },
+    {
+      key: 'unbundled',
+      label: `unbundled: dist/functions/*.js (${unbundled.length} files) + node_modules`,
+      args: ['--input-type=module', '-e', importScript(unbundled)],
+    },
   ];
-
   const samples: number[][] = variants.map(() => []);
-  const started = performance.now();
   for (let round = 0; round < WARMUP_RUNS + RUNS; round++) {
     for (const index of rotation(variants.length, round)) {
       const elapsed = await timeChild(variants[index]?.args ?? []);
       if (round >= WARMUP_RUNS) samples[index]?.push(elapsed);
     }
   }
-  const wallSeconds = (performance.now() - started) / 1000;
   const summaries = samples.map((values) => summarise(values));
   const byKey = (key: string) => summaries[variants.findIndex((v) => v.key === key)] as Summary;
   const bare = byKey('bare');
-  const esm = byKey('esm');
-  const app = byKey('app');
-  const appOverBare = ratio(app.p50, bare.p50);
+  const bundledOverBare = ratio(byKey('bundled').p50, bare.p50);
+  const unbundledOverBare = ratio(byKey('unbundled').p50, bare.p50);
+
+  // 2. Spawn to the first 200 from POST /api/sms, interleaved.
+  const firstKeys = ['bundled', 'unbundled', 'empty'] as const;
+  const first: Record<(typeof firstKeys)[number], number[]> = {
+    bundled: [],
+    unbundled: [],
+    empty: [],
+  };
+  let azurite: Azurite | undefined;
+  let simulator: SimulatorProcess | undefined;
+  try {
+    [azurite, simulator] = await Promise.all([startAzurite(), startSimulatorProcess(API_KEY)]);
+    const deps = { azurite, simulator };
+    for (let round = 0; round < FIRST_REQUEST_WARMUP_RUNS + FIRST_REQUEST_RUNS; round++) {
+      for (const index of rotation(firstKeys.length, round)) {
+        const key = firstKeys[index]!;
+        const ms = await timeFirstAnswer(
+          host,
+          key === 'bundled' ? BUNDLED : key === 'unbundled' ? UNBUNDLED : EMPTY_APP,
+          key === 'empty' ? 404 : 200,
+          deps,
+        );
+        if (round >= FIRST_REQUEST_WARMUP_RUNS) first[key].push(ms);
+      }
+    }
+  } finally {
+    await Promise.all([simulator?.stop(), azurite?.stop()]);
+  }
+  const firstBundled = median(first.bundled);
+  const firstUnbundled = median(first.unbundled);
+  const firstEmpty = median(first.empty);
+
+  // 3. Package sizes.
+  const bundledSize = sizeOf(BUNDLED);
+  const production = productionNodeModules();
+  const unbundledSize = add(
+    add(sizeOf(join(UNBUNDLED, 'dist')), sizeOf(join(UNBUNDLED, 'host.json'))),
+    add(
+      sizeOf(join(ROOT, 'package.json')),
+      add(sizeOf(join(ROOT, 'package-lock.json')), production.size),
+    ),
+  );
+  const bundledZip = zippedBytes(BUNDLED);
+  const unbundledZip = zippedBytes(UNBUNDLED, ['package-lock.json', ...production.paths]);
+  const wallSeconds = (performance.now() - started) / 1000;
+
+  const importRows = variants.map((variant, i) => {
+    const s = summaries[i] as Summary;
+    return {
+      label: variant.label,
+      cells: [
+        formatMs(s.p50),
+        formatMs(s.min),
+        formatMs(s.max),
+        variant.key === 'bare' ? '' : formatRatio(ratio(s.p50, bare.p50)),
+      ],
+    };
+  });
+  const sizeCell = (size: Size, zip: number | undefined) =>
+    `${size.files} files, ${mib(size.bytes)}${zip === undefined ? '' : ` (zip ${mib(zip)})`}`;
 
   return {
-    title: `cold-start (N=${RUNS} runs each, interleaved)`,
-    columns: ['median ms', 'min ms', 'max ms', '− bare ms'],
+    title: `cold-start (import N=${RUNS} each, first request N=${FIRST_REQUEST_RUNS} each, interleaved)`,
+    columns: ['median ms', 'min ms', 'max ms', '× bare'],
     rows: [
-      ...variants.map((variant, i) => {
-        const s = summaries[i] as Summary;
-        const extra = variant.key === 'bare' ? '' : formatMs(s.p50 - bare.p50);
-        return {
-          label: variant.label,
-          cells: [formatMs(s.p50), formatMs(s.min), formatMs(s.max), extra],
-        };
-      }),
-      { label: 'ratio app/bare (median)', cells: [formatRatio(appOverBare)] },
-      { label: 'ratio app/ESM floor (median)', cells: [formatRatio(ratio(app.p50, esm.p50))] },
+      ...importRows,
+      {
+        label: 'ratio bundle/unbundled import (median)',
+        cells: [formatRatio(ratio(byKey('bundled').p50, byKey('unbundled').p50))],
+      },
+      {
+        label: 'first 200 POST /api/sms after spawn: bundle',
+        cells: [
+          formatMs(firstBundled),
+          formatMs(Math.min(...first.bundled)),
+          formatMs(Math.max(...first.bundled)),
+        ],
+      },
+      {
+        label: 'first 200 POST /api/sms after spawn: unbundled',
+        cells: [
+          formatMs(firstUnbundled),
+          formatMs(Math.min(...first.unbundled)),
+          formatMs(Math.max(...first.unbundled)),
+        ],
+      },
+      {
+        label: '  the local host on an empty app (first answer, 404)',
+        cells: [
+          formatMs(firstEmpty),
+          formatMs(Math.min(...first.empty)),
+          formatMs(Math.max(...first.empty)),
+        ],
+      },
+      {
+        label: 'ratio bundle/unbundled first request (median)',
+        cells: [formatRatio(ratio(firstBundled, firstUnbundled))],
+      },
+      {
+        label: 'ratio bundle/unbundled first request, host floor subtracted',
+        cells: [formatRatio(ratio(firstBundled - firstEmpty, firstUnbundled - firstEmpty))],
+      },
+      {
+        label: 'package: bundle (scripts/package-app.sh)',
+        cells: [sizeCell(bundledSize, bundledZip)],
+      },
+      {
+        label: 'package: unbundled (tsc dist/ + production node_modules)',
+        cells: [sizeCell(unbundledSize, unbundledZip)],
+      },
     ],
     notes: [
-      `aim: app/bare ≤ 2.00× → ${appOverBare <= 2 ? 'met' : 'NOT met'}`,
-      `${RUNS} kept runs of each (+${WARMUP_RUNS} discarded), spawn to exit; ${wallSeconds.toFixed(1)} s${rebuilt ? `; rebuilt dist/ first (${rebuilt})` : ''}`,
-      "'alone' rows share sub-dependencies, so their extra times do not add up to the app's",
-      `watched SDKs loaded at import: ${watchedLoaded.join(', ') || 'none'}`,
-      `watched SDKs not loaded at import: ${watchedNotLoaded.join(', ') || 'none'}`,
-      `all packages loaded at import (files, KiB read): ${packages.map((p) => `${p.name} (${p.files}, ${p.kib})`).join(', ') || 'none'}`,
+      `aim: bundle import ≤ ${AIM_RATIO.toFixed(2)}× bare → ${bundledOverBare <= AIM_RATIO ? 'met' : 'NOT met'} (${formatRatio(bundledOverBare)}; unbundled ${formatRatio(unbundledOverBare)})`,
+      `import: spawn to exit, ${RUNS} kept runs of each (+${WARMUP_RUNS} discarded); first request: spawn of the local host (bundled, no TypeScript loader) on each package to the first 200, Azurite and the simulator already running, ${FIRST_REQUEST_RUNS} kept (+${FIRST_REQUEST_WARMUP_RUNS} discarded); ${wallSeconds.toFixed(1)} s in all`,
+      `files read at import: bundle ${bundledFiles.length} (${kibOf(bundledFiles)} KiB: ${bundledFiles.map((f) => relative(BUNDLED, f)).join(', ')}); unbundled ${unbundledFiles.length} (${kibOf(unbundledFiles)} KiB)`,
+      `unbundled: npm packages loaded at import (files, KiB read): ${unbundledPackages.map((p) => `${p.name} (${p.files}, ${p.kib})`).join(', ') || 'none'}`,
+      `unbundled package size counts the ${production.paths.length} production packages of package-lock.json as installed here`,
     ],
     data: {
       runs: RUNS,
       warmupRuns: WARMUP_RUNS,
+      firstRequestRuns: FIRST_REQUEST_RUNS,
       wallSeconds: round1(wallSeconds),
-      rebuilt: rebuilt ?? null,
-      modules: modules.map((path) => relative(ROOT, path)),
-      bareMs: rounded(bare),
-      esmFloorMs: rounded(esm),
-      appMs: rounded(app),
-      dependencyAloneMs: Object.fromEntries(
-        dependenciesLoaded.map((pkg) => [pkg, rounded(byKey(pkg))]),
+      import: Object.fromEntries(
+        variants.map((variant, i) => [variant.key, rounded(summaries[i] as Summary)]),
       ),
-      ratioAppOverBareMedian: round3(appOverBare),
-      ratioAppOverEsmFloorMedian: round3(ratio(app.p50, esm.p50)),
-      aimRatio: 2,
-      aimMet: appOverBare <= 2,
-      watchedLoadedAtImport: watchedLoaded,
-      watchedNotLoadedAtImport: watchedNotLoaded,
-      packagesLoadedAtImport: packages,
-      samplesMs: Object.fromEntries(
-        variants.map((variant, i) => [variant.key, (samples[i] ?? []).map(round3)]),
-      ),
+      ratioBundledOverBare: round3(bundledOverBare),
+      ratioUnbundledOverBare: round3(unbundledOverBare),
+      ratioBundledOverUnbundledImport: round3(ratio(byKey('bundled').p50, byKey('unbundled').p50)),
+      aimRatio: AIM_RATIO,
+      aimMet: bundledOverBare <= AIM_RATIO,
+      firstRequestMs: {
+        bundled: round1(firstBundled),
+        unbundled: round1(firstUnbundled),
+        emptyApp: round1(firstEmpty),
+      },
+      ratioBundledOverUnbundledFirstRequest: round3(ratio(firstBundled, firstUnbundled)),
+      packageSize: {
+        bundled: { ...bundledSize, zipBytes: bundledZip ?? null },
+        unbundled: { ...unbundledSize, zipBytes: unbundledZip ?? null },
+      },
+      filesReadAtImport: {
+        bundled: bundledFiles.map((f) => relative(ROOT, f)),
+        unbundledCount: unbundledFiles.length,
+      },
+      unbundledPackagesLoadedAtImport: unbundledPackages,
+      samplesMs: {
+        ...Object.fromEntries(
+          variants.map((variant, i) => [variant.key, (samples[i] ?? []).map(round3)]),
+        ),
+        firstRequest: Object.fromEntries(firstKeys.map((key) => [key, first[key].map(round3)])),
+      },
     },
   };
 }
