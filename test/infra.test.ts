@@ -723,7 +723,8 @@ describe('the deployment package (scripts/package-app.sh, as azd runs it)', () =
     const map = new SourceMap(
       JSON.parse(readFileSync(join(stage, 'dist/app/main.js.map'), 'utf8')) as SourceMapPayload,
     );
-    const column = code[line]!.indexOf('app.http');
+    // The bundle is minified: several registrations can share a line, so find send-sms's own.
+    const column = code[line]!.indexOf('app.http("send-sms"');
     const entry = map.findEntry(line, column) as { originalSource?: string; originalLine?: number };
     expect(entry.originalSource).toMatch(/(^|\/)functions\/send-sms\.ts$/);
     const source = readFileSync(join(root, 'functions/send-sms.ts'), 'utf8').split('\n');
