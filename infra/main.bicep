@@ -122,7 +122,7 @@ param rateLimitInteractiveReserve int = rateLimitMaxCalls / 5
 @minValue(0)
 @maxValue(60000)
 @description('How late a queue message may come back and still use the slot reserved for it, ms (RATE_LIMIT_RESERVATION_TOLERANCE_MS).')
-param rateLimitReservationToleranceMs int = 5000
+param rateLimitReservationToleranceMs int = 3000
 
 @minValue(1)
 @maxValue(604800)

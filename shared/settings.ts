@@ -83,7 +83,7 @@ const settingsSchema = z.object({
   RATE_LIMIT_MAX_WAIT_SECONDS: intSetting(5, 0, 60),
   /** Default: a fifth of RATE_LIMIT_MAX_CALLS (resolved in parseSettings). */
   RATE_LIMIT_INTERACTIVE_RESERVE: z.coerce.number().int().min(0).max(999).optional(),
-  RATE_LIMIT_RESERVATION_TOLERANCE_MS: intSetting(5_000, 0, 60_000),
+  RATE_LIMIT_RESERVATION_TOLERANCE_MS: intSetting(3_000, 0, 60_000),
   RATE_LIMIT_TABLE_NAME: tableName.default('ratelimits'),
   IDEMPOTENCY_TABLE_NAME: tableName.default('idempotency'),
   IDEMPOTENCY_TTL_SECONDS: intSetting(86_400, 1, 7 * 86_400),

@@ -18,6 +18,8 @@ export interface SlotRequest {
   workClass: WorkClass;
   /** The moment of a reservation this caller was handed earlier. */
   reservation?: number;
+  /** Background work that has waited its turn already (a queue message deferred before). */
+  waited?: boolean;
 }
 
 export type Decision =
@@ -28,6 +30,11 @@ export interface PolicyConfig extends WindowShape {
   interactiveReserve: number;
   /** How far ahead reservations are handed out. */
   horizonMs: number;
+  /**
+   * How long before its turn a lined-up caller comes back: close enough to take a reservation
+   * it can wait for in-process, so most lined-up work is deferred only once.
+   */
+  lineLeadMs: number;
 }
 
 export interface LogView {
@@ -48,13 +55,15 @@ export function decide(
   config: PolicyConfig,
 ): { decision: Decision; outcome: Outcome } {
   if (request.workClass === 'interactive') return decideInteractive(log, now, config);
-  if (request.reservation === undefined)
-    return decideBackground(log, now, config, config.horizonMs);
-  // A holder whose reservation was taken by interactive work, or who came too late, has waited
-  // its turn already: it may reserve up to twice as far ahead rather than join the back of the line.
+  const claim =
+    request.reservation === undefined
+      ? undefined
+      : claimReservation(log, request.reservation, now, config);
+  // Work that has waited its turn already (lined up, or its reservation was taken or missed)
+  // may reserve up to twice as far ahead rather than join the back of the line again.
+  const waited = request.waited === true || request.reservation !== undefined;
   return (
-    claimReservation(log, request.reservation, now, config) ??
-    decideBackground(log, now, config, 2 * config.horizonMs)
+    claim ?? decideBackground(log, now, config, waited ? 2 * config.horizonMs : config.horizonMs)
   );
 }
 
@@ -116,7 +125,8 @@ function decideBackground(
     return { decision: { admitted: true, at: now }, outcome: 'admitted' };
   }
   const slot = earliestFit(log.entries, now, config.toleranceMs, capacity, config);
-  if (slot <= now + horizonMs) {
+  // The log stays within two limits' worth of entries (one Table Storage property holds it).
+  if (slot <= now + horizonMs && log.entries.length < 2 * config.maxCalls) {
     log.entries.push({ at: slot, kind: 'r' });
     return {
       decision: { admitted: false, retryAfterMs: slot - now, reservation: slot },
@@ -124,15 +134,14 @@ function decideBackground(
     };
   }
   // Every slot within the horizon is taken: come back when this one's turn is near, one
-  // background slot's worth of time after the previous caller that was lined up. The spacing
-  // counts the tolerance too, so the line never runs ahead of the slots (a caller coming back
-  // finds one within the horizon).
+  // background slot's worth of time after the previous caller that was lined up. If the line
+  // runs a little ahead of the slots, those coming back reserve within twice the horizon.
   const turn = Math.max(log.tail, slot);
-  log.tail = turn + (config.spanMs + config.toleranceMs) / capacity;
+  log.tail = turn + config.spanMs / capacity;
   return {
     decision: {
       admitted: false,
-      retryAfterMs: Math.max(1, Math.ceil(turn - config.horizonMs - now)),
+      retryAfterMs: Math.max(1, Math.ceil(turn - config.lineLeadMs - now)),
     },
     outcome: 'lined-up',
   };

@@ -113,6 +113,11 @@ const WAIT_JITTER_MS = 25;
 /** After a stale cached write, skip the cache for this many decisions, doubling up to the cap. */
 const CACHE_PENALTY_CAP = 16;
 const KINDS = new Set<string>(['i', 'b', 'r']);
+/**
+ * Lined-up background work comes back this long before its turn, and then waits in-process for
+ * the slot it reserves (queue work waits up to 2 s: shared/queues/queue-work.ts).
+ */
+const LINE_LEAD_MS = 1_000;
 
 interface LogEntity {
   partitionKey: string;
@@ -215,6 +220,7 @@ export class RateLimiter {
       toleranceMs: Math.max(0, options.reservationToleranceMs ?? 0),
       // One window ahead: the log never holds more than about two windows' worth of entries.
       horizonMs: spanMs,
+      lineLeadMs: LINE_LEAD_MS,
     };
     this.windowMs = options.windowMs;
     this.account = options.account;
@@ -457,7 +463,7 @@ export class RateLimiter {
     this.counters.writes++;
     const sorted = [...log.entries].sort((a, b) => a.at - b.at);
     const times = JSON.stringify(sorted.map((e) => e.at));
-    if (times.length * 2 > MAX_LOG_CHARS) {
+    if (times.length > MAX_LOG_CHARS) {
       throw new DependencyUnavailableError(
         'configuration',
         `RATE_LIMIT_MAX_CALLS is too large for one log entity (${times.length} characters).`,

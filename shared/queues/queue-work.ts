@@ -49,6 +49,8 @@ export interface BackgroundSlot {
   workClass: 'background';
   maxWaitMs: number;
   reservation?: number;
+  /** Deferred before: it has waited its turn. */
+  waited: boolean;
 }
 
 const BACKGROUND_MAX_WAIT_MS = 2_000;
@@ -207,6 +209,7 @@ export async function handleQueueMessage(
     const slot: BackgroundSlot = {
       workClass: 'background',
       maxWaitMs: BACKGROUND_MAX_WAIT_MS,
+      waited: delivery.deferrals > 0,
       ...(delivery.reservation !== undefined ? { reservation: delivery.reservation } : {}),
     };
     await handle(delivery.payload, log, slot);

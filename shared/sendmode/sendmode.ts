@@ -32,6 +32,8 @@ export interface CallOptions {
   workClass: WorkClass;
   /** A slot reserved for this work earlier (background work coming back from the queue). */
   reservation?: number;
+  /** Background work deferred before: it has waited its turn (see admission-policy.ts). */
+  waited?: boolean;
 }
 
 export class Sendmode {
@@ -68,8 +70,8 @@ export class Sendmode {
     // What the configured API generation lacks is refused here: no key read, no limiter slot.
     assertOffered(this.api.version, name);
     const key = await this.keys.get(options.log);
-    const { workClass, reservation } = options;
-    await this.gate.acquire(options.maxWaitMs, { workClass, reservation });
+    const { workClass, reservation, waited } = options;
+    await this.gate.acquire(options.maxWaitMs, { workClass, reservation, waited });
     try {
       return await operation(key);
     } catch (error) {
