@@ -10,13 +10,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as backlog from './backlog.bench.js';
 import * as coldStart from './cold-start.bench.js';
 import * as localHost from './host.bench.js';
+import * as bulkImport from './import.bench.js';
 import * as limiter from './limiter.bench.js';
 import * as sendPath from './send-path.bench.js';
 import { type Benchmark, type BenchResult, formatTable } from './stats.js';
 
-const BENCHMARKS: Benchmark[] = [sendPath, coldStart, limiter, localHost];
+const BENCHMARKS: Benchmark[] = [sendPath, coldStart, limiter, backlog, localHost, bulkImport];
 
 const RESULTS_FILE = join(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
 

@@ -260,6 +260,10 @@ const SAMPLES: Record<string, string> = {
 const QUEUE_SAMPLES: Record<string, string> = {
   'import-customer': "{group:'Local',mobilenumber:'+353870000001',firstname:'Ada'}",
 };
+/** The same samples as JSON, for `az storage message put`. */
+const QUEUE_SAMPLES_JSON: Record<string, string> = {
+  'import-customer': '{"group":"Local","mobilenumber":"+353870000001","firstname":"Ada"}',
+};
 
 function curlFor(fn: FunctionInfo): string[] {
   const url = fn.invoke_url_template ?? '';
@@ -275,13 +279,21 @@ function curlFor(fn: FunctionInfo): string[] {
 function queueDropFor(fn: FunctionInfo, encoding: string): string[] {
   const queue = fn.queue ?? '';
   const sample = QUEUE_SAMPLES[fn.name] ?? '{}';
-  const encode = encoding === 'none' ? 'm' : "Buffer.from(m).toString('base64')";
+  // messageEncoding none: the app reads plain JSON and base64 JSON alike, so show plain.
+  const plain = encoding === 'none';
+  const encode = plain ? 'm' : "Buffer.from(m).toString('base64')";
+  const json = QUEUE_SAMPLES_JSON[fn.name] ?? '{}';
   return [
-    `  # ${fn.name}: drop a message on '${queue}' (host.json messageEncoding: ${encoding})`,
+    `  # ${fn.name}: drop a message on '${queue}' (plain JSON${plain ? ' or base64 JSON' : ', base64-encoded as host.json says'})`,
     `  node -e "const {QueueClient}=require('@azure/storage-queue');` +
       `const q=new QueueClient(process.env.AzureWebJobsStorage||'UseDevelopmentStorage=true','${queue}');` +
       `const m=JSON.stringify(${sample});` +
       `q.createIfNotExists().then(()=>q.sendMessage(${encode})).then(r=>console.log('queued',r.messageId))"`,
+    ...(plain
+      ? [
+          `  az storage message put --connection-string UseDevelopmentStorage=true --queue-name ${queue} --content '${json}'`,
+        ]
+      : []),
   ];
 }
 
