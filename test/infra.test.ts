@@ -710,6 +710,37 @@ describe('the deployment package (scripts/package-app.sh, as azd runs it)', () =
     expect(outside).toEqual(['@azure/functions-core']);
   });
 
+  it('loads only @azure/functions and zod at import: undici and the Azure SDKs on first use', () => {
+    // The files main.js imports statically, transitively: what every cold start reads.
+    const eager = new Set<string>();
+    const visit = (file: string) => {
+      if (eager.has(file)) return;
+      eager.add(file);
+      const code = readFileSync(join(stage, 'dist/app', file), 'utf8');
+      for (const match of code.matchAll(
+        /(?:^|[;}])\s*import\s*(?:[^"'();]*?from\s*)?"\.\/([\w-]+\.js)"/g,
+      )) {
+        visit(match[1]!);
+      }
+    };
+    visit('main.js');
+    const packages = new Set<string>();
+    for (const file of eager) {
+      const map = JSON.parse(readFileSync(join(stage, 'dist/app', `${file}.map`), 'utf8')) as {
+        sources: string[];
+      };
+      for (const source of map.sources) {
+        // A dependency's own source map may name its sources webpack://<package>/...
+        const match = /(?:node_modules\/|^webpack:\/\/)((?:@[^/]+\/)?[^/]+)\//.exec(source);
+        if (match) packages.add(match[1]!);
+      }
+    }
+    expect(eager.size).toBeGreaterThan(1);
+    expect([...packages].sort()).toEqual(
+      ['@azure/functions', '@azure/functions-extensions-base', 'cookie', 'zod'].sort(),
+    );
+  });
+
   it('has a source map for every file, mapping bundled code back to its .ts source', () => {
     const js = files(join(stage, 'dist/app')).filter((f) => f.endsWith('.js'));
     for (const file of js) {

@@ -1,5 +1,5 @@
 /** Table Storage clients for the app's storage account (see `storage-account.ts`). */
-import { TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { DependencyUnavailableError } from '../errors.js';
 import type { Settings } from '../settings.js';
 import {
@@ -12,13 +12,15 @@ import {
 export { hasStatus, storageErrorCode } from './storage-account.js';
 
 /**
- * A `TableClient` for `tableName`. Async because the identity path loads `@azure/identity` on
- * demand. Call `ensureTable(client)` before first use.
+ * A `TableClient` for `tableName`. Async because `@azure/data-tables` (and, on the identity
+ * path, `@azure/identity`) load on demand: a module that only imports this file's helpers loads
+ * no SDK at start. Call `ensureTable(client)` before first use.
  */
 export async function createTableClient(
   settings: Settings,
   tableName: string,
 ): Promise<TableClient> {
+  const { TableClient } = await import('@azure/data-tables');
   const target = await storageTarget(settings, 'table');
   const options = {
     retryOptions: { ...STORAGE_RETRY_OPTIONS },
