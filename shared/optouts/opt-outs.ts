@@ -7,6 +7,7 @@
  */
 import { AppError, NotOfferedError, UpstreamRejectedError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { BackgroundSlot } from '../queues/queue-work.js';
 import type { SendmodeApiVersion } from '../settings.js';
 import { notOffered, offers } from '../sendmode/api-version.js';
 import { matchKeyword, type OptOutInput } from '../schemas/opt-out.js';
@@ -82,7 +83,8 @@ export async function takeOptOut(
   if (!result.applied) return 'superseded';
   if (result.synced) return 'already-opted-out';
   try {
-    await deps.sendmode.optOut(request, { log: deps.log, maxWaitMs: 0 });
+    // The webhook's sender waits for the answer: interactive, but no waiting for a slot.
+    await deps.sendmode.optOut(request, { log: deps.log, maxWaitMs: 0, workClass: 'interactive' });
   } catch (error) {
     // The configured API generation has no opt-out call (v3): the app's own list is the record.
     if (error instanceof NotOfferedError) return 'opted-out';
@@ -108,12 +110,13 @@ export async function takeOptOut(
 export async function syncOptOut(
   request: OptOutRequest,
   deps: Omit<OptOutDeps, 'enqueueSync'>,
+  slot: BackgroundSlot,
 ): Promise<'opted-out' | 'already-opted-out' | 'superseded'> {
   const needed = await deps.suppression.syncNeeded(request.mobilenumber);
   if (needed === 'synced') return 'already-opted-out';
   if (needed === 'not-suppressed') return 'superseded';
   try {
-    await deps.sendmode.optOut(request, { log: deps.log, maxWaitMs: 0 });
+    await deps.sendmode.optOut(request, { log: deps.log, ...slot });
   } catch (error) {
     if (error instanceof UpstreamRejectedError && error.permanent && !error.isAuthFailure) {
       await deps.suppression.markRejected(request.mobilenumber, error.upstream);

@@ -121,7 +121,7 @@ export interface SimulatorProcess extends Child {
   origin: string;
   calls(
     operation?: string,
-  ): Promise<{ operation: string; arrivedAt: number; httpStatus: number }[]>;
+  ): Promise<{ operation: string; arrivedAt: number; httpStatus: number; payload: unknown }[]>;
 }
 
 export async function startSimulatorProcess(apiKey: string): Promise<SimulatorProcess> {
@@ -147,7 +147,7 @@ export async function startSimulatorProcess(apiKey: string): Promise<SimulatorPr
       const query = operation ? `?operation=${operation}` : '';
       const res = await fetch(`${origin}/__admin/calls${query}`);
       const body = (await res.json()) as {
-        calls: { operation: string; arrivedAt: number; httpStatus: number }[];
+        calls: { operation: string; arrivedAt: number; httpStatus: number; payload: unknown }[];
       };
       return body.calls;
     },
