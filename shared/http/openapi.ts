@@ -22,6 +22,8 @@ import type { Problem } from './problem.js';
 import { customerSchema, MAX_CUSTOMER_BATCH } from '../schemas/customer.js';
 import { optOutSchema } from '../schemas/opt-out.js';
 import { sendSmsSchema } from '../schemas/send-sms.js';
+import type { AppStatus } from '../app-status.js';
+import type { RecentOptOut } from '../optouts/recent-optouts.js';
 import type { CreditsResult } from '../sendmode/client.js';
 import type { SendSmsAnswer } from '../sendmode/sms-sender.js';
 
@@ -51,6 +53,12 @@ export const CONNECTOR_OPERATIONS = {
     operationId: 'Optout_Customer',
     summary: 'Optout Customer',
     description: 'Optout Customer number from database.',
+  },
+  getStatus: {
+    operationId: 'Get_Status',
+    summary: 'Get Status',
+    description:
+      'The shared Sendmode call limit now (calls in the window by class, reserved, free, next free slot) and the queue depths. Never calls Sendmode: check it before a bulk job.',
   },
 } as const;
 
@@ -164,6 +172,40 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
       'unchanged: Sendmode’s v2 API has no opt-in call, so its own opt-out list may still hold the number. not-offered: the configured API generation (v3) has no opt-out call; the number is on this app’s list only.',
   },
   note: { summary: 'Note' },
+  // status
+  limit: { summary: 'Limit', description: 'The shared Sendmode call limit now.' },
+  maxCalls: { summary: 'Max calls', description: 'Calls allowed in any rolling window.' },
+  windowSeconds: { summary: 'Window (s)' },
+  interactiveReserve: {
+    summary: 'Interactive reserve',
+    description: 'Calls of every window kept for HTTP callers; queue work uses the rest.',
+  },
+  admitted: { summary: 'Admitted', description: 'Calls made in the window that ends now.' },
+  interactive: { summary: 'Interactive', description: 'HTTP callers: sends, credit checks.' },
+  background: { summary: 'Background', description: 'Queue work: imports, opt-out sync.' },
+  total: { summary: 'Total' },
+  reservedAhead: {
+    summary: 'Reserved ahead',
+    description: 'Slots kept for queue messages that will come back for them.',
+  },
+  free: { summary: 'Free now', description: 'Calls of each class that would be admitted now.' },
+  nextSlotFreesAt: {
+    summary: 'Next slot frees at',
+    description: 'Empty when nothing is in the window.',
+  },
+  nextSlotFreesInSeconds: { summary: 'Next slot frees in (s)' },
+  backgroundLinedUpUntil: {
+    summary: 'Queue work lined up until',
+    description: 'About when the current backlog will have reached Sendmode.',
+  },
+  queues: { summary: 'Queues' },
+  name: { summary: 'Queue name' },
+  approximateMessages: {
+    summary: 'Messages',
+    description: 'Queue Storage’s estimate, counting messages waiting for their slot.',
+  },
+  poison: { summary: 'Poison queue' },
+  recentOptOuts: { summary: 'Recent opt-outs', description: 'Numbers masked.' },
   ...ADMIN_FIELD_DOCS,
 };
 
@@ -196,6 +238,38 @@ const creditsResultSchema = z.object({
   ...sendmodeStatus,
   balance: z.number(),
 }) satisfies z.ZodType<CreditsResult>;
+
+const queueDepthSchema = z.object({ name: z.string(), approximateMessages: z.number().int() });
+
+const appStatusSchema = z.object({
+  status: z.literal('ok'),
+  at: z.string(),
+  limit: z.object({
+    maxCalls: z.number().int(),
+    windowSeconds: z.number(),
+    interactiveReserve: z.number().int(),
+    admitted: z.object({
+      interactive: z.number().int(),
+      background: z.number().int(),
+      total: z.number().int(),
+    }),
+    reservedAhead: z.number().int(),
+    free: z.object({ interactive: z.number().int(), background: z.number().int() }),
+    nextSlotFreesAt: z.string().nullable(),
+    nextSlotFreesInSeconds: z.number().nullable(),
+    backgroundLinedUpUntil: z.string().nullable(),
+  }),
+  queues: z.array(queueDepthSchema.extend({ poison: queueDepthSchema })),
+  recentOptOuts: z
+    .array(
+      z.object({
+        number: z.string(),
+        at: z.string(),
+        source: z.enum(['webhook', 'api', 'manual']),
+      }),
+    )
+    .optional(),
+}) satisfies z.ZodType<AppStatus & { recentOptOuts?: RecentOptOut[] }>;
 
 const customersQueuedSchema = z.object({
   status: z.literal('queued'),
@@ -490,6 +564,32 @@ function document(): Schema {
           },
         },
       },
+      '/status': {
+        get: {
+          ...CONNECTOR_OPERATIONS.getStatus,
+          produces: jsonOperation.produces,
+          parameters: [
+            {
+              name: 'recentOptOuts',
+              in: 'query',
+              required: false,
+              type: 'integer',
+              minimum: 0,
+              maximum: 50,
+              description: 'Also list the latest opt-outs, numbers masked (0–50; default 0).',
+              'x-ms-summary': 'Recent opt-outs',
+              'x-ms-visibility': 'advanced',
+            },
+          ],
+          responses: {
+            200: {
+              description: 'The limit and the queues now.',
+              schema: { $ref: '#/definitions/AppStatus' },
+            },
+            ...errors(400, 401, 503),
+          },
+        },
+      },
       '/customers': {
         post: {
           ...CONNECTOR_OPERATIONS.importCustomer,
@@ -563,6 +663,7 @@ function document(): Schema {
       CustomersQueued: definition(customersQueuedSchema, 'output', 'Customers queued for import.'),
       OptOut: definition(optOutSchema, 'input', 'A number to opt out.'),
       OptOutResult: definition(optOutResultSchema, 'output', 'The opt-out’s outcome.'),
+      AppStatus: definition(appStatusSchema, 'output', 'The shared limit and the queues now.'),
       Problem: definition(problemSchema, 'output', 'An RFC 9457 problem.'),
     },
   };
