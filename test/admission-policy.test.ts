@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  INTERACTIVE_HEAD_START_MS,
   decide,
   type Decision,
   type LogView,
@@ -44,8 +45,9 @@ describe('classes of work', () => {
     expect(background.every((r) => r.outcome === 'admitted')).toBe(true);
     const ninth = decide(log, { workClass: 'background' }, T0, config);
     expect(ninth.outcome).toBe('reserved');
-    // The reservation sits at the moment the first admissions leave the window.
-    expect(reservationOf(ninth.decision)).toBe(T0 + config.spanMs);
+    // The reservation sits just after the first admissions leave the window (interactive
+    // callers get a head start on that moment).
+    expect(reservationOf(ninth.decision)).toBe(T0 + config.spanMs + INTERACTIVE_HEAD_START_MS);
     const interactive = many(log, 2, 'interactive', T0);
     expect(interactive.map((r) => r.outcome)).toEqual(['admitted', 'admitted']);
     expect(decide(log, { workClass: 'interactive' }, T0, config).outcome).toBe('denied');
@@ -120,7 +122,23 @@ describe('reservations', () => {
     expect(log.entries.filter((e) => e.kind === 'r')).toHaveLength(0);
     const back = decide(log, { workClass: 'background', reservation: held }, held + 5, config);
     expect(back.outcome).toBe('reserved');
-    expect(reservationOf(back.decision)).toBe(held + config.spanMs);
+    expect(reservationOf(back.decision)).toBe(held + config.spanMs + INTERACTIVE_HEAD_START_MS);
+  });
+});
+
+describe('interactive callers who must wait', () => {
+  it('are told to come back when a call leaves the window, reservations or not, and get there first', () => {
+    const log = emptyLog();
+    many(log, 8, 'background', T0);
+    many(log, 2, 'interactive', T0);
+    // Queue work fills every slot that frees, a head start after it frees.
+    const reservations = many(log, 8, 'background', T0 + 5);
+    expect(reservations.every((r) => r.outcome === 'reserved')).toBe(true);
+    const waiting = decide(log, { workClass: 'interactive' }, T0 + 10, config);
+    expect(waiting.decision).toEqual({ admitted: false, retryAfterMs: config.spanMs - 10 });
+    const back = T0 + config.spanMs;
+    const served = many(log, 2, 'interactive', back);
+    expect(served.map((r) => r.outcome)).toEqual(['admitted', 'admitted']);
   });
 });
 

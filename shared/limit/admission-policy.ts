@@ -14,6 +14,9 @@ import { earliestFit, type Entry, fits, type WindowShape } from './sliding-log.j
 
 export type WorkClass = 'interactive' | 'background';
 
+/** How long after room appears a reservation begins (interactive callers' head start). */
+export const INTERACTIVE_HEAD_START_MS = 100;
+
 export interface SlotRequest {
   workClass: WorkClass;
   /** The moment of a reservation this caller was handed earlier. */
@@ -85,7 +88,9 @@ function decideInteractive(
       return { decision: { admitted: true, at: now }, outcome: 'took-reservation' };
     }
   }
-  const freeAt = earliestFit(log.entries, now, 0, config.maxCalls, config);
+  // Reservations do not count: one can be taken when its slot comes.
+  const admissions = log.entries.filter((e) => e.kind !== 'r');
+  const freeAt = earliestFit(admissions, now, 0, config.maxCalls, config);
   return {
     decision: { admitted: false, retryAfterMs: Math.max(1, freeAt - now) },
     outcome: 'denied',
@@ -124,9 +129,18 @@ function decideBackground(
     log.entries.push({ at: now, kind: 'b' });
     return { decision: { admitted: true, at: now }, outcome: 'admitted' };
   }
-  const slot = earliestFit(log.entries, now, config.toleranceMs, capacity, config);
+  // The reservation starts a little after the moment room appears, so an interactive caller
+  // waiting for that moment gets there first (it may take the reservation's slot).
+  const room = earliestFit(
+    log.entries,
+    now,
+    config.toleranceMs + INTERACTIVE_HEAD_START_MS,
+    capacity,
+    config,
+  );
+  const slot = room + INTERACTIVE_HEAD_START_MS;
   // The log stays within two limits' worth of entries (one Table Storage property holds it).
-  if (slot <= now + horizonMs && log.entries.length < 2 * config.maxCalls) {
+  if (room <= now + horizonMs && log.entries.length < 2 * config.maxCalls) {
     log.entries.push({ at: slot, kind: 'r' });
     return {
       decision: { admitted: false, retryAfterMs: slot - now, reservation: slot },
