@@ -589,3 +589,94 @@ describe('RateLimiter latency on Azurite', () => {
     expect(rl.stats().admissions).toBe(rounds);
   });
 });
+
+describe('RateLimiter: classes of work and reservations, through Table Storage', () => {
+  it('keeps the interactive reserve across instances, and records each admission’s class', async () => {
+    const partition = account();
+    const options = {
+      maxCalls: 6,
+      windowMs: 30_000,
+      safetyMarginMs: 0,
+      interactiveReserve: 2,
+      account: partition,
+    };
+    const [a, b] = [
+      new RateLimiter(await newTable(), options),
+      new RateLimiter(await newTable(), options),
+    ];
+    const background = await Promise.all(
+      [a, b].flatMap((rl) => [1, 2, 3].map(() => rl.tryAcquire({ workClass: 'background' }))),
+    );
+    expect(admittedTimes(background)).toHaveLength(4);
+    expect(background.filter((d) => !d.admitted && d.reservation !== undefined)).toHaveLength(2);
+    const interactive = await Promise.all([a.tryAcquire(), b.tryAcquire(), a.tryAcquire()]);
+    expect(admittedTimes(interactive)).toHaveLength(2);
+    const entity = await (
+      await newTable()
+    ).getEntity<{ kinds: string }>(partition, RATE_LIMIT_ROW_KEY);
+    expect([...entity.kinds].sort().join('')).toBe('bbbbiirr');
+    const snapshot = await a.snapshot();
+    expect(snapshot.admitted).toEqual({ interactive: 2, background: 4, total: 6 });
+    expect(snapshot.reservedAhead).toBe(2);
+  });
+
+  it('a background caller waits in-process for a reservation within its wait and claims it', async () => {
+    const rl = await limiter({ maxCalls: 1, windowMs: 600, safetyMarginMs: 0 });
+    await rl.tryAcquire({ workClass: 'background' });
+    const started = Date.now();
+    await rl.acquire(2_000, { workClass: 'background' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+    expect(rl.stats()).toMatchObject({ reservations: 1, claims: 1, admissions: 2 });
+  });
+
+  it('beyond its wait, RateLimitedError carries the reservation, which a later call claims', async () => {
+    const rl = await limiter({ maxCalls: 1, windowMs: 1_500, safetyMarginMs: 0 });
+    await rl.tryAcquire({ workClass: 'background' });
+    const error = await rl.acquire(0, { workClass: 'background' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    const reservation = (error as RateLimitedError).reservation;
+    expect(reservation).toBeGreaterThan(Date.now());
+    // Anyone else is refused meanwhile; the holder gets its slot at its moment.
+    expect((await rl.tryAcquire({ workClass: 'background' })).admitted).toBe(false);
+    await sleep(Math.max(0, reservation! - Date.now()));
+    const claim = await rl.tryAcquire({ workClass: 'background', reservation });
+    expect(claim.admitted).toBe(true);
+  });
+
+  it('reads a log written before classes existed as interactive admissions', async () => {
+    const table = await newTable();
+    const partition = account();
+    const now = Date.now();
+    await table.createEntity({
+      partitionKey: partition,
+      rowKey: RATE_LIMIT_ROW_KEY,
+      times: JSON.stringify([now - 100, now - 50]),
+    });
+    const rl = new RateLimiter(table, {
+      maxCalls: 3,
+      windowMs: 10_000,
+      safetyMarginMs: 0,
+      interactiveReserve: 1,
+      account: partition,
+    });
+    expect((await rl.snapshot()).admitted).toEqual({ interactive: 2, background: 0, total: 2 });
+    expect((await rl.tryAcquire({ workClass: 'background' })).admitted).toBe(false);
+    expect((await rl.tryAcquire()).admitted).toBe(true);
+  });
+
+  it.each([
+    ['kinds of another length', { times: '[1,2]', kinds: 'i' }],
+    ['an unknown kind', { times: '[1]', kinds: 'x' }],
+  ])('fails closed on a log with %s (treated as full)', async (_what, props) => {
+    const table = await newTable();
+    const partition = account();
+    await table.createEntity({ partitionKey: partition, rowKey: RATE_LIMIT_ROW_KEY, ...props });
+    const rl = new RateLimiter(table, {
+      maxCalls: 3,
+      windowMs: 10_000,
+      safetyMarginMs: 0,
+      account: partition,
+    });
+    expect((await rl.tryAcquire()).admitted).toBe(false);
+  });
+});

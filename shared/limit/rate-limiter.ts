@@ -53,7 +53,7 @@ export interface RateLimiterOptions {
   safetyMarginMs: number;
   /** RATE_LIMIT_INTERACTIVE_RESERVE: calls of every window background work leaves (default 0). */
   interactiveReserve?: number;
-  /** RATE_LIMIT_RESERVATION_TOLERANCE_MS: how late a reservation may still be used (default 0). */
+  /** RATE_LIMIT_RESERVATION_TOLERANCE_MS: how late a reservation may still be used (default 3000). */
   reservationToleranceMs?: number;
   /** SENDMODE_ACCOUNT_NAME: the PartitionKey; never the API key. */
   account: string;
@@ -217,7 +217,7 @@ export class RateLimiter {
       maxCalls: options.maxCalls,
       interactiveReserve: reserve,
       spanMs,
-      toleranceMs: Math.max(0, options.reservationToleranceMs ?? 0),
+      toleranceMs: Math.max(0, options.reservationToleranceMs ?? 3_000),
       // One window ahead: the log never holds more than about two windows' worth of entries.
       horizonMs: spanMs,
       lineLeadMs: LINE_LEAD_MS,
