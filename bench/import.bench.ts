@@ -3,7 +3,7 @@
  * both passes, validation, 64 in flight) puts on a queue in Azurite, beside a bare loop of
  * @azure/storage-queue sendMessage calls with the same concurrency and message size, which is
  * the ceiling here: Azurite answers one message per request. Interleaved rounds, medians;
- * each run into a fresh queue. `IMPORT_BENCH_ROWS` sets the rows per run (default 20,000).
+ * each run into a fresh queue. `IMPORT_BENCH_ROWS` sets the rows per run (default 10,000).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { type BenchResult, formatRatio, median, ratio } from './stats.js';
 
 export const name = 'import';
 
-const ROWS = Number(process.env.IMPORT_BENCH_ROWS ?? 20_000);
+const ROWS = Number(process.env.IMPORT_BENCH_ROWS ?? 10_000);
 const ROUNDS = 3;
 const CONCURRENCY = 64;
 
