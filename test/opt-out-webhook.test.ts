@@ -165,7 +165,6 @@ async function messageCount(name: string): Promise<number> {
   return (await queue.getProperties()).approximateMessagesCount ?? 0;
 }
 
-
 /** Visible messages, decoded, without removing them; waits up to `waitMs` for `atLeast` of them. */
 async function peek(name: string, atLeast = 0, waitMs = 0): Promise<unknown[]> {
   const queue = queueClient(name);

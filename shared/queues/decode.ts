@@ -55,4 +55,3 @@ export function decodeQueueMessage(message: unknown): unknown {
   if (json.ok && typeof json.value !== 'string') return json.value;
   return fromBase64Json(message) ?? message;
 }
-
