@@ -21,8 +21,12 @@ import { QueueClient } from '@azure/storage-queue';
 import { type Azurite, startAzurite } from '../test/helpers/azurite.js';
 import { ensureBuilt } from '../test/helpers/build.js';
 import { maxInAnyWindow } from '../test/helpers/limit-run.js';
-import { type HostProcess, startHostProcess } from '../test/helpers/processes.js';
-import { type Simulator, startSimulator } from '../tools/sendmode-simulator/simulator.js';
+import {
+  type HostProcess,
+  type SimulatorProcess,
+  startHostProcess,
+  startSimulatorProcess,
+} from '../test/helpers/processes.js';
 import { type BenchResult, type BenchRow, formatTable } from './stats.js';
 
 export const name = 'backlog';
@@ -120,11 +124,9 @@ interface BacklogRun {
   duplicates: number;
 }
 
-async function runBacklog(
-  azurite: Azurite,
-  simulator: Simulator,
-  size: number,
-): Promise<BacklogRun> {
+async function runBacklog(azurite: Azurite, size: number): Promise<BacklogRun> {
+  // Its own process, fresh per run: arrival times are taken on an event loop of their own.
+  const simulator: SimulatorProcess = await startSimulatorProcess(API_KEY);
   const counts: Counts = {};
   const [table, queue] = await Promise.all([
     countingProxy('table', azurite.tablePort, counts),
@@ -150,7 +152,6 @@ async function runBacklog(
   let hosts: HostProcess[] = [];
   try {
     hosts = await Promise.all(Array.from({ length: HOSTS }, () => startHostProcess({ env })));
-    simulator.reset();
     for (const key of Object.keys(counts)) delete counts[key];
     const producer = new QueueClient(azurite.connectionString, queueName);
     await producer.createIfNotExists();
@@ -169,8 +170,11 @@ async function runBacklog(
     }
     const idealSeconds = size / IDEAL_PER_SECOND;
     const deadline = Date.now() + (idealSeconds * 3 + 60) * 1000;
-    while (simulator.callsFor('import').length < size && Date.now() < deadline) await sleep(250);
-    const imports = simulator.callsFor('import');
+    let imports = await simulator.calls('import');
+    while (imports.length < size && Date.now() < deadline) {
+      await sleep(500);
+      imports = await simulator.calls('import');
+    }
     const last = Math.max(...imports.map((c) => c.arrivedAt));
     const drainSeconds = (last - dropped) / 1000;
     const numbers = new Set(imports.map((c) => JSON.stringify(c.payload)));
@@ -194,10 +198,7 @@ async function runBacklog(
       storageOpsPerMessage: all / size,
       counts: { ...counts },
       maxInAnyWindow: maxInAnyWindow(
-        simulator
-          .calls()
-          .map((c) => c.arrivedAt)
-          .sort((a, b) => a - b),
+        (await simulator.calls()).map((c) => c.arrivedAt).sort((a, b) => a - b),
         LIMIT.windowSeconds * 1000,
       ),
       imported: numbers.size,
@@ -205,6 +206,7 @@ async function runBacklog(
     };
   } finally {
     await Promise.all(hosts.map((h) => h.stop()));
+    await simulator.stop();
     await Promise.all([table.close(), queue.close()]);
   }
 }
@@ -214,13 +216,10 @@ const two = (value: number) => value.toFixed(2);
 export async function run(): Promise<BenchResult> {
   await ensureBuilt();
   const started = performance.now();
-  const [azurite, simulator] = await Promise.all([
-    startAzurite(),
-    startSimulator({ apiKeys: [API_KEY], balance: 1_000_000 }),
-  ]);
+  const azurite = await startAzurite();
   try {
     const runs: BacklogRun[] = [];
-    for (const size of SIZES) runs.push(await runBacklog(azurite, simulator, size));
+    for (const size of SIZES) runs.push(await runBacklog(azurite, size));
     const rows: BenchRow[] = runs.map((r) => ({
       label: `${r.size} imports, ${HOSTS} hosts, ${LIMIT.maxCalls} per ${LIMIT.windowSeconds} s`,
       cells: [
@@ -274,7 +273,7 @@ export async function run(): Promise<BenchResult> {
       },
     };
   } finally {
-    await Promise.all([simulator.close(), azurite.stop()]);
+    await azurite.stop();
   }
 }
 
