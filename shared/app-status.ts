@@ -3,6 +3,7 @@
  * each queue and its poison queue. Cheap by design (one entity read, one properties call per
  * queue) and never a call to Sendmode, so a flow may ask before every bulk job.
  */
+import type { LimitSnapshot } from './limit/rate-limiter.js';
 import type { Services } from './services.js';
 
 export interface QueueStatus {
@@ -14,13 +15,8 @@ export interface QueueStatus {
 export interface AppStatus {
   status: 'ok';
   at: string;
-  limit: {
-    maxCalls: number;
-    windowSeconds: number;
-    interactiveReserve: number;
-    admitted: { interactive: number; background: number; total: number };
-    reservedAhead: number;
-    free: { interactive: number; background: number };
+  /** The limiter's snapshot, its moments as ISO 8601 (null when there is none). */
+  limit: Omit<LimitSnapshot, 'nextSlotFreesAt' | 'backgroundLinedUpUntil' | 'at'> & {
     nextSlotFreesAt: string | null;
     nextSlotFreesInSeconds: number | null;
     backgroundLinedUpUntil: string | null;
