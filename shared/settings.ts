@@ -1,8 +1,10 @@
 /**
- * The one place that reads the environment. Every setting is parsed and validated once;
+ * The one place that reads the environment (but the queue names the registrations read without
+ * zod at start-up: shared/queue-names.ts). Every setting is parsed and validated once;
  * a bad or missing setting fails start-up with a message naming each one.
  */
 import * as z from 'zod';
+import { DEFAULT_QUEUE_NAMES, QUEUE_NAME_PATTERN } from './queue-names.js';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -33,13 +35,10 @@ const secretName = z
 
 const tableName = z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be a valid table name');
 
-/** Storage queue names: 3-63 lower-case letters, digits and single dashes; `-poison` is appended. */
+/** Storage queue names (the pattern is shared with the registrations: shared/queue-names.ts). */
 const queueName = z
   .string()
-  .regex(
-    /^[a-z0-9](?!.*--)[a-z0-9-]{1,48}[a-z0-9]$/,
-    'must be a valid queue name (at most 50 characters)',
-  );
+  .regex(QUEUE_NAME_PATTERN, 'must be a valid queue name (at most 50 characters)');
 
 /** Sendmode's API generations: v2 (the REST API the connector was built on) and v3 ("Engage", 3.0). */
 export const SENDMODE_API_VERSIONS = ['v2', 'v3'] as const;
@@ -87,8 +86,8 @@ const settingsSchema = z.object({
   RATE_LIMIT_TABLE_NAME: tableName.default('ratelimits'),
   IDEMPOTENCY_TABLE_NAME: tableName.default('idempotency'),
   IDEMPOTENCY_TTL_SECONDS: intSetting(86_400, 1, 7 * 86_400),
-  IMPORT_QUEUE_NAME: queueName.default('customer-imports'),
-  OPTOUT_QUEUE_NAME: queueName.default('optout-sync'),
+  IMPORT_QUEUE_NAME: queueName.default(DEFAULT_QUEUE_NAMES.IMPORT_QUEUE_NAME),
+  OPTOUT_QUEUE_NAME: queueName.default(DEFAULT_QUEUE_NAMES.OPTOUT_QUEUE_NAME),
   QUEUE_RETRY_BASE_SECONDS: intSetting(30, 1, 3_600),
   QUEUE_RETRY_MAX_SECONDS: intSetting(3_600, 1, 86_400),
   SUPPRESSION_TABLE_NAME: tableName.default('optouts'),
@@ -175,17 +174,6 @@ function withBaseUrl(parsed: ParsedSettings) {
     ]);
   }
   return { ...parsed, SENDMODE_BASE_URL: baseUrl };
-}
-
-/**
- * One setting for a trigger's registration (e.g. a queue name), read when the module loads: the
- * configured value when valid, else its default. Invalid settings are reported by `getSettings`.
- */
-export function settingForRegistration<K extends keyof Settings>(name: K): Settings[K] {
-  const schema = settingsSchema.shape[name];
-  const value = process.env[name];
-  const parsed = schema.safeParse(value === undefined || value.trim() === '' ? undefined : value);
-  return (parsed.success ? parsed.data : schema.parse(undefined)) as Settings[K];
 }
 
 let current: Settings | undefined;

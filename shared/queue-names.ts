@@ -1,0 +1,21 @@
+/**
+ * The queue names a trigger registers with, read when its module loads. Without zod, so the
+ * registrations load nothing heavy at cold start (issue 14); shared/settings.ts validates the
+ * same settings with the same pattern and defaults, and reports an invalid one.
+ */
+
+/** Storage queue names: 3-63 lower-case letters, digits and single dashes; `-poison` is appended. */
+export const QUEUE_NAME_PATTERN = /^[a-z0-9](?!.*--)[a-z0-9-]{1,48}[a-z0-9]$/;
+
+export const DEFAULT_QUEUE_NAMES = {
+  IMPORT_QUEUE_NAME: 'customer-imports',
+  OPTOUT_QUEUE_NAME: 'optout-sync',
+} as const;
+
+export type QueueNameSetting = keyof typeof DEFAULT_QUEUE_NAMES;
+
+/** The configured queue name when valid, else its default (getSettings names the invalid one). */
+export function queueNameForRegistration(name: QueueNameSetting): string {
+  const value = process.env[name];
+  return value !== undefined && QUEUE_NAME_PATTERN.test(value) ? value : DEFAULT_QUEUE_NAMES[name];
+}
