@@ -1,9 +1,10 @@
 import { app } from '@azure/functions';
-import { getSettings, SettingsError } from '../shared/settings.js';
 
 // Validate settings once at start-up so a misconfiguration is named in the host log at once;
-// invocations then answer 503 naming the same settings until it is fixed.
-app.hook.appStart(() => {
+// invocations then answer 503 naming the same settings until it is fixed. The settings module
+// (zod) is imported inside the hook, not at import, to keep the cold start short.
+app.hook.appStart(async () => {
+  const { getSettings, SettingsError } = await import('../shared/settings.js');
   try {
     getSettings();
   } catch (error) {

@@ -1,19 +1,11 @@
-import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
-import { handleHttp, jsonResponse } from '../shared/http/http.js';
-import { getServices } from '../shared/services.js';
+import { app } from '@azure/functions';
+import { onFirstCall } from '../shared/lazy-handler.js';
 
-export async function checkCredits(_request: HttpRequest, context: InvocationContext) {
-  return handleHttp(context, 'check-credits', async (log) => {
-    const { sendmode, settings } = await getServices();
-    const result = await sendmode.credits({
-      log: context,
-      maxWaitMs: settings.RATE_LIMIT_MAX_WAIT_SECONDS * 1000,
-      workClass: 'interactive',
-    });
-    log.upstreamStatusCode = result.statusCode;
-    return jsonResponse(200, result);
-  });
-}
+// Registered at start-up, loaded on first call (cold start): functions/handlers/check-credits.ts.
+export const checkCredits = onFirstCall(
+  () => import('./handlers/check-credits.js'),
+  'checkCredits',
+);
 
 app.http('check-credits', {
   methods: ['GET'],

@@ -1,37 +1,12 @@
-import { app, type InvocationContext } from '@azure/functions';
-import { syncOptOut } from '../shared/optouts/opt-outs.js';
-import { maskPhoneNumber } from '../shared/phone.js';
-import { optOutRetryPolicy } from '../shared/queues/queue-policy.js';
-import { handleQueueMessage } from '../shared/queues/queue-work.js';
-import { parseOptOut } from '../shared/schemas/opt-out.js';
-import { getServices } from '../shared/services.js';
-import { settingForRegistration } from '../shared/settings.js';
+import { app } from '@azure/functions';
+import { onFirstCall } from '../shared/lazy-handler.js';
+import { queueNameForRegistration } from '../shared/queue-names.js';
 
-/** Opt-outs Sendmode could not take at once: retried (deferred on the limit) until it takes them. */
-export async function optOutSync(message: unknown, context: InvocationContext) {
-  await handleQueueMessage(
-    context,
-    'opt-out-sync',
-    message,
-    queueWork,
-    async (payload, log, slot) => {
-      const { hasReplyText: _hasReplyText, ...optOut } = parseOptOut(
-        typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : {},
-      );
-      log.recipient = maskPhoneNumber(optOut.mobilenumber);
-      const { sendmode, suppression } = await getServices();
-      log.result = await syncOptOut(optOut, { sendmode, suppression, log: context }, slot);
-    },
-  );
-}
-
-async function queueWork() {
-  const { settings, enqueue } = await getServices();
-  return { queueName: settings.OPTOUT_QUEUE_NAME, policy: optOutRetryPolicy(settings), enqueue };
-}
+// Registered at start-up, loaded on first call (cold start): functions/handlers/opt-out-sync.ts.
+export const optOutSync = onFirstCall(() => import('./handlers/opt-out-sync.js'), 'optOutSync');
 
 app.storageQueue('opt-out-sync', {
-  queueName: settingForRegistration('OPTOUT_QUEUE_NAME'),
+  queueName: queueNameForRegistration('OPTOUT_QUEUE_NAME'),
   connection: 'AzureWebJobsStorage',
   handler: optOutSync,
 });

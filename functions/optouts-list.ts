@@ -1,29 +1,8 @@
-import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
-import { handleHttp, jsonResponse } from '../shared/http/http.js';
-import { csvExport, listPage, parseListQuery } from '../shared/optouts/opt-out-admin.js';
-import { getServices } from '../shared/services.js';
+import { app } from '@azure/functions';
+import { onFirstCall } from '../shared/lazy-handler.js';
 
-/** The suppressed numbers, a page at a time (JSON), or all of them as a streamed CSV export. */
-export async function optOutsList(request: HttpRequest, context: InvocationContext) {
-  return handleHttp(context, 'optouts-list', async (log) => {
-    const query = parseListQuery(request.query);
-    const { suppression } = await getServices();
-    log.format = query.format;
-    if (query.format === 'csv') {
-      return {
-        status: 200,
-        headers: {
-          'content-type': 'text/csv; charset=utf-8',
-          'content-disposition': 'attachment; filename="optouts.csv"',
-        },
-        body: await csvExport(suppression, query),
-      };
-    }
-    const page = await listPage(suppression, query);
-    log.count = page.items.length;
-    return jsonResponse(200, page);
-  });
-}
+// Registered at start-up, loaded on first call (cold start): functions/handlers/optouts-list.ts.
+export const optOutsList = onFirstCall(() => import('./handlers/optouts-list.js'), 'optOutsList');
 
 app.http('optouts-list', {
   methods: ['GET'],

@@ -1,19 +1,11 @@
-import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
-import { handleHttp, jsonResponse } from '../shared/http/http.js';
-import { parseNumberParam, readRemoval, removeFromList } from '../shared/optouts/opt-out-admin.js';
-import { maskPhoneNumber } from '../shared/phone.js';
-import { getServices } from '../shared/services.js';
+import { app } from '@azure/functions';
+import { onFirstCall } from '../shared/lazy-handler.js';
 
-/** An operator takes a number off the suppression list, saying why; recorded in its trail. */
-export async function optOutsRemove(request: HttpRequest, context: InvocationContext) {
-  return handleHttp(context, 'optouts-remove', async (log) => {
-    const number = parseNumberParam(request.params.number);
-    log.recipient = maskPhoneNumber(number);
-    const removal = await readRemoval(request);
-    const { suppression } = await getServices();
-    return jsonResponse(200, await removeFromList(suppression, number, removal));
-  });
-}
+// Registered at start-up, loaded on first call (cold start): functions/handlers/optouts-remove.ts.
+export const optOutsRemove = onFirstCall(
+  () => import('./handlers/optouts-remove.js'),
+  'optOutsRemove',
+);
 
 app.http('optouts-remove', {
   methods: ['DELETE'],

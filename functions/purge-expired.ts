@@ -1,14 +1,10 @@
-import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { getServices } from '../shared/services.js';
+import { app } from '@azure/functions';
+import { onFirstCall } from '../shared/lazy-handler.js';
 
-/** Daily: deletes expired idempotency outcomes and old webhook ids (Table Storage has no TTL). */
-export async function purgeExpired(_timer: Timer, context: InvocationContext) {
-  const started = performance.now();
-  const deleted = await (await getServices()).purgeExpired(Date.now());
-  const durationMs = Math.round(performance.now() - started);
-  context.info(
-    JSON.stringify({ operation: 'purge-expired', outcome: 'done', deleted, durationMs }),
-  );
-}
+// Registered at start-up, loaded on first call (cold start): functions/handlers/purge-expired.ts.
+export const purgeExpired = onFirstCall(
+  () => import('./handlers/purge-expired.js'),
+  'purgeExpired',
+);
 
 app.timer('purge-expired', { schedule: '0 17 3 * * *', handler: purgeExpired });

@@ -1,15 +1,8 @@
-import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
-import { handleHttp } from '../shared/http/http.js';
-import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from '../shared/http/status-page.js';
+import { app } from '@azure/functions';
+import { onFirstCall } from '../shared/lazy-handler.js';
 
-/** The status page: static HTML whose script reads GET /api/status; never calls Sendmode. */
-export async function statusPage(_request: HttpRequest, context: InvocationContext) {
-  return handleHttp(context, 'status-page', async () => ({
-    status: 200,
-    headers: STATUS_PAGE_HEADERS,
-    body: STATUS_PAGE_HTML,
-  }));
-}
+// Registered at start-up, loaded on first call (cold start): functions/handlers/status-page.ts.
+export const statusPage = onFirstCall(() => import('./handlers/status-page.js'), 'statusPage');
 
 app.http('status-page', {
   methods: ['GET'],

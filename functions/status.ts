@@ -1,19 +1,7 @@
-import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
-import { appStatus } from '../shared/app-status.js';
-import { handleHttp, jsonResponse } from '../shared/http/http.js';
-import { parseRecentOptOutsParam } from '../shared/optouts/recent-optouts.js';
-import { getServices } from '../shared/services.js';
+import { app } from '@azure/functions';
+import { onFirstCall } from '../shared/lazy-handler.js';
 
-/** The shared limit's window and the queue depths (and, if asked, recent opt-outs); never calls Sendmode. */
-export async function status(request: HttpRequest, context: InvocationContext) {
-  return handleHttp(context, 'status', async () => {
-    const recent = parseRecentOptOutsParam(request.query.get('recentOptOuts'));
-    const services = await getServices();
-    const body = await appStatus(services);
-    const optOuts =
-      recent > 0 ? { recentOptOuts: await services.suppression.recentOptOuts(recent) } : {};
-    return jsonResponse(200, { ...body, ...optOuts }, { 'cache-control': 'no-store' });
-  });
-}
+// Registered at start-up, loaded on first call (cold start): functions/handlers/status.ts.
+export const status = onFirstCall(() => import('./handlers/status.js'), 'status');
 
 app.http('status', { methods: ['GET'], authLevel: 'function', route: 'status', handler: status });

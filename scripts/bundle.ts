@@ -4,9 +4,10 @@
  *
  * - main.js, one ES module entry that imports every functions/*.ts, found here at build time (a
  *   new function module needs no list to be edited), with its npm dependencies inside it;
- * - chunks beside it for what the code loads with `import()` on first use (undici, the Azure
- *   SDKs, the services): one file each, read only when a request needs it, instead of hundreds
- *   of files from node_modules. A single file would make every start compile them all.
+ * - chunks beside it for what the code loads with `import()` on first use (the handlers in
+ *   functions/handlers/ with zod and the schemas, undici, the Azure SDKs, the services): one
+ *   file each, read only when a request needs it, instead of hundreds of files from
+ *   node_modules. A single file would make every start compile them all.
  * - a linked source map per file (stack traces name the .ts source with
  *   --enable-source-maps); the sources' text is left out, which keeps the maps small.
  *
@@ -38,10 +39,17 @@ const MANIFEST_FILE = 'build.json';
 export const EXTERNALS = ['@azure/functions-core'];
 const SOURCE_DIRS = ['functions', 'shared'];
 
-/** Every functions/*.ts, sorted: the order the host would load dist/functions/*.js in. */
+/**
+ * Every functions/*.ts, sorted: the order the host would load dist/functions/*.js in. Top level
+ * only: functions/handlers/ holds the handlers' bodies, which the function modules load with
+ * `import()` on first call (so they become chunks, not part of main.js).
+ */
 export function functionModules(root = ROOT): string[] {
-  return readdirSync(join(root, 'functions'))
-    .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
+  return readdirSync(join(root, 'functions'), { withFileTypes: true })
+    .filter(
+      (entry) => entry.isFile() && entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts'),
+    )
+    .map((entry) => entry.name)
     .sort();
 }
 

@@ -1,0 +1,20 @@
+import type { HttpRequest, InvocationContext } from '@azure/functions';
+import { handleHttp, jsonResponse } from '../../shared/http/http.js';
+import {
+  parseNumberParam,
+  readRemoval,
+  removeFromList,
+} from '../../shared/optouts/opt-out-admin.js';
+import { maskPhoneNumber } from '../../shared/phone.js';
+import { getServices } from '../../shared/services.js';
+
+/** An operator takes a number off the suppression list, saying why; recorded in its trail. */
+export async function optOutsRemove(request: HttpRequest, context: InvocationContext) {
+  return handleHttp(context, 'optouts-remove', async (log) => {
+    const number = parseNumberParam(request.params.number);
+    log.recipient = maskPhoneNumber(number);
+    const removal = await readRemoval(request);
+    const { suppression } = await getServices();
+    return jsonResponse(200, await removeFromList(suppression, number, removal));
+  });
+}
