@@ -131,14 +131,29 @@ describe('interactive callers who must wait', () => {
     const log = emptyLog();
     many(log, 8, 'background', T0);
     many(log, 2, 'interactive', T0);
-    // Queue work fills every slot that frees, a head start after it frees.
-    const reservations = many(log, 8, 'background', T0 + 5);
-    expect(reservations.every((r) => r.outcome === 'reserved')).toBe(true);
+    // Queue work holds the slot that frees first, a head start after it frees.
+    expect(decide(log, { workClass: 'background' }, T0 + 5, config).outcome).toBe('reserved');
     const waiting = decide(log, { workClass: 'interactive' }, T0 + 10, config);
     expect(waiting.decision).toEqual({ admitted: false, retryAfterMs: config.spanMs - 10 });
     const back = T0 + config.spanMs;
     const served = many(log, 2, 'interactive', back);
     expect(served.map((r) => r.outcome)).toEqual(['admitted', 'admitted']);
+  });
+});
+
+describe('pacing', () => {
+  it('hands out reservations one background slot apart, not in a burst', () => {
+    const log = emptyLog();
+    many(log, 8, 'background', T0);
+    const later = T0 + 600; // the horizon now reaches T0 + 1600
+    const held = many(log, 5, 'background', later)
+      .filter((r) => r.outcome === 'reserved')
+      .map((r) => reservationOf(r.decision));
+    const slotMs = config.spanMs / (config.maxCalls - config.interactiveReserve);
+    expect(held[0]).toBe(T0 + config.spanMs + INTERACTIVE_HEAD_START_MS);
+    expect(held.length).toBeGreaterThanOrEqual(4);
+    const gaps = held.slice(1).map((at, i) => at - (held[i] as number));
+    for (const gap of gaps) expect(gap).toBe(slotMs);
   });
 });
 
@@ -148,15 +163,16 @@ describe('the line beyond the horizon', () => {
     const results = many(log, 40, 'background', T0);
     const outcomes = results.map((r) => r.outcome);
     expect(outcomes.filter((o) => o === 'admitted')).toHaveLength(8);
-    expect(outcomes.filter((o) => o === 'reserved')).toHaveLength(8);
+    // Reservations are paced one background slot apart: one fits within the horizon now.
+    expect(outcomes.filter((o) => o === 'reserved')).toHaveLength(1);
     const lined = results.filter((r) => r.outcome === 'lined-up').map((r) => r.decision);
-    expect(lined).toHaveLength(24);
+    expect(lined).toHaveLength(31);
     const waits = lined.map((d) => (d.admitted ? 0 : d.retryAfterMs));
     const gaps = waits.slice(1).map((w, i) => w - (waits[i] as number));
     const slotMs = config.spanMs / (config.maxCalls - config.interactiveReserve);
     for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(Math.floor(slotMs));
-    // The log keeps at most about two windows' worth: the line is one number, not entries.
-    expect(log.entries.length).toBe(16);
+    // The log stays short: the line is one number, not entries.
+    expect(log.entries.length).toBe(9);
     expect(log.tail).toBeGreaterThan(T0 + config.horizonMs);
   });
 

@@ -608,16 +608,17 @@ describe('RateLimiter: classes of work and reservations, through Table Storage',
       [a, b].flatMap((rl) => [1, 2, 3].map(() => rl.tryAcquire({ workClass: 'background' }))),
     );
     expect(admittedTimes(background)).toHaveLength(4);
-    expect(background.filter((d) => !d.admitted && d.reservation !== undefined)).toHaveLength(2);
+    // One holds a reservation; the next, a background slot later, is beyond the horizon.
+    expect(background.filter((d) => !d.admitted && d.reservation !== undefined)).toHaveLength(1);
     const interactive = await Promise.all([a.tryAcquire(), b.tryAcquire(), a.tryAcquire()]);
     expect(admittedTimes(interactive)).toHaveLength(2);
     const entity = await (
       await newTable()
     ).getEntity<{ kinds: string }>(partition, RATE_LIMIT_ROW_KEY);
-    expect([...entity.kinds].sort().join('')).toBe('bbbbiirr');
+    expect([...entity.kinds].sort().join('')).toBe('bbbbiir');
     const snapshot = await a.snapshot();
     expect(snapshot.admitted).toEqual({ interactive: 2, background: 4, total: 6 });
-    expect(snapshot.reservedAhead).toBe(2);
+    expect(snapshot.reservedAhead).toBe(1);
   });
 
   it('a background caller waits in-process for a reservation within its wait and claims it', async () => {

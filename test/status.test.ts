@@ -77,10 +77,12 @@ describe('GET /api/status', () => {
     expect(await credits()).toBe(200);
     for (let n = 0; n < 4; n++) await importCustomer(customer(n), testContext('import-customer'));
     const { body } = await getStatus();
-    // 1 interactive + 2 background fill the background share (5 - 2); the other two imports
-    // were handed reservations for when the first calls leave the window.
+    // 1 interactive + 2 background fill the background share (5 - 2); of the other two imports
+    // one holds a reservation for when the first calls leave the window, the next (a background
+    // slot later, beyond one window) is lined up.
     expect(body.limit.admitted).toEqual({ interactive: 1, background: 2, total: 3 });
-    expect(body.limit.reservedAhead).toBe(2);
+    expect(body.limit.reservedAhead).toBe(1);
+    expect(Date.parse(body.limit.backgroundLinedUpUntil ?? '')).toBeGreaterThan(started + 30_000);
     // Calls that would fit now: the reservations sit where the first calls have left the window,
     // so interactive work still has its reserve; background work has nothing until then.
     expect(body.limit.free).toEqual({ interactive: 2, background: 0 });

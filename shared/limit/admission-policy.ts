@@ -129,11 +129,20 @@ function decideBackground(
     log.entries.push({ at: now, kind: 'b' });
     return { decision: { admitted: true, at: now }, outcome: 'admitted' };
   }
-  // The reservation starts a little after the moment room appears, so an interactive caller
-  // waiting for that moment gets there first (it may take the reservation's slot).
+  // Reservations are paced one background slot apart, so queue work does not come back in
+  // bursts that fill whole windows at once: an interactive caller then finds a slot (or a
+  // reservation to take) within moments, not only when a burst leaves the window. Each starts a
+  // little after the moment room appears, so an interactive caller waiting for that moment gets
+  // there first.
+  const spacing = config.spanMs / capacity;
+  const lastBackground = Math.max(
+    Number.NEGATIVE_INFINITY,
+    ...log.entries.filter((e) => e.kind !== 'i').map((e) => e.at),
+  );
   const room = earliestFit(
     log.entries,
-    now,
+    // (a reservation's moment includes the head start, so the pacing counts from before it)
+    Math.max(now, lastBackground + spacing - INTERACTIVE_HEAD_START_MS),
     config.toleranceMs + INTERACTIVE_HEAD_START_MS,
     capacity,
     config,
