@@ -15,7 +15,7 @@ import { earliestFit, type Entry, fits, type WindowShape } from './sliding-log.j
 export type WorkClass = 'interactive' | 'background';
 
 /** How long after room appears a reservation begins (interactive callers' head start). */
-export const INTERACTIVE_HEAD_START_MS = 100;
+export const INTERACTIVE_HEAD_START_MS = 50;
 
 export interface SlotRequest {
   workClass: WorkClass;
