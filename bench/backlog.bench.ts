@@ -20,7 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { QueueClient } from '@azure/storage-queue';
 import { type Azurite, startAzurite } from '../test/helpers/azurite.js';
 import { ensureBuilt } from '../test/helpers/build.js';
-import { maxInAnyWindow } from '../test/helpers/limit-run.js';
+import { busiestWindow, maxInAnyWindow } from '../test/helpers/limit-run.js';
 import {
   type HostProcess,
   type SimulatorProcess,
@@ -187,6 +187,7 @@ async function runBacklog(azurite: Azurite, size: number): Promise<BacklogRun> {
         JSON.stringify(imports.map((c) => Math.round(c.arrivedAt - dropped))),
       );
     }
+    const arrivals = (await simulator.calls()).map((c) => c.arrivedAt).sort((a, b) => a - b);
     const total = (kinds: string[]) => kinds.reduce((sum, k) => sum + (counts[k] ?? 0), 0);
     // Empty polls are counted under 'queue receive' too: they cost per second, not per message.
     const all = Object.values(counts).reduce((a, b) => a + b, 0) - 2 * (counts['empty poll'] ?? 0);
@@ -199,13 +200,8 @@ async function runBacklog(azurite: Azurite, size: number): Promise<BacklogRun> {
       limiterOpsPerMessage: total(['limiter read', 'limiter write']) / size,
       storageOpsPerMessage: all / size,
       counts: { ...counts },
-      busiestWindow: busiestWindow(
-        (await simulator.calls()).map((c) => c.arrivedAt).sort((a, b) => a - b),
-      ),
-      maxInAnyWindow: maxInAnyWindow(
-        (await simulator.calls()).map((c) => c.arrivedAt).sort((a, b) => a - b),
-        LIMIT.windowSeconds * 1000,
-      ),
+      busiestWindow: offsetsOfBusiest(arrivals),
+      maxInAnyWindow: maxInAnyWindow(arrivals, LIMIT.windowSeconds * 1000),
       imported: numbers.size,
       duplicates: imports.length - numbers.size,
     };
@@ -216,15 +212,10 @@ async function runBacklog(azurite: Azurite, size: number): Promise<BacklogRun> {
   }
 }
 
-/** The arrivals of the busiest window, as offsets from its first. */
-function busiestWindow(arrivals: number[]): number[] {
-  const spanMs = LIMIT.windowSeconds * 1000;
-  let best = { start: 0, count: 0 };
-  for (let i = 0, j = 0; i < arrivals.length; i++) {
-    while (arrivals[i]! - arrivals[j]! >= spanMs) j++;
-    if (i - j + 1 > best.count) best = { start: j, count: i - j + 1 };
-  }
-  const window = arrivals.slice(best.start, best.start + best.count);
+/** The arrivals (ascending) of the busiest window, as offsets from its first. */
+function offsetsOfBusiest(arrivals: number[]): number[] {
+  const { start, count } = busiestWindow(arrivals, LIMIT.windowSeconds * 1000);
+  const window = arrivals.slice(start, start + count);
   return window.map((t) => Math.round(t - window[0]!));
 }
 

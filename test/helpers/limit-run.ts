@@ -142,15 +142,26 @@ export async function runLimitWorkers(options: LimitRunOptions): Promise<LimitRu
   }
 }
 
-/** The largest number of `times` (ascending) inside any half-open window [t, t + spanMs). */
-export function maxInAnyWindow(times: readonly number[], spanMs: number): number {
-  let best = 0;
+/**
+ * The busiest half-open window [t, t + spanMs) of `times` (ascending): the index of its first
+ * time and how many it holds.
+ */
+export function busiestWindow(
+  times: readonly number[],
+  spanMs: number,
+): { start: number; count: number } {
+  let best = { start: 0, count: 0 };
   let start = 0;
   for (let end = 0; end < times.length; end++) {
     while ((times[end] as number) - (times[start] as number) >= spanMs) start++;
-    best = Math.max(best, end - start + 1);
+    if (end - start + 1 > best.count) best = { start, count: end - start + 1 };
   }
   return best;
+}
+
+/** The largest number of `times` (ascending) inside any half-open window [t, t + spanMs). */
+export function maxInAnyWindow(times: readonly number[], spanMs: number): number {
+  return busiestWindow(times, spanMs).count;
 }
 
 /**
