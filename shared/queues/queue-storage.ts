@@ -3,7 +3,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { DependencyUnavailableError } from '../errors.js';
 import { queueHostConfig } from './host-config.js';
 import type { Settings } from '../settings.js';
-import { describeStorageError, storageTarget } from '../storage/storage-account.js';
+import { describeStorageError, hasStatus, storageTarget } from '../storage/storage-account.js';
 
 /** Messages never expire: an import or opt-out waiting on Sendmode must not vanish after 7 days. */
 const NEVER_EXPIRES = -1;
@@ -60,10 +60,7 @@ export async function enqueue(
     });
     return sent.messageId;
   } catch (error) {
-    throw new DependencyUnavailableError(
-      'queue-storage',
-      `Queue Storage is unavailable (${describeStorageError(error)}).`,
-    );
+    throw queueUnavailable(error);
   }
 }
 
@@ -72,10 +69,15 @@ export async function approximateDepth(queue: QueueClient): Promise<number> {
   try {
     return (await queue.getProperties()).approximateMessagesCount ?? 0;
   } catch (error) {
-    if ((error as { statusCode?: unknown }).statusCode === 404) return 0;
-    throw new DependencyUnavailableError(
-      'queue-storage',
-      `Queue Storage is unavailable (${describeStorageError(error)}).`,
-    );
+    if (hasStatus(error, 404)) return 0;
+    throw queueUnavailable(error);
   }
+}
+
+/** A queue failure as a value without secrets: status and code only, never URLs or bodies. */
+function queueUnavailable(error: unknown): DependencyUnavailableError {
+  return new DependencyUnavailableError(
+    'queue-storage',
+    `Queue Storage is unavailable (${describeStorageError(error)}).`,
+  );
 }
