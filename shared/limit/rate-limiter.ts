@@ -34,7 +34,7 @@ import {
   type PolicyConfig,
   type SlotRequest,
 } from './admission-policy.js';
-import { census, endOf, type Entry, type EntryKind, peakAt, prune } from './sliding-log.js';
+import { census, type Entry, type EntryKind, nextFreeing, peakAt, prune } from './sliding-log.js';
 import type { Settings } from '../settings.js';
 import { describeStorageError } from '../storage/storage-account.js';
 import {
@@ -281,9 +281,6 @@ export class RateLimiter {
     const counts = census(entries, now, this.policy);
     const { maxCalls, interactiveReserve } = this.policy;
     const occupied = peakAt(entries, now, this.policy);
-    const freeing = entries
-      .map((e) => endOf(e, this.policy) + this.policy.spanMs)
-      .filter((t) => t > now);
     return {
       maxCalls,
       windowSeconds: this.windowMs / 1000,
@@ -297,7 +294,7 @@ export class RateLimiter {
         interactive: Math.max(0, maxCalls - occupied),
         background: Math.max(0, maxCalls - interactiveReserve - occupied),
       },
-      nextSlotFreesAt: freeing.length > 0 ? Math.min(...freeing) : undefined,
+      nextSlotFreesAt: nextFreeing(entries, now, this.policy),
       backgroundLinedUpUntil: state.tail > now ? state.tail : undefined,
       at: now,
     };

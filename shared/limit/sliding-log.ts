@@ -119,6 +119,11 @@ export function earliestFit(
   return candidates.at(-1) as number;
 }
 
+/** The next moment after `now` at which a window stops counting some entry, if any. */
+export function nextFreeing(entries: Entry[], now: number, shape: WindowShape): number | undefined {
+  return new Occupancy(entries, shape).freeingTimes().find((t) => t > now);
+}
+
 /** The fullest window a call made at `now` would fall in. */
 export function peakAt(entries: Entry[], now: number, shape: WindowShape): number {
   return new Occupancy(entries, shape).peakOver(now, now);
