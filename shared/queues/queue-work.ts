@@ -16,6 +16,7 @@ import {
   UpstreamUnavailableError,
   ValidationError,
 } from '../errors.js';
+import type { SlotRequest } from '../limit/admission-policy.js';
 import { decodeQueueMessage } from './decode.js';
 
 const ENVELOPE_KIND = 'sendmode-connector/retry';
@@ -45,12 +46,9 @@ export interface Delivery {
  * How queue work asks the limiter for a slot: as background work, with the reservation it
  * holds, waiting in-process only briefly (a message comes back up to a second before its slot).
  */
-export interface BackgroundSlot {
+export interface BackgroundSlot extends SlotRequest {
   workClass: 'background';
   maxWaitMs: number;
-  reservation?: number;
-  /** Deferred before: it has waited its turn. */
-  waited: boolean;
 }
 
 const BACKGROUND_MAX_WAIT_MS = 2_000;

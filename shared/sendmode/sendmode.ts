@@ -6,7 +6,7 @@
 import type { SecretProvider } from '../secrets.js';
 import { assertOffered, type SendmodeOperation } from './api-version.js';
 import { UpstreamRejectedError } from '../errors.js';
-import type { SlotRequest, WorkClass } from '../limit/admission-policy.js';
+import type { SlotRequest } from '../limit/admission-policy.js';
 import type { Logger } from '../logger.js';
 import type {
   CreditsResult,
@@ -24,16 +24,11 @@ export interface CallGate {
   acquire(maxWaitMs: number, request: SlotRequest): Promise<void>;
 }
 
-export interface CallOptions {
+/** The limiter request (class of work, a reservation held, ...) and how long to wait for it. */
+export interface CallOptions extends SlotRequest {
   log: Logger;
   /** How long to wait for a limiter slot before giving up with RateLimitedError. */
   maxWaitMs: number;
-  /** interactive: an HTTP caller waits for the answer; background: queue work. */
-  workClass: WorkClass;
-  /** A slot reserved for this work earlier (background work coming back from the queue). */
-  reservation?: number;
-  /** Background work deferred before: it has waited its turn (see admission-policy.ts). */
-  waited?: boolean;
 }
 
 export class Sendmode {
@@ -70,8 +65,8 @@ export class Sendmode {
     // What the configured API generation lacks is refused here: no key read, no limiter slot.
     assertOffered(this.api.version, name);
     const key = await this.keys.get(options.log);
-    const { workClass, reservation, waited } = options;
-    await this.gate.acquire(options.maxWaitMs, { workClass, reservation, waited });
+    const { log: _log, maxWaitMs, ...request } = options;
+    await this.gate.acquire(maxWaitMs, request);
     try {
       return await operation(key);
     } catch (error) {
@@ -79,7 +74,7 @@ export class Sendmode {
       const freshKey = await this.keys.refresh(key, options.log).catch(() => key);
       if (freshKey === key) throw error;
       options.log.warn('Sendmode refused the API key; retrying once with the key just read again.');
-      await this.gate.acquire(options.maxWaitMs, { workClass });
+      await this.gate.acquire(maxWaitMs, { workClass: request.workClass });
       return operation(freshKey);
     }
   }
