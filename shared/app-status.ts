@@ -4,6 +4,7 @@
  * queue) and never a call to Sendmode, so a flow may ask before every bulk job.
  */
 import type { LimitSnapshot } from './limit/rate-limiter.js';
+import { poisonQueueOf } from './queue-names.js';
 import type { Services } from './services.js';
 
 export interface QueueStatus {
@@ -30,10 +31,18 @@ export async function appStatus(
   services: Pick<Services, 'settings' | 'limiter' | 'queueDepth'>,
 ): Promise<AppStatus> {
   const { settings, limiter, queueDepth } = services;
-  const queueNames = [settings.IMPORT_QUEUE_NAME, settings.OPTOUT_QUEUE_NAME];
-  const [window, ...depths] = await Promise.all([
+  const queueStatus = async (name: string): Promise<QueueStatus> => {
+    const poison = poisonQueueOf(name);
+    const [depth, poisonDepth] = await Promise.all([queueDepth(name), queueDepth(poison)]);
+    return {
+      name,
+      approximateMessages: depth,
+      poison: { name: poison, approximateMessages: poisonDepth },
+    };
+  };
+  const [window, queues] = await Promise.all([
     limiter.snapshot(),
-    ...queueNames.flatMap((name) => [queueDepth(name), queueDepth(`${name}-poison`)]),
+    Promise.all([settings.IMPORT_QUEUE_NAME, settings.OPTOUT_QUEUE_NAME].map(queueStatus)),
   ]);
   const { nextSlotFreesAt, backgroundLinedUpUntil, at, ...counts } = window;
   return {
@@ -46,10 +55,6 @@ export async function appStatus(
         nextSlotFreesAt === undefined ? null : Math.round((nextSlotFreesAt - at) / 100) / 10,
       backgroundLinedUpUntil: iso(backgroundLinedUpUntil),
     },
-    queues: queueNames.map((name, index) => ({
-      name,
-      approximateMessages: depths[index * 2] ?? 0,
-      poison: { name: `${name}-poison`, approximateMessages: depths[index * 2 + 1] ?? 0 },
-    })),
+    queues,
   };
 }

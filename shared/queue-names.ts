@@ -12,6 +12,18 @@ export const DEFAULT_QUEUE_NAMES = {
   OPTOUT_QUEUE_NAME: 'optout-sync',
 } as const;
 
+const POISON_SUFFIX = '-poison';
+
+/** Where the host and this app park a queue's messages that cannot be handled. */
+export function poisonQueueOf(queueName: string): string {
+  return `${queueName}${POISON_SUFFIX}`;
+}
+
+/** The main queue a poison queue belongs to (`customer-imports-poison` → `customer-imports`). */
+export function mainQueueOf(name: string): string {
+  return name.endsWith(POISON_SUFFIX) ? name.slice(0, -POISON_SUFFIX.length) : name;
+}
+
 export type QueueNameSetting = keyof typeof DEFAULT_QUEUE_NAMES;
 
 /** The configured queue name when valid, else its default (getSettings names the invalid one). */

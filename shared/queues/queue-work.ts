@@ -17,6 +17,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import type { SlotRequest } from '../limit/admission-policy.js';
+import { poisonQueueOf } from '../queue-names.js';
 import { decodeQueueMessage } from './decode.js';
 
 const ENVELOPE_KIND = 'sendmode-connector/retry';
@@ -160,7 +161,7 @@ export async function settle(
 ): Promise<void> {
   if (disposition.action === 'poison') {
     const { action: _action, ...why } = disposition;
-    await enqueue(`${queueName}-poison`, {
+    await enqueue(poisonQueueOf(queueName), {
       ...why,
       attempts: delivery.attempt,
       failedAt: new Date().toISOString(),

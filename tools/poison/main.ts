@@ -6,7 +6,8 @@ import { createInterface } from 'node:readline/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { mainQueueName, openQueueStorage } from '../queues/storage.js';
+import { mainQueueOf, poisonQueueOf } from '../../shared/queue-names.js';
+import { openQueueStorage } from '../queues/storage.js';
 import { masked, type PoisonEntry, PoisonQueue } from './poison.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -112,10 +113,10 @@ async function main(): Promise<number> {
     account: values.account,
     appDir: ROOT,
   });
-  const name = mainQueueName(queueArg);
+  const name = mainQueueOf(queueArg);
   const queue = new PoisonQueue(
     storage.service.getQueueClient(name),
-    storage.service.getQueueClient(`${name}-poison`),
+    storage.service.getQueueClient(poisonQueueOf(name)),
   );
   const wanted = new Set(ids);
   const select = (e: PoisonEntry) =>

@@ -64,8 +64,3 @@ export async function openQueueStorage(choice: StorageChoice): Promise<QueueStor
   const how = env.AzureWebJobsStorage ? 'connection string' : 'signed in with your Azure identity';
   return { service, description: `account ${service.accountName} (${how})`, settings };
 }
-
-/** The main queue a poison queue belongs to (`customer-imports-poison` → `customer-imports`). */
-export function mainQueueName(name: string): string {
-  return name.endsWith('-poison') ? name.slice(0, -'-poison'.length) : name;
-}
