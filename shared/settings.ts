@@ -4,25 +4,50 @@
  * a bad or missing setting fails start-up with a message naming each one.
  */
 import * as z from 'zod';
+import { MIN_IDEMPOTENCY_TTL_SECONDS } from './http/idempotency-limits.js';
 import { DEFAULT_QUEUE_NAMES, QUEUE_NAME_PATTERN } from './queue-names.js';
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+const LOOPBACK_HOSTS = new Set(['localhost', '[::1]', '::1']);
 
+/** localhost, 127.0.0.0/8 or [::1] (the URL parser normalises IPv4 forms such as 127.1). */
 export function isLoopbackUrl(url: URL): boolean {
-  return LOOPBACK_HOSTS.has(url.hostname);
+  return LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(url.hostname);
 }
 
 const intSetting = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
-const httpUrl = z.url({ protocol: /^https?$/ });
+/**
+ * A URL the app sends a secret to (the Sendmode API key, a Key Vault token): https everywhere,
+ * plain http only on loopback (the local simulator and test fakes), and never a user name or
+ * password. The messages never quote the value: it may hold a credential.
+ */
+const secureUrl = z.string().superRefine((value, ctx) => {
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname === '') {
+    ctx.addIssue({ code: 'custom', message: 'must be an https:// URL (the value is not shown)' });
+    return;
+  }
+  if (url.username !== '' || url.password !== '') {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must not carry a user name or password (the value is not shown)',
+    });
+  }
+  if (url.protocol === 'http:' && !isLoopbackUrl(url)) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'must be https:// (http:// is accepted only for localhost, 127.x.x.x or [::1]); the value is not shown',
+    });
+  }
+});
 
-/** https everywhere; plain http only on loopback (the local simulator and test fakes). */
-const secureUrl = httpUrl.refine((value) => {
-  if (!URL.canParse(value)) return true; // reported by httpUrl already
-  const url = new URL(value);
-  return url.protocol === 'https:' || isLoopbackUrl(url);
-}, 'must be https:// (http:// is accepted only for localhost / 127.0.0.1)');
+/** `true` or `false` (any case), as App Service and Bicep's string(bool) write them. */
+const booleanSetting = (fallback: boolean) =>
+  z
+    .stringbool({ truthy: ['true'], falsy: ['false'], error: 'must be true or false' })
+    .default(fallback);
 
 const optionalString = z.string().trim().optional();
 
@@ -53,7 +78,7 @@ export const SENDMODE_DEFAULT_BASE_URLS: Record<SendmodeApiVersion, string> = {
 const settingsSchema = z.object({
   SENDMODE_API_VERSION: z.enum(SENDMODE_API_VERSIONS, { error: 'must be v2 or v3' }).default('v2'),
   /** Unset: the chosen generation's public base URL (see parseSettings). */
-  SENDMODE_BASE_URL: httpUrl.optional(),
+  SENDMODE_BASE_URL: secureUrl.optional(),
   /** Used when a send names no senderid; required for v3 then. Valid for both generations. */
   DEFAULT_SENDER_ID: z
     .string()
@@ -85,7 +110,15 @@ const settingsSchema = z.object({
   RATE_LIMIT_RESERVATION_TOLERANCE_MS: intSetting(3_000, 0, 60_000),
   RATE_LIMIT_TABLE_NAME: tableName.default('ratelimits'),
   IDEMPOTENCY_TABLE_NAME: tableName.default('idempotency'),
-  IDEMPOTENCY_TTL_SECONDS: intSetting(86_400, 1, 7 * 86_400),
+  /** At least the in-flight guard plus five minutes (shared/http/idempotency-limits.ts). */
+  IDEMPOTENCY_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(MIN_IDEMPOTENCY_TTL_SECONDS, {
+      error: `must be at least ${MIN_IDEMPOTENCY_TTL_SECONDS} seconds, longer than a send may stay in flight`,
+    })
+    .max(7 * 86_400)
+    .default(86_400),
   IMPORT_QUEUE_NAME: queueName.default(DEFAULT_QUEUE_NAMES.IMPORT_QUEUE_NAME),
   OPTOUT_QUEUE_NAME: queueName.default(DEFAULT_QUEUE_NAMES.OPTOUT_QUEUE_NAME),
   QUEUE_RETRY_BASE_SECONDS: intSetting(30, 1, 3_600),
@@ -97,6 +130,11 @@ const settingsSchema = z.object({
   OPTOUT_KEYWORDS: optionalString,
   OPTIN_KEYWORDS: optionalString,
   OPTOUT_AUDIT_TABLE_NAME: tableName.default('optoutaudit'),
+  /**
+   * App Service authentication (Easy Auth) runs in front of the app, so the platform sets
+   * x-ms-client-principal-name and it can be trusted.
+   */
+  APP_SERVICE_AUTH_ENABLED: booleanSetting(false),
   DEFAULT_COUNTRY_CODE: z
     .string()
     .regex(/^\+?[1-9]\d{0,2}$/, 'must be a country calling code such as 353 or +44')
@@ -168,9 +206,11 @@ function withBaseUrl(parsed: ParsedSettings) {
   const version = parsed.SENDMODE_API_VERSION;
   const baseUrl = parsed.SENDMODE_BASE_URL ?? SENDMODE_DEFAULT_BASE_URLS[version];
   const other: SendmodeApiVersion = version === 'v2' ? 'v3' : 'v2';
-  if (new URL(baseUrl).host === new URL(SENDMODE_DEFAULT_BASE_URLS[other]).host) {
+  const otherHost = new URL(SENDMODE_DEFAULT_BASE_URLS[other]).host;
+  if (new URL(baseUrl).host === otherHost) {
+    // Name the public host, never the value: it may hold more than a host.
     throw new SettingsError([
-      `SENDMODE_BASE_URL: ${baseUrl} is Sendmode's ${other} API, but SENDMODE_API_VERSION is ${version}; change one of them (or leave SENDMODE_BASE_URL unset)`,
+      `SENDMODE_BASE_URL: points at Sendmode's ${other} API (${otherHost}), but SENDMODE_API_VERSION is ${version}; change one of them (or leave SENDMODE_BASE_URL unset)`,
     ]);
   }
   return { ...parsed, SENDMODE_BASE_URL: baseUrl };

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
 import { sendSms } from '../functions/send-sms.js';
 import { fingerprintOf } from '../shared/http/idempotency-key.js';
+import { IN_FLIGHT_STALE_MS } from '../shared/http/idempotency-limits.js';
 import { parseSendSms } from '../shared/schemas/send-sms.js';
 import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
 
@@ -124,7 +125,7 @@ describe('Idempotency-Key', () => {
       rowKey,
       fingerprint: fingerprintOf(parseSendSms(sms)),
       state: 'in-flight',
-      claimedAt: Date.now() - 11 * 60_000,
+      claimedAt: Date.now() - IN_FLIGHT_STALE_MS - 60_000,
       expiresAt: Date.now() + 3_600_000,
     });
     const response = await send(sms, key);
@@ -133,10 +134,23 @@ describe('Idempotency-Key', () => {
   });
 
   it('expires after IDEMPOTENCY_TTL_SECONDS: the key then sends again', async () => {
-    await env.configure({ IDEMPOTENCY_TTL_SECONDS: '1' });
+    await env.configure({ IDEMPOTENCY_TTL_SECONDS: '900' }); // the shortest allowed
     const key = freshKey();
     expect((await send(sms, key)).status).toBe(200);
-    await sleep(1_100);
+    const rowKey = createHash('sha256').update(key).digest('hex');
+    const table = TableClient.fromConnectionString(env.azurite.connectionString, 'idempotency', {
+      allowInsecureConnection: true,
+    });
+    const stored = await table.getEntity<{ claimedAt: number; expiresAt: number }>(
+      rowKey.slice(0, 2),
+      rowKey,
+    );
+    expect(stored.expiresAt - stored.claimedAt).toBe(900_000);
+    // As if the 15 minutes had passed.
+    await table.updateEntity(
+      { partitionKey: rowKey.slice(0, 2), rowKey, expiresAt: Date.now() - 1 },
+      'Merge',
+    );
     const later = await send(sms, key);
     expect(later.status).toBe(200);
     expect(header(later, 'idempotent-replayed')).toBeUndefined();

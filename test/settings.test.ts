@@ -1,5 +1,20 @@
 import { describe, expect, it } from 'vitest';
+import {
+  IN_FLIGHT_STALE_MS,
+  MIN_IDEMPOTENCY_TTL_SECONDS,
+} from '../shared/http/idempotency-limits.js';
 import { parseSettings, SettingsError } from '../shared/settings.js';
+
+/** The problems a refused environment is reported with (fails the test if it is accepted). */
+function problems(env: Record<string, string>): string[] {
+  try {
+    parseSettings(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SettingsError);
+    return (error as SettingsError).problems;
+  }
+  throw new Error(`accepted ${JSON.stringify(env)}`);
+}
 
 describe('settings', () => {
   it('has a safe default for every setting', () => {
@@ -67,5 +82,104 @@ describe('settings', () => {
     ['not a number', { RATE_LIMIT_INTERACTIVE_RESERVE: 'lots' }],
   ])('refuses an interactive reserve %s, naming it', (_what, env) => {
     expect(() => parseSettings(env)).toThrow(/RATE_LIMIT_INTERACTIVE_RESERVE/);
+  });
+});
+
+describe('IDEMPOTENCY_TTL_SECONDS', () => {
+  it('has a floor above the in-flight guard, so a claim still in flight never expires', () => {
+    expect(MIN_IDEMPOTENCY_TTL_SECONDS).toBe(900);
+    expect(MIN_IDEMPOTENCY_TTL_SECONDS * 1_000).toBeGreaterThan(IN_FLIGHT_STALE_MS);
+    expect(parseSettings({ IDEMPOTENCY_TTL_SECONDS: '900' }).IDEMPOTENCY_TTL_SECONDS).toBe(900);
+    expect(parseSettings({}).IDEMPOTENCY_TTL_SECONDS).toBe(86_400);
+  });
+
+  it.each(['1', '60', '600', '899'])('%s s is refused, naming the setting and the floor', (ttl) => {
+    expect(problems({ IDEMPOTENCY_TTL_SECONDS: ttl })).toEqual([
+      expect.stringMatching(/^IDEMPOTENCY_TTL_SECONDS: must be at least 900 seconds/),
+    ]);
+  });
+});
+
+describe('SENDMODE_BASE_URL', () => {
+  it.each([
+    'http://127.0.0.1:8081/v2',
+    'http://127.0.0.2:8081/v2',
+    'http://localhost:8081/3.0',
+    'http://[::1]:8081/v2',
+    'https://rest.sendmode.com/v2',
+    'https://sendmode-proxy.example.com/v2',
+  ])('%s is accepted', (url) => {
+    expect(parseSettings({ SENDMODE_BASE_URL: url }).SENDMODE_BASE_URL).toBe(url);
+  });
+
+  it.each([
+    ['plain http to a remote host', 'http://rest.sendmode.com/v2', /must be https:\/\//],
+    ['plain http to a look-alike host', 'http://127.0.0.1.example.com/v2', /must be https:\/\//],
+    ['another scheme', 'ftp://rest.sendmode.com/v2', /must be an https:\/\/ URL/],
+    ['not a URL', 'rest.sendmode.com/v2', /must be an https:\/\/ URL/],
+  ])('%s is refused, named', (_what, url, message) => {
+    const [problem, ...more] = problems({ SENDMODE_BASE_URL: url });
+    expect(more).toEqual([]);
+    expect(problem).toMatch(/^SENDMODE_BASE_URL: /);
+    expect(problem).toMatch(message);
+    expect(problem).not.toContain(url);
+  });
+
+  it.each([
+    'https://acme:Hunter2-secret@rest.sendmode.com/v2',
+    'https://Hunter2-secret@rest.sendmode.com/v2',
+    'http://acme:Hunter2-secret@127.0.0.1:8081/v2',
+  ])('a user name or password is refused without echoing it (%#)', (url) => {
+    let error: unknown;
+    try {
+      parseSettings({ SENDMODE_BASE_URL: url });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(SettingsError);
+    const { problems: found, message } = error as SettingsError;
+    expect(found).toEqual([
+      expect.stringMatching(/^SENDMODE_BASE_URL: must not carry a user name or password/),
+    ]);
+    expect(message).not.toContain('Hunter2');
+    expect(message).not.toContain('acme');
+  });
+
+  it('a KEY_VAULT_URI with a password is refused the same way', () => {
+    const found = problems({ KEY_VAULT_URI: 'https://me:Hunter2-secret@kv.vault.azure.net/' });
+    expect(found).toEqual([expect.stringMatching(/^KEY_VAULT_URI: must not carry a user name/)]);
+    expect(found.join('\n')).not.toContain('Hunter2');
+  });
+
+  it('the other generation’s URL is refused without echoing the value', () => {
+    const url = 'https://sms-rest.sendmode.dev/3.0?token=Hunter2-secret';
+    const found = problems({ SENDMODE_API_VERSION: 'v2', SENDMODE_BASE_URL: url });
+    expect(found).toEqual([expect.stringMatching(/^SENDMODE_BASE_URL: .*v3 API/)]);
+    expect(found.join('\n')).not.toContain('Hunter2');
+  });
+});
+
+describe('APP_SERVICE_AUTH_ENABLED', () => {
+  it('is off unless set: the principal header is not trusted by default', () => {
+    expect(parseSettings({}).APP_SERVICE_AUTH_ENABLED).toBe(false);
+    expect(parseSettings({ APP_SERVICE_AUTH_ENABLED: '' }).APP_SERVICE_AUTH_ENABLED).toBe(false);
+  });
+
+  it.each([
+    ['true', true],
+    ['TRUE', true],
+    ['True', true],
+    ['false', false],
+    ['False', false],
+  ])('%s → %s', (value, expected) => {
+    expect(parseSettings({ APP_SERVICE_AUTH_ENABLED: value }).APP_SERVICE_AUTH_ENABLED).toBe(
+      expected,
+    );
+  });
+
+  it.each(['yes', '1', 'on', 'enabled', 'maybe'])('%s is refused, named', (value) => {
+    expect(problems({ APP_SERVICE_AUTH_ENABLED: value })).toEqual([
+      expect.stringMatching(/^APP_SERVICE_AUTH_ENABLED: must be true or false/),
+    ]);
   });
 });

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { HttpResponseInit } from '@azure/functions';
 import { REPLAYED_HEADER } from './idempotency-key.js';
+import { IN_FLIGHT_STALE_MS } from './idempotency-limits.js';
 import {
   ConflictError,
   DependencyUnavailableError,
@@ -18,9 +19,6 @@ import type { Logger } from '../logger.js';
 import { problemResponse } from './problem.js';
 import { describeStorageError } from '../storage/storage-account.js';
 import { hasStatus, withTable } from '../storage/table-storage.js';
-
-/** A claim older than this is abandoned (its process died): well past the 5-minute function time-out. */
-const IN_FLIGHT_STALE_MS = 10 * 60_000;
 
 interface StoredOutcome {
   status: number;

@@ -2,14 +2,19 @@
  * Table Storage has no expiry: records that only matter for a while are deleted by a daily
  * timer. Expired idempotency outcomes and webhook ids older than a day go; the suppression list
  * and the limiter's log stay.
+ *
+ * Every delete is conditional on the ETag the listing read: a record rewritten in between (an
+ * expired Idempotency-Key taken over by a new request) is no longer what was listed, and stays.
+ * Table transactions cannot carry an ETag per delete (`@azure/data-tables` sends `If-Match: *`
+ * for a transaction's deletes), so the purge deletes one entity at a time, a few at once.
  */
-import type { TableClient, TransactionAction } from '@azure/data-tables';
-import { withTable } from './table-storage.js';
+import type { TableClient } from '@azure/data-tables';
+import { hasStatus, storageErrorCode, withTable } from './table-storage.js';
 
 /** Webhook ids only matter within the 5-minute timestamp tolerance; a day is ample. */
 export const WEBHOOK_ID_RETENTION_MS = 24 * 3_600_000;
-/** A table transaction takes at most 100 operations, all in one partition. */
-const BATCH = 100;
+/** Conditional deletes in flight at once. */
+const CONCURRENT_DELETES = 16;
 
 // Plain numbers need no OData escaping (and this keeps @azure/data-tables out of the cold start).
 export function expiredIdempotencyFilter(now: number): string {
@@ -20,7 +25,16 @@ export function oldWebhookIdFilter(now: number): string {
   return `at lt ${Math.floor(now - WEBHOOK_ID_RETENTION_MS)}`;
 }
 
-/** Deletes every entity matching `filter`, a partition's batch at a time; returns how many. */
+interface Listed {
+  partitionKey: string;
+  rowKey: string;
+  etag: string;
+}
+
+/**
+ * Deletes every entity matching `filter` that is unchanged since it was listed; returns how
+ * many. One changed (412) or already gone (404) is skipped, and the rest still go.
+ */
 export async function purge(table: TableClient, filter: string): Promise<number> {
   return withTable(table, async () => {
     let deleted = 0;
@@ -28,22 +42,32 @@ export async function purge(table: TableClient, filter: string): Promise<number>
       .listEntities({ queryOptions: { filter, select: ['PartitionKey', 'RowKey'] } })
       .byPage({ maxPageSize: 1_000 });
     for await (const page of pages) {
-      const byPartition = new Map<string, TransactionAction[]>();
-      for (const { partitionKey = '', rowKey = '' } of page) {
-        const actions = byPartition.get(partitionKey) ?? [];
-        actions.push(['delete', { partitionKey, rowKey }]);
-        byPartition.set(partitionKey, actions);
+      const listed: Listed[] = [];
+      for (const { partitionKey = '', rowKey = '', etag } of page) {
+        // Without the ETag read there is no safe delete: leave it for the next run.
+        if (etag) listed.push({ partitionKey, rowKey, etag });
       }
-      for (const actions of byPartition.values()) {
-        for (let i = 0; i < actions.length; i += BATCH) {
-          const batch = actions.slice(i, i + BATCH);
-          await table.submitTransaction(batch);
-          deleted += batch.length;
-        }
+      for (let i = 0; i < listed.length; i += CONCURRENT_DELETES) {
+        const outcomes = await Promise.all(
+          listed.slice(i, i + CONCURRENT_DELETES).map((entity) => deleteIfUnchanged(table, entity)),
+        );
+        deleted += outcomes.filter(Boolean).length;
       }
     }
     return deleted;
   });
+}
+
+/** True when deleted; false when it changed since it was listed, or is gone already. */
+async function deleteIfUnchanged(table: TableClient, entity: Listed): Promise<boolean> {
+  try {
+    await table.deleteEntity(entity.partitionKey, entity.rowKey, { etag: entity.etag });
+    return true;
+  } catch (error) {
+    if (hasStatus(error, 412)) return false; // rewritten since listed: it stays
+    if (hasStatus(error, 404) && storageErrorCode(error) !== 'TableNotFound') return false;
+    throw error;
+  }
 }
 
 export interface ExpiringTables {
