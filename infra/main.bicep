@@ -38,7 +38,7 @@ param principalType string = 'User'
 param sendmodeApiKey string = ''
 
 @secure()
-@description('Webhook signing secret (whsec_<base64> or a plain string). Given, it is stored and signatures are required.')
+@description('Webhook signing secret (whsec_<base64> or a plain string). Given, it is stored (a new version) and signatures are required. Empty leaves the vault secret as it is; azd\'s postprovision hook creates one when it is absent.')
 param webhookSigningSecret string = ''
 
 @description('Vault secret name of the Sendmode API key (SENDMODE_API_KEY_SECRET_NAME).')
@@ -47,8 +47,8 @@ param sendmodeApiKeySecretName string = 'sendmode-api-key'
 @description('Vault secret name of the webhook signing secret (WEBHOOK_SIGNING_SECRET_NAME).')
 param webhookSigningSecretName string = 'webhook-signing-secret'
 
-@description('Require signed webhooks even when webhookSigningSecret is not given here (the secret is then set in the vault separately).')
-param requireWebhookSignature bool = false
+@description('Require signed webhooks (the default): WEBHOOK_SIGNING_SECRET_NAME names the vault secret, which azd\'s postprovision hook (scripts/ensure-webhook-secret.sh) creates when absent. false (REQUIRE_WEBHOOK_SIGNATURE=false): the function key alone protects /api/optout, unless webhookSigningSecret is given.')
+param requireWebhookSignature bool = true
 
 // ---- Settings users tune (each becomes the app setting of the same meaning) --------------------
 
@@ -124,9 +124,9 @@ param rateLimitInteractiveReserve int = rateLimitMaxCalls / 5
 @description('How late a queue message may come back and still use the slot reserved for it, ms (RATE_LIMIT_RESERVATION_TOLERANCE_MS).')
 param rateLimitReservationToleranceMs int = 3000
 
-@minValue(1)
+@minValue(900)
 @maxValue(604800)
-@description('How long a send\'s outcome is replayed for its Idempotency-Key, seconds (IDEMPOTENCY_TTL_SECONDS).')
+@description('How long a send\'s outcome is replayed for its Idempotency-Key, seconds (IDEMPOTENCY_TTL_SECONDS); at least 900, past the 10-minute in-flight guard.')
 param idempotencyTtlSeconds int = 86400
 
 @minValue(1)
@@ -147,6 +147,9 @@ param optInKeywords string = 'START,UNSTOP,SUBSCRIBE,YES'
 
 @description('Country calling code for national numbers on the suppression list, e.g. 353; empty for none (DEFAULT_COUNTRY_CODE).')
 param defaultCountryCode string = ''
+
+@description('App Service authentication (Easy Auth) is enabled on the function app, so x-ms-client-principal-name can be trusted (APP_SERVICE_AUTH_ENABLED). This template does not configure it: set true only once it is.')
+param appServiceAuthEnabled bool = false
 
 // ---- Capacity ----------------------------------------------------------------------------------
 
@@ -372,6 +375,8 @@ module functionApp 'modules/functionapp.bicep' = {
       OPTIN_KEYWORDS: optInKeywords
       OPTOUT_AUDIT_TABLE_NAME: optOutAuditTableName
       DEFAULT_COUNTRY_CODE: defaultCountryCode
+      // Easy Auth (configured outside this template): the caller's principal header is trusted.
+      APP_SERVICE_AUTH_ENABLED: appServiceAuthEnabled ? 'true' : 'false'
     }
   }
 }
@@ -389,3 +394,7 @@ output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_FUNCTION_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+// For the postprovision hook (scripts/ensure-webhook-secret.sh) and the deployer: whether
+// webhooks must be signed, and the vault secret's name (a name, never its value).
+output WEBHOOK_SIGNATURE_REQUIRED bool = requireSignature
+output WEBHOOK_SIGNING_SECRET_NAME string = webhookSigningSecretName

@@ -321,6 +321,49 @@ describe('GET /api/health', () => {
     expect(env.simulator.calls()).toHaveLength(0);
   });
 
+  it('says whether webhooks must be signed and where the secret comes from, never the secret', async () => {
+    const webhooks = async (settings: Record<string, string | undefined>) => {
+      await env.configure(settings);
+      const response = await health(
+        new HttpRequest({ method: 'GET', url: 'http://localhost/api/health' }),
+        testContext('health'),
+      );
+      expect(response.status).toBe(200);
+      return { body: String(response.body), webhooks: parse(response).webhooks };
+    };
+    const signing = {
+      KEY_VAULT_URI: undefined,
+      WEBHOOK_SIGNING_SECRET_NAME: undefined,
+      WEBHOOK_SIGNING_SECRET: undefined,
+    };
+    const secret = 'whsec_aGVhbHRoLW11c3Qtbm90LXNob3ctdGhpcw==';
+    try {
+      // Unsigned: the function key alone.
+      expect((await webhooks(signing)).webhooks).toEqual({
+        signatureRequired: false,
+        secretSource: 'none',
+      });
+      // Signed with a local secret.
+      const local = await webhooks({ ...signing, WEBHOOK_SIGNING_SECRET: secret });
+      expect(local.webhooks).toEqual({ signatureRequired: true, secretSource: 'setting' });
+      expect(local.body).not.toContain(secret);
+      expect(local.body).not.toContain(secret.slice('whsec_'.length));
+      // Signed with the vault's secret, as deployed (the vault is not called).
+      const vault = await webhooks({
+        ...signing,
+        KEY_VAULT_URI: 'https://kv-example.vault.azure.net/',
+        WEBHOOK_SIGNING_SECRET_NAME: 'webhook-signing-secret',
+      });
+      expect(vault.webhooks).toEqual({ signatureRequired: true, secretSource: 'key-vault' });
+      expect(vault.body).not.toContain('webhook-signing-secret');
+      // A secret name without a vault: required, but nothing to verify with (every one refused).
+      const nowhere = await webhooks({ ...signing, WEBHOOK_SIGNING_SECRET_NAME: 'hooks' });
+      expect(nowhere.webhooks).toEqual({ signatureRequired: true, secretSource: 'none' });
+    } finally {
+      await env.configure(signing);
+    }
+  });
+
   it('names bad settings with 503', async () => {
     await env.configure({ RATE_LIMIT_MAX_CALLS: 'many' });
     try {

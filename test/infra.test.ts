@@ -32,6 +32,14 @@ import {
 /** Keyword settings: the template states the list; the app's default is the same list, unset. */
 const KEYWORD_LISTS = ['OPTOUT_KEYWORDS', 'OPTIN_KEYWORDS'];
 
+/**
+ * Settings whose deployed default differs from the app's on purpose: a deployment requires signed
+ * webhooks (the vault secret, created by the postprovision hook), a local run does not.
+ */
+const DEPLOYED_DEFAULTS: Record<string, unknown> = {
+  WEBHOOK_SIGNING_SECRET_NAME: 'webhook-signing-secret',
+};
+
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bicep = findBicep(root, process.env);
 const inCi = Boolean(process.env.CI);
@@ -301,6 +309,7 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       // Every tunable default in the template is the app's own default.
       for (const name of settingNames()) {
         if (LOCAL_ONLY.includes(name) || name in deployed || KEYWORD_LISTS.includes(name)) continue;
+        if (name in DEPLOYED_DEFAULTS) continue; // checked below
         expect(settings[name as keyof typeof settings], name).toEqual(
           defaults[name as keyof typeof defaults],
         );
@@ -309,22 +318,55 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       // The template states the keyword list the app would use anyway.
       expect(settings.OPTOUT_KEYWORDS?.split(',')).toEqual([...DEFAULT_OPTOUT_KEYWORDS]);
       expect(settings.OPTIN_KEYWORDS?.split(',')).toEqual([...DEFAULT_OPTIN_KEYWORDS]);
-      // Signing off by default: the name is empty, which the app reads as "not set".
-      expect(evaluated.WEBHOOK_SIGNING_SECRET_NAME).toBe('');
-      expect(settings.WEBHOOK_SIGNING_SECRET_NAME).toBeUndefined();
+      // Signed by default: the app reads the signing secret from the vault, by this name.
+      for (const [name, value] of Object.entries(DEPLOYED_DEFAULTS)) {
+        expect(settings[name as keyof typeof settings], name).toEqual(value);
+        expect(defaults[name as keyof typeof defaults], name).not.toEqual(value);
+      }
+      expect(evaluated.WEBHOOK_SIGNING_SECRET_NAME).toBe('webhook-signing-secret');
+      // Easy Auth is not configured by the template, so its principal header is not trusted.
+      expect(evaluated.APP_SERVICE_AUTH_ENABLED).toBe('false');
     });
 
-    it('turn webhook signatures on when a signing secret or requireWebhookSignature is given', () => {
+    it('require webhook signatures by default; unsigned only when chosen, and no secret is given', () => {
+      expect(template.parameters?.requireWebhookSignature).toMatchObject({
+        type: 'bool',
+        defaultValue: true,
+      });
+      expect(evaluatedSettings().WEBHOOK_SIGNING_SECRET_NAME).toBe('webhook-signing-secret');
       expect(evaluatedSettings({ requireWebhookSignature: true }).WEBHOOK_SIGNING_SECRET_NAME).toBe(
         'webhook-signing-secret',
       );
       expect(
-        evaluatedSettings({ webhookSigningSecret: 'whsec_c2VjcmV0' }).WEBHOOK_SIGNING_SECRET_NAME,
-      ).toBe('webhook-signing-secret');
-      expect(
         evaluatedSettings({ requireWebhookSignature: true, webhookSigningSecretName: 'hooks' })
           .WEBHOOK_SIGNING_SECRET_NAME,
       ).toBe('hooks');
+      // Unsigned by choice: the name is empty, which the app reads as "not set".
+      const unsigned = evaluatedSettings({ requireWebhookSignature: false });
+      expect(unsigned.WEBHOOK_SIGNING_SECRET_NAME).toBe('');
+      expect(
+        parseSettings({
+          WEBHOOK_SIGNING_SECRET_NAME: unsigned.WEBHOOK_SIGNING_SECRET_NAME as string,
+        }).WEBHOOK_SIGNING_SECRET_NAME,
+      ).toBeUndefined();
+      // A secret given at deployment still turns signatures on.
+      expect(
+        evaluatedSettings({
+          requireWebhookSignature: false,
+          webhookSigningSecret: 'whsec_c2VjcmV0',
+        }).WEBHOOK_SIGNING_SECRET_NAME,
+      ).toBe('webhook-signing-secret');
+    });
+
+    it('pass APP_SERVICE_AUTH_ENABLED as the strings true / false (default false)', () => {
+      expect(template.parameters?.appServiceAuthEnabled).toMatchObject({
+        type: 'bool',
+        defaultValue: false,
+      });
+      expect(evaluatedSettings().APP_SERVICE_AUTH_ENABLED).toBe('false');
+      expect(evaluatedSettings({ appServiceAuthEnabled: true }).APP_SERVICE_AUTH_ENABLED).toBe(
+        'true',
+      );
     });
 
     it('pass tuned parameters through', () => {
@@ -579,7 +621,11 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       const outputs = allOutputs(template);
       expect(outputs.length).toBeGreaterThan(10);
       for (const [path, name, output] of outputs) {
-        const text = `${name} ${JSON.stringify(output.value)}`;
+        // A secret's name is not a secret (WEBHOOK_SIGNING_SECRET_NAME, for the hook).
+        const text = `${name} ${JSON.stringify(output.value)}`.replace(
+          /SECRET_NAME|SecretName'/g,
+          '',
+        );
         expect(text, `${path}.${name}`).not.toMatch(
           /sendmodeApiKey'|webhookSigningSecret'|listKeys|list[A-Z]\w*\(|secret/i,
         );
@@ -601,6 +647,33 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
     expect(value('AZURE_STORAGE_ACCOUNT_NAME')).toMatch(/'storage'.*\.outputs\.name\.value/);
     expect(value('AZURE_FUNCTION_IDENTITY_CLIENT_ID')).toMatch(/'identity'.*outputs\.clientId/);
     expect(value('AZURE_RESOURCE_GROUP')).toBeDefined();
+    expect(value('AZURE_KEY_VAULT_NAME')).toMatch(/'keyvault'.*\.outputs\.name\.value/);
+  });
+
+  it('outputs, for the postprovision hook, whether signatures are required and the secret name', () => {
+    const outputs = template.outputs ?? {};
+    const output = (name: string, given: Record<string, Json> = {}) =>
+      Scope.root(template, { ...GIVEN, ...given }).evaluate(outputs[name]!.value);
+    expect(outputs.WEBHOOK_SIGNATURE_REQUIRED?.type).toBe('bool');
+    expect(output('WEBHOOK_SIGNATURE_REQUIRED')).toBe(true);
+    expect(output('WEBHOOK_SIGNATURE_REQUIRED', { requireWebhookSignature: false })).toBe(false);
+    expect(
+      output('WEBHOOK_SIGNATURE_REQUIRED', {
+        requireWebhookSignature: false,
+        webhookSigningSecret: 'whsec_c2VjcmV0',
+      }),
+    ).toBe(true);
+    // The name only (the parameter), the same the app setting carries; never the value.
+    expect(outputs.WEBHOOK_SIGNING_SECRET_NAME?.value).toBe(
+      "[parameters('webhookSigningSecretName')]",
+    );
+    expect(outputs.WEBHOOK_SIGNING_SECRET_NAME?.type).toBe('string');
+    expect(output('WEBHOOK_SIGNING_SECRET_NAME', { webhookSigningSecretName: 'hooks' })).toBe(
+      'hooks',
+    );
+    expect(
+      evaluatedSettings({ webhookSigningSecretName: 'hooks' }).WEBHOOK_SIGNING_SECRET_NAME,
+    ).toBe('hooks');
   });
 
   it('has an azd parameters file naming only declared, non-secret parameters', () => {
@@ -610,6 +683,11 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
     expect(file.parameters.environmentName?.value).toBe('${AZURE_ENV_NAME}');
     expect(file.parameters.location?.value).toBe('${AZURE_LOCATION}');
     expect(file.parameters.principalId?.value).toBe('${AZURE_PRINCIPAL_ID}');
+    // Signed by default; `azd env set REQUIRE_WEBHOOK_SIGNATURE false` chooses unsigned.
+    expect(file.parameters.requireWebhookSignature?.value).toBe(
+      '${REQUIRE_WEBHOOK_SIGNATURE=true}',
+    );
+    expect(file.parameters.appServiceAuthEnabled?.value).toBe('${APP_SERVICE_AUTH_ENABLED=false}');
     for (const name of Object.keys(file.parameters)) {
       expect(template.parameters, name).toHaveProperty(name);
       expect(SECRET_PARAMS).not.toContain(name);

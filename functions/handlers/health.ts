@@ -1,7 +1,7 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { handleHttp, jsonResponse } from '../../shared/http/http.js';
 import { API_GENERATION_NAMES } from '../../shared/sendmode/api-version.js';
-import { getSettings } from '../../shared/settings.js';
+import { getSettings, type Settings } from '../../shared/settings.js';
 
 /** Liveness and configuration, without calling Sendmode and without revealing any secret. */
 export async function health(_request: HttpRequest, context: InvocationContext) {
@@ -23,6 +23,26 @@ export async function health(_request: HttpRequest, context: InvocationContext) 
         maxCalls: settings.RATE_LIMIT_MAX_CALLS,
         windowSeconds: settings.RATE_LIMIT_WINDOW_SECONDS,
       },
+      webhooks: webhookSigning(settings),
     });
   });
+}
+
+/**
+ * Whether /api/optout takes only signed deliveries, and where the secret is read from: never
+ * the secret, nor its name. The same rule as webhookSecretProviderFromSettings (shared/secrets.ts):
+ * a secret name or a local secret requires signatures; the vault wins when both are set. With a
+ * name but no vault (`none`), nothing can verify a delivery, so every one is refused.
+ */
+function webhookSigning(settings: Settings) {
+  const signatureRequired = Boolean(
+    settings.WEBHOOK_SIGNING_SECRET_NAME || settings.WEBHOOK_SIGNING_SECRET,
+  );
+  const secretSource: 'key-vault' | 'setting' | 'none' =
+    settings.KEY_VAULT_URI && settings.WEBHOOK_SIGNING_SECRET_NAME
+      ? 'key-vault'
+      : settings.WEBHOOK_SIGNING_SECRET
+        ? 'setting'
+        : 'none';
+  return { signatureRequired, secretSource };
 }

@@ -1,7 +1,9 @@
 // The vault holding the Sendmode API key and the webhook signing secret. Access is by Azure RBAC
 // only (no access policies); soft delete and purge protection keep a deleted secret recoverable.
 // A secret is written only when its value is given: redeploying without it leaves the current
-// version (set or rotated with `az keyvault secret set`) untouched.
+// version (set or rotated with `az keyvault secret set`) untouched. When signatures are required
+// and no signing secret is given, azd's postprovision hook (scripts/ensure-webhook-secret.sh)
+// creates one if the vault has none.
 
 @description('Name of the vault (3-24 letters, digits and dashes).')
 @minLength(3)
