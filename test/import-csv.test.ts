@@ -213,6 +213,44 @@ describe('validation, rejects and re-runs', () => {
     expect(await drain(q)).toEqual(expect.arrayContaining(sent));
   });
 
+  it('the rejects file defuses formula-like cells and imports again with the same values', async () => {
+    // Rejected for the missing group only; every other cell starts like a formula.
+    const path = file(
+      'formulas.csv',
+      'mobile,firstname,surname,custom1,custom2,group\n' +
+        '+353871000401,=HYPERLINK("http://evil.example"),@SUM(A1),-5,"\tTab",\n' +
+        '+353871000402,Fine,,,,G\n',
+    );
+    const first = await run({ file: path, dryRun: true });
+    expect(first).toMatchObject({ rows: 2, valid: 1, rejected: 1 });
+
+    const rejects = readFileSync(first.rejectsFile!, 'utf8');
+    const [row] = parse(rejects, { bom: true, columns: true }) as Record<string, string>[];
+    expect(row).toMatchObject({
+      mobile: "'+353871000401",
+      firstname: `'=HYPERLINK("http://evil.example")`,
+      surname: "'@SUM(A1)",
+      custom1: "'-5",
+      custom2: "'\tTab",
+    });
+    // No cell a spreadsheet would run is left.
+    expect(Object.values(row!).filter((cell) => /^[=+\-@\t\r]/.test(cell))).toEqual([]);
+
+    // Fixed (a group given) and imported again: the values as first written, not the `'`.
+    const q = queue();
+    const again = await run({ file: first.rejectsFile!, group: 'G', queue: q });
+    expect(again).toMatchObject({ rows: 1, valid: 1, rejected: 0, enqueued: 1 });
+    const [sent] = (await drain(q)) as { group: string; importdata: Record<string, string> }[];
+    expect(sent!.group).toBe('G');
+    expect(sent!.importdata).toMatchObject({
+      mobilenumber: '+353871000401',
+      firstname: '=HYPERLINK("http://evil.example")',
+      surname: '@SUM(A1)',
+      custom1: '-5',
+      custom2: 'Tab',
+    });
+  });
+
   it('storage that refuses stops the run with the reason and counts what was not sent', async () => {
     const path = file('refused.csv', 'mobile\n0871000301\n0871000302\n');
     const wrongKey = azurite.connectionString.replace(

@@ -7,6 +7,7 @@
  * operator's reasons.
  */
 import type { HttpRequest } from '@azure/functions';
+import { csvField } from '../csv-safe.js';
 import { type FieldError, ValidationError } from '../errors.js';
 import { isJsonType, mediaType, parseJson, readBodyBytes } from '../http/http.js';
 import { normalisePhoneNumber } from '../phone.js';
@@ -167,15 +168,8 @@ export const CSV_COLUMNS = [
   'lastWebhookId',
 ] as const;
 
-/**
- * A CSV field: quoted when it holds a comma, quote or line break; a leading `= + - @` or tab
- * (which spreadsheets would run as a formula) is prefixed with `'`.
- */
-export function csvField(value: string | undefined): string {
-  let text = value ?? '';
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
+// Shared with the import's rejects file; still exported from here for existing callers.
+export { csvField };
 
 function csvRow(entry: SuppressionEntry): string {
   const fields = [

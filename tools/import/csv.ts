@@ -3,11 +3,13 @@
  * quotes and newlines), streaming, so the file's size does not matter. A UTF-8 BOM is
  * dropped; the separator is the one the header line uses most (`,` `;` tab or `|`), as Excel
  * writes `;` where the decimal mark is a comma. Blank lines and rows with only empty cells are
- * skipped. Each row carries the line it starts on, for messages.
+ * skipped. Each row carries the line it starts on, for messages. A cell defused as our rejects
+ * file writes it (`'+353…`, `'=…`) is read as it was, so that file can be imported again.
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { parse } from 'csv-parse';
+import { undefuseCell } from '../../shared/csv-safe.js';
 
 export interface CsvRow {
   /** The line the row starts on (1 = the header). */
@@ -80,7 +82,7 @@ export async function* readCsv(path: string, delimiter: string): AsyncGenerator<
       info: { lines: number };
     }>) {
       if (record.every((cell) => cell.trim() === '')) continue;
-      yield { line: info.lines - countNewlines(record), cells: record };
+      yield { line: info.lines - countNewlines(record), cells: record.map(undefuseCell) };
     }
   } catch (error) {
     const e = error as { message?: string; lines?: number; code?: string };

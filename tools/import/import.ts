@@ -8,13 +8,14 @@
  * 2. unless --dry-run, or --strict with rejects: send the good rows, `concurrency` at a time.
  *
  * Re-running a file is safe: importing a customer again updates it. Output never shows a full
- * phone number; the rejects file holds the rows as they were, so they can be fixed and
- * imported again.
+ * phone number; the rejects file holds the rows as they were (formula-like cells defused with a
+ * leading `'`, which reading takes off again), so they can be fixed and imported again.
  */
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import type { QueueClient } from '@azure/storage-queue';
 import { stringify } from 'csv-stringify';
+import { defuseCell } from '../../shared/csv-safe.js';
 import { ValidationError } from '../../shared/errors.js';
 import { maskPhoneNumber } from '../../shared/phone.js';
 import { enqueue } from '../../shared/queues/queue-storage.js';
@@ -181,14 +182,15 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
         bom: true,
         delimiter: first.delimiter,
         header: true,
-        columns: [...first.header, 'line', 'error'],
+        columns: [...first.header.map(defuseCell), 'line', 'error'],
       });
       const file = createWriteStream(rejectsFile);
       rejectsDone = finished(rejects.pipe(file));
       summary.rejectsFile = rejectsFile;
     }
-    const cells = first.header.map((_, i) => row.cells[i] ?? '');
-    rejects.write([...cells, String(row.line), problem.errors.join('; ')]);
+    // Defused: the cells come from someone else's file and are opened in a spreadsheet.
+    const cells = first.header.map((_, i) => defuseCell(row.cells[i] ?? ''));
+    rejects.write([...cells, String(row.line), defuseCell(problem.errors.join('; '))]);
   }
   rejects?.end();
   await rejectsDone;

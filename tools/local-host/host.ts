@@ -142,6 +142,7 @@ export async function startHost(options: HostOptions = {}): Promise<RunningHost>
     isStopping: () => stopping,
     isReady: () => ready,
     queueOf: (fn) => listeners.find((l) => l.functionName === fn.name)?.queueName,
+    bind,
   });
   server.on('request', (_req, res: http.ServerResponse) => {
     inFlightHttp++;

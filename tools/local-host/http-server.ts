@@ -5,12 +5,14 @@
  * and writes the `HttpResponse` the library converted back (status, headers, cookies, body).
  *
  * Function keys are not checked (authLevel is reported, not enforced), as with Core Tools.
+ * A request whose `Host` does not name this machine is refused (421; see host-guard.ts).
  * Also: GET /admin/host/status and GET /admin/functions (the host's admin API, unauthenticated
  * here), and GET / (the "app is running" page).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RegisteredFunction } from './core-api.js';
+import { refuseForeignHost } from './host-guard.js';
 import type {
   RpcHttpCookie,
   RpcHttpData,
@@ -69,6 +71,8 @@ export interface HttpServerOptions {
   queueOf: (fn: RegisteredFunction) => string | undefined;
   /** False until the host has started its queue listeners and printed its functions. */
   isReady: () => boolean;
+  /** The interface listened on: which `Host` headers are answered depends on it. */
+  bind: string;
 }
 
 export function createHttpServer(options: HttpServerOptions): http.Server {
@@ -84,6 +88,7 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (refuseForeignHost(req, res, options.bind)) return;
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
     if (options.isStopping()) res.setHeader('connection', 'close');

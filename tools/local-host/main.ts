@@ -10,13 +10,15 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config.js';
+import { bindWarning } from './host-guard.js';
 import { HostStartError, type RunningHost, startHost } from './host.js';
 
 const USAGE = `Usage: node --import tsx tools/local-host/main.ts [options]
   --app <dir>               the app directory (package.json, host.json, local.settings.json); default .
   --main <glob>             the entry files instead of package.json "main"
   --port <n>                port (default: $PORT, then local.settings.json Host.LocalHttpPort, then 7071)
-  --bind <address>          interface to listen on (default 127.0.0.1)
+  --bind <address>          interface to listen on (default 127.0.0.1; function keys are not
+                            checked, so another address lets anyone on the network call every function)
   --shutdown-timeout <s>    how long to wait for running invocations on stop (default 10)
   --help`;
 
@@ -52,6 +54,12 @@ async function main(): Promise<void> {
   }
   const timeout = Number(values['shutdown-timeout'] ?? 10);
   if (!Number.isFinite(timeout) || timeout < 0) fail(`Invalid --shutdown-timeout`);
+
+  const warning = bindWarning(
+    values.bind ?? '127.0.0.1',
+    'anyone on the network can call every function, and function keys are not checked',
+  );
+  if (warning) console.error(warning);
 
   let host: RunningHost | undefined;
   let signals = 0;

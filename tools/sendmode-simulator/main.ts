@@ -1,7 +1,7 @@
 /**
  * Standalone Sendmode simulator (development only, never deployed).
  *
- *   npx tsx tools/sendmode-simulator/main.ts [--port 8081] [--host 127.0.0.1]
+ *   npx tsx tools/sendmode-simulator/main.ts [--port 8081] [--host|--bind 127.0.0.1]
  *       [--key local-dev-key]... [--balance 1000] [--quiet]
  *   npm run simulator -- --port 0
  *
@@ -12,11 +12,13 @@
  * masked to their last 3 digits); never logs keys.
  */
 import { parseArgs } from 'node:util';
+import { bindWarning } from '../local-host/host-guard.js';
 import { startSimulator, type RecordedCall } from './simulator.js';
 
 const USAGE = `Usage: tsx tools/sendmode-simulator/main.ts [options]
   --port <n>      port to listen on (env SIMULATOR_PORT, default 8081; 0 = a free port)
-  --host <h>      interface to bind (default 127.0.0.1)
+  --host <h>      interface to bind (default 127.0.0.1; also --bind); another address lets
+                  anyone on the network use its admin API and read the inbox
   --key <k>       accepted API key; repeat or comma-separate (env SIMULATOR_API_KEY, default local-dev-key)
   --balance <n>   initial credit balance (env SIMULATOR_BALANCE, default 1000)
   --quiet         do not log one line per call
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
       options: {
         port: { type: 'string' },
         host: { type: 'string' },
+        bind: { type: 'string' },
         key: { type: 'string', multiple: true },
         balance: { type: 'string' },
         quiet: { type: 'boolean' },
@@ -109,9 +112,16 @@ async function main(): Promise<void> {
     .filter((k) => k !== '');
   if (apiKeys.length === 0) die('At least one API key is needed.');
 
+  const host = values.bind ?? values.host ?? '127.0.0.1';
+  const warning = bindWarning(
+    host,
+    'anyone on the network can use its admin API and read the inbox (full numbers and texts)',
+  );
+  if (warning) console.error(warning);
+
   const sim = await startSimulator({
     port,
-    host: values.host ?? '127.0.0.1',
+    host,
     apiKeys,
     balance,
     ...(values.quiet ? {} : { onCall: logCall }),

@@ -31,6 +31,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
+import { refuseCrossSite, refuseForeignHost } from '../local-host/host-guard.js';
 import { handleV3Call, isV3Path, routeV3, V3_BASE_PATH } from './v3.js';
 import { createInbox, type InboxEvent } from './inbox/inbox.js';
 
@@ -1037,10 +1038,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   // --- wiring -------------------------------------------------------------------------------
 
   const server = http.createServer((req, res) => {
+    // Any web page could otherwise reach it by DNS rebinding (see host-guard.ts).
+    if (refuseForeignHost(req, res, host)) return;
     const url = new URL(req.url ?? '/', 'http://simulator.invalid');
     const pathname = url.pathname;
-    if (inbox.handles(pathname)) return inbox.serve(req, res, pathname);
     const isAdmin = pathname === ADMIN_PREFIX || pathname.startsWith(ADMIN_PREFIX + '/');
+    // The admin API and the inbox's data (full numbers and texts) are for the inbox page itself
+    // and non-browser clients, never another site's page.
+    const isInboxData = pathname === '/__inbox/entries' || pathname === '/__inbox/events';
+    if ((isAdmin || isInboxData) && refuseCrossSite(req, res)) return;
+    if (inbox.handles(pathname)) return inbox.serve(req, res, pathname);
     const work = isAdmin
       ? handleAdmin(req, res, pathname, url.searchParams)
       : handleApi(req, res, pathname);

@@ -7,7 +7,8 @@
  *   GET /__inbox/events      server-sent events: `snapshot` on connect, then `entry` and `cleared`
  *
  * Clearing is the admin API's `DELETE /__admin/calls` (a DELETE needs a CORS pre-flight, which
- * the simulator never grants, so another site cannot clear it from a browser).
+ * the simulator never grants; the simulator also refuses cross-site admin and data requests and
+ * foreign `Host` headers, so another site cannot clear or read it from a browser).
  */
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
