@@ -7,6 +7,7 @@ export type ErrorKind =
   | 'validation'
   | 'unauthorized'
   | 'not-found'
+  | 'method-not-allowed'
   | 'conflict'
   | 'unprocessable'
   | 'payload-too-large'
@@ -51,6 +52,18 @@ export class UnauthorizedError extends AppError {
 export class NotFoundError extends AppError {
   readonly kind = 'not-found';
   readonly permanent = true;
+}
+
+/** The method cannot be taken on this route as configured (e.g. a GET where bodies are signed). */
+export class MethodNotAllowedError extends AppError {
+  readonly kind = 'method-not-allowed';
+  readonly permanent = true;
+  constructor(
+    message: string,
+    readonly allowed: string[],
+  ) {
+    super(message);
+  }
 }
 
 /** The request clashes with one still in progress (e.g. the same Idempotency-Key). */

@@ -1,11 +1,12 @@
 /**
  * The opt-out lifecycle, as the Functions host calls it: opting back in (START after STOP), the
- * order of events (signed timestamps, arrival otherwise), the audit trail, the operator routes
+ * order of events (doubt favours the opt-out), the audit trail, the operator routes
  * (look-up, paged list, CSV export, removal) and deliveries signed by the published Standard
  * Webhooks and Svix libraries. Real HttpRequest / InvocationContext objects, the simulator over
  * HTTP, Azurite for every table.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TableClient } from '@azure/data-tables';
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { parse as parseCsv } from 'csv-parse/sync';
@@ -286,22 +287,24 @@ describe('the order of events', () => {
     ]);
   });
 
-  it('a STOP signed before a START but delivered after it changes nothing (it is in the trail)', async () => {
+  it('a STOP that first reaches the app after a START stands, even signed before it', async () => {
+    // Doubt favours the opt-out: its latest possible time (arrival) is after the START's.
     const t = now();
     expect((await signedReply('START', t)).json.status).toBe('opted-in');
-    expect((await signedReply('STOP', t - 10)).json.status).toBe('superseded');
-    expect((await lookUp(NUMBER)).json.suppressed).toBe(false);
-    expect(optOutCalls()).toBe(0);
+    expect((await signedReply('STOP', t - 10)).json.status).toBe('opted-out');
+    expect((await lookUp(NUMBER)).json.suppressed).toBe(true);
+    expect(optOutCalls()).toBe(1);
     expect((await trailOf()).map((e) => [e.action, e.applied])).toEqual([
-      ['opt-out', false],
       ['opt-in', true],
+      ['opt-out', true],
     ]);
   });
 
-  it('a START signed after a STOP wins, whichever arrives first', async () => {
+  it('a START clearly later than the STOP on both clocks wins', async () => {
     const t = now();
     await signedReply('STOP', t - 5);
-    expect((await signedReply('START', t)).json.status).toBe('opted-in');
+    await sleep(5);
+    expect((await signedReply('START', t + 2)).json.status).toBe('opted-in');
     expect((await lookUp(NUMBER)).json.suppressed).toBe(false);
   });
 
@@ -315,7 +318,8 @@ describe('the order of events', () => {
     expect((await lookUp('+353870000002')).json.suppressed).toBe(true);
   });
 
-  it('concurrent STOP and START for one number end in the later one’s state', async () => {
+  it('concurrent STOP and START for one number: each decided once, and the opt-out stands', async () => {
+    // Arriving together, neither is clearly later: whichever is written first, the STOP stands.
     const t = now();
     const numbers = Array.from(
       { length: 12 },
@@ -323,18 +327,67 @@ describe('the order of events', () => {
     );
     await Promise.all(
       numbers.flatMap((number, i) => {
-        const stopLater = i % 2 === 0;
+        const stopSignedLater = i % 2 === 0;
         return [
-          signedReply('STOP', stopLater ? t : t - 1, number),
-          signedReply('START', stopLater ? t - 1 : t, number),
+          signedReply('STOP', stopSignedLater ? t : t - 1, number),
+          signedReply('START', stopSignedLater ? t - 1 : t, number),
         ];
       }),
     );
-    for (const [i, number] of numbers.entries()) {
+    for (const number of numbers) {
       const { json } = await lookUp(number);
-      expect(json.suppressed, number).toBe(i % 2 === 0);
+      expect(json.suppressed, number).toBe(true);
       expect((json.trail as Json[]).length).toBe(2);
     }
+  });
+});
+
+describe('the order of events across retries and clocks', () => {
+  beforeEach(async () => {
+    await env.configure({ WEBHOOK_SIGNING_SECRET: SECRET });
+  });
+  const now = () => Math.floor(Date.now() / 1000);
+
+  it('a START first tried before a STOP, retried after it with a fresh timestamp, changes nothing', async () => {
+    const id = `msg_${randomUUID()}`;
+    // The first attempt fails (a broken body: 400), but the app keeps when it first saw the id.
+    const broken = JSON.stringify({ optoutresponse: 'START' });
+    const first = await reply(undefined, { body: broken, headers: signed(broken, now(), id) });
+    expect(first.response.status).toBe(400);
+    await sleep(5);
+    expect((await signedReply('STOP', now())).json.status).toBe('opted-out');
+    // A retry more than 5 minutes on must be signed anew: the same id, a later timestamp.
+    const start = bodyFor('START');
+    const retried = await reply(undefined, { body: start, headers: signed(start, now() + 60, id) });
+    expect(retried.response.status).toBe(200);
+    expect(retried.json.status).toBe('superseded');
+    expect((await lookUp(NUMBER)).json.suppressed).toBe(true);
+  });
+
+  it('a STOP from a sender 2 minutes slow, after an operator removed the number, suppresses it again', async () => {
+    expect((await signedReply('STOP', now() - 120)).json.status).toBe('opted-out');
+    const removed = await remove(NUMBER, { query: '?reason=Customer%20asked' });
+    expect(removed.response.status).toBe(200);
+    await sleep(5);
+    // Signed 2 minutes "before" the removal by its clock, it reached the app after it.
+    expect((await signedReply('STOP', now() - 120)).json.status).toBe('opted-out');
+    expect((await lookUp(NUMBER)).json.suppressed).toBe(true);
+    expect((await send([NUMBER])).response.status).toBe(422);
+    expect(env.simulator.callsFor('send')).toHaveLength(0);
+  });
+
+  it('a repeated STOP within the hour adds nothing to the trail, but moves the number’s time on', async () => {
+    const first = now();
+    expect((await signedReply('STOP', first)).json.status).toBe('opted-out');
+    await sleep(2_100);
+    for (let i = 0; i < 3; i++) {
+      expect((await signedReply('STOP', now())).json.status).toBe('already-opted-out');
+    }
+    expect(await trailOf()).toHaveLength(1);
+    expect(optOutCalls()).toBe(1);
+    // A START signed between the first STOP and its repeats is older than the latest STOP.
+    expect((await signedReply('START', first + 1)).json.status).toBe('superseded');
+    expect((await lookUp(NUMBER)).json.suppressed).toBe(true);
   });
 });
 
@@ -350,7 +403,9 @@ describe('the audit trail', () => {
     });
     const t = Math.floor(Date.now() / 1000);
     const headers = signed(body, t, 'msg_trail_1');
+    const before = Date.now();
     expect((await reply(undefined, { body, headers })).json.status).toBe('opted-out');
+    const after = Date.now();
     await env.configure({ WEBHOOK_SIGNING_SECRET: undefined });
     await reply('START');
     expect((await reply('STOP')).json.status).toBe('opted-out');
@@ -366,10 +421,10 @@ describe('the audit trail', () => {
       ['opt-out', 'api', 'STOP'],
       ['removal', 'manual', 'Customer called support'],
     ]);
-    expect(trail[0]).toMatchObject({
-      webhookId: 'msg_trail_1',
-      at: new Date(t * 1000).toISOString(),
-    });
+    // An opt-out's time: the later of its signed time and when it reached the app.
+    expect(trail[0]).toMatchObject({ webhookId: 'msg_trail_1' });
+    expect(Date.parse(String(trail[0]!.at))).toBeGreaterThanOrEqual(Math.max(before, t * 1000));
+    expect(Date.parse(String(trail[0]!.at))).toBeLessThanOrEqual(after);
     expect(trail[3]).toMatchObject({ by: 'admin key' });
     for (const entry of trail) {
       expect(Date.parse(String(entry.recordedAt))).toBeGreaterThan(0);

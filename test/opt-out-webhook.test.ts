@@ -409,14 +409,38 @@ describe('signatures (WEBHOOK_SIGNING_SECRET set)', () => {
     await expectOptedOutOnce();
   });
 
-  it('a valid signature on a GET (empty body) → 200', async () => {
-    const { response } = await deliver({
+  it('a GET, even validly signed (over its empty body) → 405 saying why, nothing done', async () => {
+    const { response, json: problem } = await deliver({
       method: 'GET',
       query: { from: NUMBER, text: 'STOP' },
       headers: signedHeaders(''),
     });
+    expect(response.status).toBe(405);
+    expect(header(response, 'allow')).toBe('POST');
+    expect(problem).toMatchObject({ type: 'urn:sendmode-connector:problem:method-not-allowed' });
+    expect(String(problem.detail)).toMatch(/signature covers the body only/);
+    await expectNothingDone();
+  });
+
+  it('the query string is not read: a signed STOP with an unsigned ?text=START opts out', async () => {
+    const stop = JSON.stringify({ mobilenumber: NUMBER });
+    const { response, json: answer } = await deliver({
+      ...signed(signedHeaders(stop), stop),
+      query: { text: 'START', mobilenumber: '+353870000001' },
+    });
     expect(response.status).toBe(200);
+    expect(answer).toEqual({ status: 'opted-out' });
     await expectOptedOutOnce();
+  });
+
+  it('a signed body without the number, which only the query string gives → 400', async () => {
+    const empty = JSON.stringify({ optoutresponse: 'STOP' });
+    const { response } = await deliver({
+      ...signed(signedHeaders(empty), empty),
+      query: { mobilenumber: NUMBER },
+    });
+    expect(response.status).toBe(400);
+    await expectNothingDone();
   });
 
   it('no signature at all → 401', async () => {
@@ -566,6 +590,37 @@ describe('signing secret from Key Vault (WEBHOOK_SIGNING_SECRET_NAME)', () => {
     expect(good.response.status).toBe(200);
     await expectOptedOutOnce();
     expect(vault.secretRequests()).toBeGreaterThan(0);
+  });
+
+  it('a secret rotated in the vault works at once; a flood of bad signatures reads the vault no more', async () => {
+    await env.configure({
+      KEY_VAULT_URI: vault.url,
+      SENDMODE_API_KEY: undefined,
+      WEBHOOK_SIGNING_SECRET_NAME: 'webhook-signing',
+    });
+    const stop = (number: string, secret: string) => {
+      const body = JSON.stringify({ mobilenumber: number });
+      return deliver({
+        body,
+        contentType: 'application/json',
+        headers: signedHeaders(body, { secret }),
+      });
+    };
+    expect((await stop('+353870000011', SECRET)).response.status).toBe(200);
+    const rotated = `whsec_${Buffer.from('the-rotated-signing-key-of-this-test').toString('base64')}`;
+    vault.setSecret('webhook-signing', rotated);
+    try {
+      // The cached secret fails; read once more from the vault, the new one passes.
+      expect((await stop('+353870000012', rotated)).response.status).toBe(200);
+      const before = vault.secretRequests();
+      const flood = await Promise.all(
+        Array.from({ length: 20 }, () => stop('+353870000013', 'whsec_bm90LXRoZS1zZWNyZXQ=')),
+      );
+      expect(flood.map((answer) => answer.response.status)).toEqual(Array(20).fill(401));
+      expect(vault.secretRequests() - before).toBe(0);
+    } finally {
+      vault.setSecret('webhook-signing', SECRET);
+    }
   });
 });
 

@@ -447,6 +447,10 @@ const ERRORS = {
     description:
       'Not authenticated: the function key is missing or wrong (answered by the platform), or a webhook signature is missing, wrong, expired or replayed.',
   },
+  405: {
+    description:
+      'Webhook signatures are required: a signature covers the body only, so the fields must be POSTed.',
+  },
   409: {
     description: 'A send with the same Idempotency-Key is still in flight.',
     headers: retryAfter,
@@ -616,7 +620,7 @@ function document(): Schema {
           parameters: [
             body(
               'OptOut',
-              'The number to opt out (also accepted as a form, a query string, or wrapped as { "message": { ... } }).',
+              'The number to opt out (also accepted as a form, wrapped as { "message": { ... } }, or, when deliveries are not signed, in the query string).',
             ),
           ],
           responses: {
@@ -637,7 +641,7 @@ function document(): Schema {
           operationId: 'Optout_Customer_Query',
           summary: 'Optout Customer (query string)',
           description:
-            'The same opt-out with the fields in the query string (also accepted: mobile, msisdn, from or number for the number; text or body for the reply).',
+            'The same opt-out with the fields in the query string (also accepted: mobile, msisdn, from or number for the number; text or body for the reply). Refused (405) when webhook signatures are required.',
           'x-ms-visibility': 'internal',
           produces: jsonOperation.produces,
           parameters: queryParameters(optOutSchema),
@@ -650,7 +654,7 @@ function document(): Schema {
               description: 'Recorded: never texted again; Sendmode is told when it can take it.',
               schema: { $ref: '#/definitions/OptOutResult' },
             },
-            ...errors(400, 401, 502, 503),
+            ...errors(400, 401, 405, 502, 503),
           },
         },
       },

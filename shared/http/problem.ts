@@ -7,6 +7,7 @@ import {
   ConflictError,
   DependencyUnavailableError,
   type FieldError,
+  MethodNotAllowedError,
   NotOfferedError,
   NotFoundError,
   PayloadTooLargeError,
@@ -35,9 +36,9 @@ export interface Problem {
 const TYPE_BASE = 'urn:sendmode-connector:problem:';
 
 export function problemResponse(error: unknown, invocationId?: string): HttpResponseInit {
-  const { problem, retryAfterMs } = describe(error);
+  const { problem, retryAfterMs, headers: extra } = describe(error);
   if (invocationId) problem.invocationId = invocationId;
-  const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
+  const headers: Record<string, string> = { 'content-type': 'application/problem+json', ...extra };
   if (retryAfterMs !== undefined) headers['retry-after'] = String(retryAfterSeconds(retryAfterMs));
   return { status: problem.status, headers, body: JSON.stringify(problem) };
 }
@@ -51,7 +52,11 @@ function problem(kind: string, title: string, status: number, detail: string): P
   return { type: TYPE_BASE + kind, title, status, detail };
 }
 
-function describe(error: unknown): { problem: Problem; retryAfterMs?: number } {
+function describe(error: unknown): {
+  problem: Problem;
+  retryAfterMs?: number;
+  headers?: Record<string, string>;
+} {
   if (error instanceof ValidationError) {
     const p = problem('validation', 'The request is invalid', 400, error.message);
     p.errors = error.errors;
@@ -62,6 +67,10 @@ function describe(error: unknown): { problem: Problem; retryAfterMs?: number } {
   }
   if (error instanceof NotFoundError) {
     return { problem: problem('not-found', 'Not found', 404, error.message) };
+  }
+  if (error instanceof MethodNotAllowedError) {
+    const p = problem('method-not-allowed', 'Method not allowed', 405, error.message);
+    return { problem: p, headers: { allow: error.allowed.join(', ') } };
   }
   if (error instanceof ConflictError) {
     const p = problem('conflict', 'A request with this key is in progress', 409, error.message);

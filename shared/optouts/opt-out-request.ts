@@ -1,4 +1,7 @@
-/** The fields of an opt-out webhook delivery: query string, then a JSON or form body. */
+/**
+ * The fields of an opt-out webhook delivery: query string, then a JSON or form body. A signed
+ * delivery's fields come from its body only: the signature covers the body, not the URL.
+ */
 import type { HttpRequest } from '@azure/functions';
 import { UnsupportedMediaTypeError } from '../errors.js';
 import { isJsonType, mediaType, parseJson } from '../http/http.js';
@@ -6,9 +9,13 @@ import { fieldsFromForm, fieldsFromJson, fieldsFromQuery } from '../schemas/opt-
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 
-/** Sources in precedence order (later wins): the query string, then the body. */
-export function readOptOutFields(request: HttpRequest, rawBody: Buffer): Record<string, unknown>[] {
-  const query = fieldsFromQuery(request.query);
+/** Sources in precedence order (later wins): the query string (unless signed), then the body. */
+export function readOptOutFields(
+  request: HttpRequest,
+  rawBody: Buffer,
+  signed: boolean,
+): Record<string, unknown>[] {
+  const query = signed ? {} : fieldsFromQuery(request.query);
   if (rawBody.length === 0) return [query];
   const type = mediaType(request);
   const text = rawBody.toString('utf8');

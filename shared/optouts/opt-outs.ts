@@ -13,6 +13,7 @@ import { notOffered, offers } from '../sendmode/api-version.js';
 import { matchKeyword, type OptOutInput } from '../schemas/opt-out.js';
 import type { Sendmode } from '../sendmode/sendmode.js';
 import type { OptOutRequest } from '../sendmode/client.js';
+import { type DeliveryEvent, orderedAt } from './event-order.js';
 import type { SuppressionList } from './suppression.js';
 
 export type OptOutOutcome =
@@ -28,14 +29,6 @@ export interface OptOutDeps {
   /** Puts the opt-out on the sync queue, to be retried until Sendmode takes it. */
   enqueueSync(request: OptOutRequest): Promise<unknown>;
   log: Logger;
-}
-
-/** When the delivery happened and who vouches for it. */
-export interface DeliveryEvent {
-  /** The signed webhook timestamp (ms) when signed, else the arrival time. */
-  eventAt: number;
-  /** The verified webhook-id (or svix-id), when the delivery was signed. */
-  webhookId?: string;
 }
 
 /**
@@ -62,13 +55,13 @@ export async function takeOptOut(
   const change = {
     number: request.mobilenumber,
     source: deps.event.webhookId ? ('webhook' as const) : ('api' as const),
-    eventAt: deps.event.eventAt,
     ...(deps.event.webhookId ? { webhookId: deps.event.webhookId } : {}),
   };
   if (inKeyword) {
     const result = await deps.suppression.apply({
       ...change,
       action: 'opt-in',
+      eventAt: orderedAt(deps.event, 'opt-in'),
       keyword: inKeyword,
     });
     return result.applied ? 'opted-in' : 'superseded';
@@ -76,6 +69,7 @@ export async function takeOptOut(
   const result = await deps.suppression.apply({
     ...change,
     action: 'opt-out',
+    eventAt: orderedAt(deps.event, 'opt-out'),
     ...(outKeyword ? { keyword: outKeyword } : {}),
     ...(request.optoutresponse ? { optoutresponse: request.optoutresponse } : {}),
     ...(request.returnedresponse ? { returnedresponse: request.returnedresponse } : {}),
@@ -91,7 +85,7 @@ export async function takeOptOut(
     const refusedKey = error instanceof UpstreamRejectedError && error.isAuthFailure;
     if (error instanceof AppError && error.permanent && !refusedKey) {
       if (error instanceof UpstreamRejectedError) {
-        await deps.suppression.markRejected(request.mobilenumber, error.upstream);
+        await deps.suppression.markRejected(request.mobilenumber, result.since, error.upstream);
       }
       throw error;
     }
@@ -99,7 +93,7 @@ export async function takeOptOut(
     await deps.enqueueSync(request);
     return 'queued';
   }
-  await deps.suppression.markSynced(request.mobilenumber);
+  await deps.suppression.markSynced(request.mobilenumber, result.since);
   return 'opted-out';
 }
 
@@ -112,18 +106,18 @@ export async function syncOptOut(
   deps: Omit<OptOutDeps, 'enqueueSync'>,
   slot: BackgroundSlot,
 ): Promise<'opted-out' | 'already-opted-out' | 'superseded'> {
-  const needed = await deps.suppression.syncNeeded(request.mobilenumber);
-  if (needed === 'synced') return 'already-opted-out';
-  if (needed === 'not-suppressed') return 'superseded';
+  const { need, since } = await deps.suppression.syncNeeded(request.mobilenumber);
+  if (need === 'synced') return 'already-opted-out';
+  if (need === 'not-suppressed') return 'superseded';
   try {
     await deps.sendmode.optOut(request, { log: deps.log, ...slot });
   } catch (error) {
     if (error instanceof UpstreamRejectedError && error.permanent && !error.isAuthFailure) {
-      await deps.suppression.markRejected(request.mobilenumber, error.upstream);
+      await deps.suppression.markRejected(request.mobilenumber, since, error.upstream);
     }
     throw error;
   }
-  await deps.suppression.markSynced(request.mobilenumber);
+  await deps.suppression.markSynced(request.mobilenumber, since);
   return 'opted-out';
 }
 

@@ -24,6 +24,7 @@ import {
 import { canonicalNumber } from '../phone.js';
 import { describeStorageError, hasStatus } from '../storage/storage-account.js';
 import { withTable } from '../storage/table-storage.js';
+import type { OptOutRequest } from '../sendmode/client.js';
 import type { AuditTrail, ChangeAction, ChangeSource, TrailEntry } from './audit-trail.js';
 import type { RecentOptOut } from './recent-optouts.js';
 
@@ -33,6 +34,8 @@ const NUMBERS_PER_QUERY = 14;
 const PARALLEL_QUERIES = 8;
 /** Conditional writes lost to a concurrent writer before giving up (503): far beyond a real race. */
 const MAX_WRITE_ATTEMPTS = 10;
+/** Repeats of an opt-out within this time of it are not written to the trail again. */
+export const REPEAT_WINDOW_MS = 60 * 60_000;
 
 export type SyncState = 'pending' | 'synced' | 'rejected';
 
@@ -56,6 +59,15 @@ interface SuppressionEntity {
   returnedresponse?: string;
   syncedAt?: string;
   rejection?: string;
+  /** When the pending sweep last queued this opt-out's sync (ms). */
+  sweptAt?: number;
+}
+
+/** A suppressed number whose opt-out Sendmode has not taken, found by the sweep. */
+export interface StalePending {
+  request: OptOutRequest;
+  rowKey: string;
+  etag: string;
 }
 
 /** A change asked of the list. */
@@ -82,6 +94,8 @@ export interface ChangeResult {
   suppressed: boolean;
   /** Whether Sendmode has already taken this number's opt-out (for an opt-out just applied). */
   synced: boolean;
+  /** When the number's current suppression began (ISO 8601), while it is suppressed. */
+  since?: string;
 }
 
 /** One number's entry as the operator routes show it (no message text). */
@@ -127,19 +141,23 @@ export class SuppressionList {
         if (options.mustBeSuppressed && !current?.suppressed) {
           throw new NotFoundError('The number is not on the suppression list.');
         }
+        // An opt-in must be strictly later; at a tie the opt-out stands (see event-order.ts).
         const later =
           current === undefined ||
           change.eventAt > current.eventAt ||
           (change.eventAt === current.eventAt && change.action === 'opt-out');
         if (!later) {
           await this.trail.append(rowKey, [{ ...entry, applied: false }]);
+          const since = suppressionBegan(existing!);
           return {
             applied: false,
             suppressed: current.suppressed,
             synced: existing?.state === 'synced',
+            ...(since !== undefined ? { since } : {}),
           };
         }
-        const fields = changedFields(rowKey, existing, change, entry);
+        const repeat = existing !== undefined && isRepeatedOptOut(existing, change);
+        const fields = changedFields(rowKey, existing, change, repeat ? undefined : entry);
         try {
           if (existing?.etag) {
             await this.table.updateEntity(fields, 'Merge', { etag: existing.etag });
@@ -156,33 +174,95 @@ export class SuppressionList {
         }
         // The previous change goes in too, in case its own trail write failed (upserts: no duplicates).
         const previous = parseTrailEntry(existing?.lastChange);
-        await this.trail.append(rowKey, previous ? [previous, entry] : [entry]);
+        if (!repeat) await this.trail.append(rowKey, previous ? [previous, entry] : [entry]);
         const suppressed = change.action === 'opt-out';
+        const since = !suppressed
+          ? undefined
+          : (fields.since ?? (existing ? suppressionBegan(existing) : undefined));
         return {
           applied: true,
           suppressed,
           synced: suppressed && fields.state === undefined && existing?.state === 'synced',
+          ...(since !== undefined ? { since } : {}),
         };
       }
     });
   }
 
-  /** What the opt-out queue should do: Sendmode has it, the number opted back in, or it is needed. */
-  async syncNeeded(number: string): Promise<'synced' | 'not-suppressed' | 'needed'> {
+  /**
+   * What the opt-out queue should do: Sendmode has it, the number opted back in, or it is
+   * needed; with when the current suppression began, for `markSynced`.
+   */
+  async syncNeeded(
+    number: string,
+  ): Promise<{ need: 'synced' | 'not-suppressed' | 'needed'; since?: string }> {
     return this.guard(async () => {
       const existing = await this.read(this.key(number));
-      if (existing && !currentState(existing).suppressed) return 'not-suppressed';
-      return existing?.state === 'synced' ? 'synced' : 'needed';
+      if (!existing) return { need: 'needed' };
+      const since = suppressionBegan(existing);
+      if (since === undefined) return { need: 'not-suppressed' };
+      return { need: existing.state === 'synced' ? 'synced' : 'needed', since };
     });
   }
 
-  async markSynced(number: string): Promise<void> {
-    await this.setState(number, { state: 'synced', syncedAt: new Date().toISOString() });
+  /**
+   * Sendmode took the opt-out of the suppression that began at `since`. Written only while that
+   * suppression lasts: after an opt-in and a new opt-out, the new one's sync decides.
+   */
+  async markSynced(number: string, since: string | undefined): Promise<void> {
+    await this.setState(number, since, { state: 'synced', syncedAt: new Date().toISOString() });
   }
 
   /** Sendmode refused the opt-out for good; the number stays suppressed here regardless. */
-  async markRejected(number: string, upstream: SendmodeStatus): Promise<void> {
-    await this.setState(number, { state: 'rejected', rejection: JSON.stringify(upstream) });
+  async markRejected(
+    number: string,
+    since: string | undefined,
+    upstream: SendmodeStatus,
+  ): Promise<void> {
+    await this.setState(number, since, { state: 'rejected', rejection: JSON.stringify(upstream) });
+  }
+
+  /**
+   * Opt-outs Sendmode has not taken whose latest change is older than `before` (ms) and that
+   * were not swept since `sweptBefore` (ms): the sweep's work (see `pending-sweep.ts`).
+   */
+  async *stalePending(before: number, sweptBefore: number): AsyncGenerator<StalePending> {
+    const filter = odata`PartitionKey eq ${PARTITION} and state eq ${'pending'}`;
+    const rows = this.table.listEntities<SuppressionEntity>({ queryOptions: { filter } });
+    const iterator = rows[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await this.guard(() => iterator.next());
+      if (next.done) return;
+      const row = next.value;
+      const { suppressed, eventAt } = currentState(row);
+      if (!suppressed || eventAt >= before || (row.sweptAt ?? 0) >= sweptBefore) continue;
+      yield {
+        request: {
+          mobilenumber: numberOfKey(row.rowKey),
+          ...(row.optoutresponse ? { optoutresponse: row.optoutresponse } : {}),
+          ...(row.returnedresponse ? { returnedresponse: row.returnedresponse } : {}),
+        },
+        rowKey: row.rowKey,
+        etag: row.etag ?? '*',
+      };
+    }
+  }
+
+  /** Notes that the sweep queued this opt-out's sync; false when the row changed meanwhile. */
+  async markSwept(pending: StalePending, at: number): Promise<boolean> {
+    return this.guard(async () => {
+      try {
+        await this.table.updateEntity(
+          { partitionKey: PARTITION, rowKey: pending.rowKey, sweptAt: at },
+          'Merge',
+          { etag: pending.etag },
+        );
+        return true;
+      } catch (error) {
+        if (hasStatus(error, 412) || hasStatus(error, 404)) return false;
+        throw error;
+      }
+    });
   }
 
   /** The numbers among `numbers` that are suppressed. Fails closed: no answer, no send. */
@@ -269,13 +349,27 @@ export class SuppressionList {
     }
   }
 
-  private async setState(number: string, fields: Partial<SuppressionEntity>): Promise<void> {
-    await this.guard(() =>
-      this.table.updateEntity(
-        { partitionKey: PARTITION, rowKey: this.key(number), ...fields },
-        'Merge',
-      ),
-    );
+  /** Writes Sendmode's side, conditioned on the ETag of a row still suppressed since `since`. */
+  private async setState(
+    number: string,
+    since: string | undefined,
+    fields: Partial<SuppressionEntity>,
+  ): Promise<void> {
+    const rowKey = this.key(number);
+    await this.guard(async () => {
+      for (let attempt = 1; ; attempt++) {
+        const existing = await this.read(rowKey);
+        if (!existing || since === undefined || suppressionBegan(existing) !== since) return;
+        try {
+          await this.table.updateEntity({ partitionKey: PARTITION, rowKey, ...fields }, 'Merge', {
+            etag: existing.etag,
+          });
+          return;
+        } catch (error) {
+          if (!hasStatus(error, 412) || attempt >= MAX_WRITE_ATTEMPTS) throw error;
+        }
+      }
+    });
   }
 
   private async guard<T>(work: () => Promise<T>): Promise<T> {
@@ -289,6 +383,29 @@ export class SuppressionList {
       );
     }
   }
+}
+
+/** The number to give Sendmode for a key: national as written, else international with `+`. */
+function numberOfKey(rowKey: string): string {
+  return rowKey.startsWith('0') ? rowKey : `+${rowKey}`;
+}
+
+/** When the row's current suppression began; undefined when it is not suppressed. */
+function suppressionBegan(entity: SuppressionEntity): string | undefined {
+  if (!currentState(entity).suppressed) return undefined;
+  return entity.since ?? entity.optedOutAt ?? '';
+}
+
+/**
+ * A STOP for a suppressed number within `REPEAT_WINDOW_MS` of the last opt-out in its trail adds
+ * nothing to the trail (its time still moves the row's `eventAt` on, for ordering), so a sender
+ * repeating itself cannot grow the trail without bound.
+ */
+function isRepeatedOptOut(existing: SuppressionEntity, change: ListChange): boolean {
+  if (change.action !== 'opt-out' || !currentState(existing).suppressed) return false;
+  const last = parseTrailEntry(existing.lastChange);
+  if (last?.action !== 'opt-out') return false;
+  return change.eventAt - Date.parse(last.at) < REPEAT_WINDOW_MS;
 }
 
 function currentState(entity: SuppressionEntity): { suppressed: boolean; eventAt: number } {
@@ -314,26 +431,30 @@ function trailEntry(change: ListChange): TrailEntry {
   };
 }
 
-/** The row's fields after applying `change` (a Merge onto `existing`, or a new row). */
+/**
+ * The row's fields after applying `change` (a Merge onto `existing`, or a new row). `entry`:
+ * the change's trail entry, or undefined for a repeat that keeps the row's `lastChange`.
+ */
 function changedFields(
   rowKey: string,
   existing: SuppressionEntity | undefined,
   change: ListChange,
-  entry: TrailEntry,
+  entry: TrailEntry | undefined,
 ): SuppressionEntity {
   const wasSuppressed = existing !== undefined && currentState(existing).suppressed;
+  const at = new Date(change.eventAt).toISOString();
   const fields: SuppressionEntity = {
     partitionKey: PARTITION,
     rowKey,
     eventAt: change.eventAt,
-    lastChange: JSON.stringify(entry),
+    ...(entry ? { lastChange: JSON.stringify(entry) } : {}),
   };
   if (change.action === 'opt-out') {
     fields.suppressed = true;
-    fields.lastOptOutAt = entry.recordedAt;
-    if (!existing?.optedOutAt) fields.optedOutAt = entry.recordedAt;
+    fields.lastOptOutAt = new Date().toISOString();
+    if (!existing?.optedOutAt) fields.optedOutAt = fields.lastOptOutAt;
     if (!wasSuppressed) {
-      fields.since = entry.at;
+      fields.since = at;
       // Sendmode may have forgotten it meanwhile (an operator cleared it there): send it again.
       fields.state = 'pending';
     }
@@ -341,7 +462,7 @@ function changedFields(
     if (change.returnedresponse) fields.returnedresponse = change.returnedresponse;
   } else {
     fields.suppressed = false;
-    if (wasSuppressed || !existing) fields.since = entry.at;
+    if (wasSuppressed || !existing) fields.since = at;
   }
   return fields;
 }

@@ -1,7 +1,9 @@
 /**
  * Every Sendmode call goes through here: read the key, take a slot from the shared limiter,
  * call, and, if Sendmode refuses the key, read it again and retry once (a key rotated in the
- * vault takes effect without a restart). The retry takes its own limiter slot.
+ * vault takes effect without a restart). The retry takes its own limiter slot. A send can ask to
+ * see its request again once each slot is granted (`beforeCall`), since waiting for one takes
+ * time in which a recipient may opt out.
  */
 import type { SecretProvider } from '../secrets.js';
 import { assertOffered, type SendmodeOperation } from './api-version.js';
@@ -31,6 +33,11 @@ export interface CallOptions extends SlotRequest {
   maxWaitMs: number;
 }
 
+export interface SendOptions extends CallOptions {
+  /** Runs after each slot is granted, right before the call: the request to send, or a throw. */
+  beforeCall?(request: SendSmsRequest): Promise<SendSmsRequest>;
+}
+
 export class Sendmode {
   constructor(
     private readonly api: SendmodeApi,
@@ -38,8 +45,13 @@ export class Sendmode {
     private readonly gate: CallGate,
   ) {}
 
-  send(request: SendSmsRequest, options: CallOptions): Promise<SendSmsResult> {
-    return this.call(options, (key) => this.api.send(key, request), 'send');
+  send(request: SendSmsRequest, options: SendOptions): Promise<SendSmsResult> {
+    const { beforeCall, ...callOptions } = options;
+    return this.call(
+      callOptions,
+      async (key) => this.api.send(key, beforeCall ? await beforeCall(request) : request),
+      'send',
+    );
   }
 
   credits(options: CallOptions): Promise<CreditsResult> {

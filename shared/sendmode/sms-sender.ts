@@ -2,7 +2,9 @@
  * Sending an SMS: first made fit for the configured API generation (default sender id; for v3 a
  * sender id, international numbers, no scheduling), then recipients on the suppression list are
  * removed (and reported), so a number that opted out is never texted; when none remain, nothing
- * is sent and no limiter slot is used.
+ * is sent and no limiter slot is used. The list is read again once the limiter grants the slot,
+ * since a recipient may opt out while the send waits for it. A send scheduled with Sendmode
+ * (`scheduledate`) is Sendmode's from then on: a later opt-out cannot recall it.
  */
 import { prepareSend, type SendRules } from './api-version.js';
 import { UnprocessableError } from '../errors.js';
@@ -33,21 +35,20 @@ export async function sendSmsRespectingOptOuts(
   deps: SmsSenderDeps,
 ): Promise<SendSmsAnswer> {
   const sms = prepareSend(request, deps.rules);
-  const suppressed = await deps.suppression.suppressed(sms.recipients);
-  const recipients = sms.recipients.filter((number) => !suppressed.has(number));
-  if (recipients.length === 0) {
-    throw new UnprocessableError(
-      'Every recipient has opted out; nothing was sent.',
-      sms.recipients.map((number, index) => ({
-        field: `recipients/${index}`,
-        message: `${maskPhoneNumber(number)} has opted out`,
-      })),
-    );
-  }
-  const result = await deps.sendmode.send(
-    { ...sms, recipients },
-    { log: deps.log, maxWaitMs: deps.maxWaitMs, workClass: 'interactive' },
-  );
+  const suppressed = new Set<string>();
+  /** The request without the recipients suppressed now; throws when none remain. */
+  const withoutOptedOut = async (send: SendSmsRequest): Promise<SendSmsRequest> => {
+    for (const number of await deps.suppression.suppressed(send.recipients)) suppressed.add(number);
+    const recipients = send.recipients.filter((number) => !suppressed.has(number));
+    if (recipients.length === 0) throw everyoneOptedOut(sms.recipients);
+    return recipients.length === send.recipients.length ? send : { ...send, recipients };
+  };
+  const result = await deps.sendmode.send(await withoutOptedOut(sms), {
+    log: deps.log,
+    maxWaitMs: deps.maxWaitMs,
+    workClass: 'interactive',
+    beforeCall: withoutOptedOut,
+  });
   if (suppressed.size === 0) return result;
   // The caller's own numbers, in a success answer that already echoes every recipient.
   const skippedRecipients = [...suppressed].map((recipient) => ({
@@ -55,4 +56,14 @@ export async function sendSmsRespectingOptOuts(
     reason: 'opted-out' as const,
   }));
   return { ...result, skippedRecipients };
+}
+
+function everyoneOptedOut(recipients: string[]): UnprocessableError {
+  return new UnprocessableError(
+    'Every recipient has opted out; nothing was sent.',
+    recipients.map((number, index) => ({
+      field: `recipients/${index}`,
+      message: `${maskPhoneNumber(number)} has opted out`,
+    })),
+  );
 }
