@@ -50,6 +50,7 @@ beforeEach(async () => {
     OPTOUT_KEYWORDS: undefined,
     OPTIN_KEYWORDS: undefined,
     DEFAULT_COUNTRY_CODE: undefined,
+    APP_SERVICE_AUTH_ENABLED: undefined,
   });
 });
 
@@ -426,6 +427,7 @@ describe('the audit trail', () => {
     expect(Date.parse(String(trail[0]!.at))).toBeGreaterThanOrEqual(Math.max(before, t * 1000));
     expect(Date.parse(String(trail[0]!.at))).toBeLessThanOrEqual(after);
     expect(trail[3]).toMatchObject({ by: 'admin key' });
+    expect(trail[3]).not.toHaveProperty('claimedBy');
     for (const entry of trail) {
       expect(Date.parse(String(entry.recordedAt))).toBeGreaterThan(0);
       expect(entry.applied).toBe(true);
@@ -614,7 +616,7 @@ describe('DELETE /api/optouts/{number}', () => {
     expect((await lookUp(NUMBER)).json.suppressed).toBe(true);
   });
 
-  it('with a reason: removed, texted again, who and why in the trail', async () => {
+  it('with a reason: removed, texted again, who and why in the trail (the by given, as a claim)', async () => {
     await reply('STOP');
     const { response, json, logs } = await remove('00353871234567', {
       body: JSON.stringify({ reason: 'Opted out by mistake (ticket 4711)', by: 'aoife@acme.ie' }),
@@ -633,18 +635,65 @@ describe('DELETE /api/optouts/{number}', () => {
       action: 'removal',
       source: 'manual',
       reason: 'Opted out by mistake (ticket 4711)',
-      by: 'aoife@acme.ie',
+      // Nothing vouches for a name the caller sends: the key did it, the name is its claim.
+      by: 'admin key',
+      claimedBy: 'aoife@acme.ie',
     });
   });
 
-  it('who defaults to the signed-in user App Service authentication names', async () => {
+  it('with APP_SERVICE_AUTH_ENABLED, who is the user App Service authentication names', async () => {
+    await env.configure({ APP_SERVICE_AUTH_ENABLED: 'true' });
     await reply('STOP');
-    await remove(NUMBER, {
+    const { response } = await remove(NUMBER, {
       query: '?reason=test',
       headers: { 'x-ms-client-principal-name': 'ops@acme.ie' },
     });
-    expect((await trailOf()).at(-1)).toMatchObject({ by: 'ops@acme.ie' });
+    expect(response.status).toBe(200);
+    const last = (await trailOf()).at(-1);
+    expect(last).toMatchObject({ action: 'removal', by: 'ops@acme.ie' });
+    expect(last).not.toHaveProperty('claimedBy');
   });
+
+  it('with APP_SERVICE_AUTH_ENABLED, a by the caller gives is kept as a claim beside the user', async () => {
+    await env.configure({ APP_SERVICE_AUTH_ENABLED: 'true' });
+    await reply('STOP');
+    await remove(NUMBER, {
+      body: JSON.stringify({ reason: 'test', by: 'someone-else@acme.ie' }),
+      contentType: 'application/json',
+      headers: { 'x-ms-client-principal-name': 'ops@acme.ie' },
+    });
+    expect((await trailOf()).at(-1)).toMatchObject({
+      by: 'ops@acme.ie',
+      claimedBy: 'someone-else@acme.ie',
+    });
+  });
+
+  it('with APP_SERVICE_AUTH_ENABLED but no signed-in user, who is the admin key', async () => {
+    await env.configure({ APP_SERVICE_AUTH_ENABLED: 'true' });
+    await reply('STOP');
+    await remove(NUMBER, { query: '?reason=test' });
+    const last = (await trailOf()).at(-1);
+    expect(last).toMatchObject({ by: 'admin key' });
+    expect(last).not.toHaveProperty('claimedBy');
+  });
+
+  it.each([undefined, 'false'])(
+    'with APP_SERVICE_AUTH_ENABLED %s, the principal header is not believed: admin key, and the name as a claim',
+    async (setting) => {
+      await env.configure({ APP_SERVICE_AUTH_ENABLED: setting });
+      await reply('STOP');
+      const { response } = await remove(NUMBER, {
+        query: '?reason=test',
+        headers: { 'x-ms-client-principal-name': 'ops@acme.ie' },
+      });
+      expect(response.status).toBe(200);
+      expect((await trailOf()).at(-1)).toMatchObject({
+        action: 'removal',
+        by: 'admin key',
+        claimedBy: 'ops@acme.ie',
+      });
+    },
+  );
 
   it('a number not on the list → 404; an opted-in one too', async () => {
     const never = await remove('+447700900123', { query: '?reason=cleanup' });

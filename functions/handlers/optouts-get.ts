@@ -1,15 +1,21 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { handleHttp, jsonResponse } from '../../shared/http/http.js';
-import { lookUp, parseNumberParam } from '../../shared/optouts/opt-out-admin.js';
+import { lookUp, parseLookUpQuery, parseNumberParam } from '../../shared/optouts/opt-out-admin.js';
 import { maskPhoneNumber } from '../../shared/phone.js';
 import { getServices } from '../../shared/services.js';
 
-/** One number: suppressed or not, since when, and its audit trail. */
+/**
+ * One number: suppressed or not, since when, and its audit trail: the newest changes, older ones
+ * a page at a time (`trailContinuationToken`).
+ */
 export async function optOutsGet(request: HttpRequest, context: InvocationContext) {
   return handleHttp(context, 'optouts-get', async (log) => {
     const number = parseNumberParam(request.params.number);
     log.recipient = maskPhoneNumber(number);
+    const query = parseLookUpQuery(request.query);
     const { suppression } = await getServices();
-    return jsonResponse(200, await lookUp(suppression, number));
+    const answer = await lookUp(suppression, number, query);
+    log.count = answer.trail.length;
+    return jsonResponse(200, answer);
   });
 }

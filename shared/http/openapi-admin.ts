@@ -11,6 +11,7 @@ import {
   MAX_BY_LENGTH,
   MAX_PAGE_SIZE,
   MAX_REASON_LENGTH,
+  TRAIL_PAGE_SIZE,
 } from '../optouts/opt-out-admin.js';
 
 type Schema = Record<string, unknown>;
@@ -28,7 +29,8 @@ export const ADMIN_FIELD_DOCS: Record<string, { summary: string; description?: s
   },
   at: {
     summary: 'At',
-    description: 'When it happened: the signed webhook timestamp, else its arrival.',
+    description:
+      'When it happened, as ordered: an opt-out at the later of its signed time and its first arrival here, an opt-in at the earlier; unsigned changes at their arrival.',
   },
   recordedAt: { summary: 'Recorded at' },
   applied: {
@@ -40,7 +42,16 @@ export const ADMIN_FIELD_DOCS: Record<string, { summary: string; description?: s
     summary: 'Keyword',
     description: 'The keyword the reply matched (never the reply itself).',
   },
-  by: { summary: 'By', description: 'Who removed the number.' },
+  by: {
+    summary: 'By',
+    description:
+      'Who removed the number. In the trail, as the app can tell: the user App Service authentication signed in (only when APP_SERVICE_AUTH_ENABLED), else "admin key"; a by sent with the removal is kept as claimedBy.',
+  },
+  claimedBy: {
+    summary: 'Claimed by',
+    description:
+      'Who the caller said removed it (its by, or an x-ms-client-principal-name header nothing vouches for): a claim, not checked.',
+  },
   webhookId: { summary: 'Webhook ID' },
   number: { summary: 'Number', description: 'Canonical: international digits without + or 00.' },
   suppressed: { summary: 'Suppressed', description: 'True when the app will not text the number.' },
@@ -51,7 +62,14 @@ export const ADMIN_FIELD_DOCS: Record<string, { summary: string; description?: s
     description: 'pending, synced or rejected: whether Sendmode has taken the opt-out.',
   },
   lastChange: { summary: 'Last change' },
-  trail: { summary: 'Trail', description: 'Every change asked of the number, oldest first.' },
+  trail: {
+    summary: 'Trail',
+    description: `The newest ${TRAIL_PAGE_SIZE} changes asked of the number (older than the trail continuation token's, when one is given), oldest first.`,
+  },
+  trailContinuationToken: {
+    summary: 'Trail continuation token',
+    description: 'Present when older changes follow: pass it back as trailContinuationToken.',
+  },
   items: { summary: 'Items' },
   continuationToken: {
     summary: 'Continuation token',
@@ -69,6 +87,7 @@ const trailEntrySchema = z.object({
   keyword: z.string().optional(),
   reason: z.string().optional(),
   by: z.string().optional(),
+  claimedBy: z.string().optional(),
   webhookId: z.string().optional(),
 });
 
@@ -94,7 +113,11 @@ export const ADMIN_DEFINITIONS: Record<string, [z.ZodType, 'input' | 'output', s
     'A number on the suppression list.',
   ],
   OptOutLookUp: [
-    z.object({ ...entryFields, trail: z.array(trailEntrySchema) }),
+    z.object({
+      ...entryFields,
+      trail: z.array(trailEntrySchema).max(TRAIL_PAGE_SIZE),
+      trailContinuationToken: z.string().optional(),
+    }),
     'output',
     'A number: suppressed or not, since when, and its trail.',
   ],
@@ -194,10 +217,19 @@ export function adminPaths(
       get: {
         operationId: 'Get_Optout',
         summary: 'Look up a number',
-        description: 'Whether the number is suppressed, since when, and every change asked of it.',
+        description: `Whether the number is suppressed, since when, and its newest ${TRAIL_PAGE_SIZE} changes, oldest first; older ones a page at a time with trailContinuationToken.`,
         security,
         produces,
-        parameters: [numberParameter],
+        parameters: [
+          numberParameter,
+          {
+            name: 'trailContinuationToken',
+            in: 'query',
+            required: false,
+            type: 'string',
+            description: 'From the previous answer: the changes older than those it showed.',
+          },
+        ],
         responses: {
           200: {
             description: 'The number (suppressed false and an empty trail when never seen).',
@@ -210,7 +242,7 @@ export function adminPaths(
         operationId: 'Remove_Optout',
         summary: 'Remove a number from the suppression list',
         description:
-          'A reason is required (in the body, or the query string as reason=...); it is kept in the trail with who removed it. Sendmode’s own opt-out list is not changed (its v2 API has no opt-in call).',
+          'A reason is required (in the body, or the query string as reason=...); it is kept in the trail with who removed it: the user App Service authentication signed in when APP_SERVICE_AUTH_ENABLED, else "admin key", with a by the caller gave kept as claimedBy. Sendmode’s own opt-out list is not changed (its v2 API has no opt-in call).',
         security,
         consumes: ['application/json'],
         produces,

@@ -11,7 +11,7 @@ import { csvField } from '../csv-safe.js';
 import { type FieldError, ValidationError } from '../errors.js';
 import { isJsonType, mediaType, parseJson, readBodyBytes } from '../http/http.js';
 import { normalisePhoneNumber } from '../phone.js';
-import type { TrailEntry } from './audit-trail.js';
+import { TRAIL_ROW_KEY, type TrailEntry } from './audit-trail.js';
 import { SENDMODE_OPT_IN_NOTE } from './opt-outs.js';
 import type { SuppressionEntry, SuppressionList } from './suppression.js';
 
@@ -23,6 +23,8 @@ export const MAX_BY_LENGTH = 100;
 const MAX_RAW_NUMBER_LENGTH = 32;
 /** Rows read from storage per pull of the CSV stream when no pageSize is given. */
 const CSV_SCAN_PAGE = 1_000;
+/** Trail entries in one look-up answer: the newest; older ones follow `trailContinuationToken`. */
+export const TRAIL_PAGE_SIZE = 50;
 
 const NUMBER_MESSAGE =
   'is not a phone number: + optional, then 6-15 digits (spaces, dashes, dots and brackets are ignored)';
@@ -31,6 +33,7 @@ const CONTROL = /[\u0000-\u001F\u007F-\u009F]/;
 const DATE_TIME =
   /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
 const TOKEN_PREFIX = 'after:';
+const TRAIL_TOKEN_PREFIX = 'trail:';
 
 export interface ListQuery {
   /** Only numbers suppressed at or after this time (ms). */
@@ -111,10 +114,45 @@ function decodeToken(token: string): string | undefined {
   return /^\d{1,20}$/.test(after) ? after : undefined;
 }
 
+/**
+ * The exact check behind `since` (and suppressed): the storage query already left out rows whose
+ * state began before `since` (see `SuppressionList.entries`); this drops the few others it may
+ * return and the numbers that opted back in.
+ */
 const listed = (entry: SuppressionEntry, query: ListQuery): boolean =>
   entry.suppressed &&
   (query.since === undefined ||
     (entry.since !== undefined && Date.parse(entry.since) >= query.since));
+
+export interface LookUpQuery {
+  /** Only trail entries older than this row key (from the trail continuation token). */
+  trailOlderThan?: string;
+}
+
+/** `trailContinuationToken` from the query string; 400 naming it when it is not one we gave out. */
+export function parseLookUpQuery(query: URLSearchParams): LookUpQuery {
+  const token = query.get('trailContinuationToken');
+  if (token === null) return {};
+  const olderThan = decodeTrailToken(token);
+  if (olderThan === undefined) {
+    throw new ValidationError([
+      { field: 'trailContinuationToken', message: 'is not a token this route gave out' },
+    ]);
+  }
+  return { trailOlderThan: olderThan };
+}
+
+function encodeTrailToken(olderThan: string): string {
+  return Buffer.from(`${TRAIL_TOKEN_PREFIX}${olderThan}`, 'utf8').toString('base64url');
+}
+
+function decodeTrailToken(token: string): string | undefined {
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(token)) return undefined;
+  const text = Buffer.from(token, 'base64url').toString('utf8');
+  if (!text.startsWith(TRAIL_TOKEN_PREFIX)) return undefined;
+  const olderThan = text.slice(TRAIL_TOKEN_PREFIX.length);
+  return TRAIL_ROW_KEY.test(olderThan) ? olderThan : undefined;
+}
 
 export interface LookUpAnswer {
   number: string;
@@ -122,15 +160,37 @@ export interface LookUpAnswer {
   since?: string;
   firstOptedOutAt?: string;
   sendmodeSync?: string;
+  /** The newest `TRAIL_PAGE_SIZE` changes (older than the token's, when one was given), oldest first. */
   trail: TrailEntry[];
+  /** Present when older changes follow: pass it back as `trailContinuationToken`. */
+  trailContinuationToken?: string;
 }
 
-/** One number: whether it is suppressed, since when, and every change asked of it. */
-export async function lookUp(list: SuppressionList, number: string): Promise<LookUpAnswer> {
-  const [entry, trail] = await Promise.all([list.entry(number), list.history(number)]);
-  if (!entry) return { number: list.key(number), suppressed: false, trail };
+/**
+ * One number: whether it is suppressed, since when, and its newest changes (at most
+ * `TRAIL_PAGE_SIZE`, oldest first; the older ones a page at a time with the continuation token).
+ */
+export async function lookUp(
+  list: SuppressionList,
+  number: string,
+  query: LookUpQuery = {},
+): Promise<LookUpAnswer> {
+  const [entry, page] = await Promise.all([
+    list.entry(number),
+    list.history(number, {
+      limit: TRAIL_PAGE_SIZE,
+      ...(query.trailOlderThan !== undefined ? { olderThan: query.trailOlderThan } : {}),
+    }),
+  ]);
+  const trail = {
+    trail: page.entries,
+    ...(page.olderThan !== undefined
+      ? { trailContinuationToken: encodeTrailToken(page.olderThan) }
+      : {}),
+  };
+  if (!entry) return { number: list.key(number), suppressed: false, ...trail };
   const { lastChange: _lastChange, ...rest } = entry;
-  return { ...rest, trail };
+  return { ...rest, ...trail };
 }
 
 export interface ListPage {
@@ -146,6 +206,7 @@ export async function listPage(list: SuppressionList, query: ListQuery): Promise
   for await (const entry of list.entries(
     query.after,
     Math.min(query.pageSize + 1, MAX_PAGE_SIZE),
+    query.since,
   )) {
     if (!listed(entry, query)) continue;
     if (items.length === query.pageSize) {
@@ -194,7 +255,7 @@ export async function csvExport(
   query: ListQuery,
 ): Promise<ReadableStream<Uint8Array>> {
   const scanPage = query.pageSize === DEFAULT_PAGE_SIZE ? CSV_SCAN_PAGE : query.pageSize;
-  const iterator = list.entries(query.after, scanPage)[Symbol.asyncIterator]();
+  const iterator = list.entries(query.after, scanPage, query.since)[Symbol.asyncIterator]();
   const encoder = new TextEncoder();
   let first: IteratorResult<SuppressionEntry> | undefined = await iterator.next();
   return new ReadableStream<Uint8Array>({
@@ -223,19 +284,33 @@ export async function csvExport(
 
 export interface Removal {
   reason: string;
+  /** Who, as far as the app can tell: App Service authentication's user, else `admin key`. */
   by: string;
+  /** Who the caller said it was (its `by`, or a principal header nothing vouches for). */
+  claimedBy?: string;
 }
 
-/** Who removed it when the operator does not say: App Service authentication's user, else the key. */
+/**
+ * The user App Service authentication signed in. The platform sets it (and drops any a caller
+ * sent) only when authentication is enabled on the app, so it is believed only then
+ * (`APP_SERVICE_AUTH_ENABLED`); otherwise anyone holding the key could write any name in it.
+ */
 const PRINCIPAL_HEADER = 'x-ms-client-principal-name';
 const DEFAULT_BY = 'admin key';
 
+export interface RemovalOptions {
+  /** `APP_SERVICE_AUTH_ENABLED`: the principal header is the platform's, not the caller's. */
+  trustPrincipalHeader: boolean;
+}
+
 /**
  * `reason` (required) and `by` (optional) for a removal, from the query string or a JSON body
- * (body wins); `by` defaults to the signed-in user App Service authentication names, else
- * "admin key". 400 naming each bad field; values are never echoed.
+ * (body wins). The trail's `by` is the user App Service authentication names when it is enabled
+ * (`trustPrincipalHeader`) and names one, else "admin key"; a name the caller gave (`by`, or the
+ * principal header when not trusted) is kept as `claimedBy`, a claim. 400 naming each bad field;
+ * values are never echoed.
  */
-export async function readRemoval(request: HttpRequest): Promise<Removal> {
+export async function readRemoval(request: HttpRequest, options: RemovalOptions): Promise<Removal> {
   const fields: Record<string, unknown> = {
     reason: request.query.get('reason') ?? undefined,
     by: request.query.get('by') ?? undefined,
@@ -280,12 +355,16 @@ export async function readRemoval(request: HttpRequest): Promise<Removal> {
   const reason = text('reason', MAX_REASON_LENGTH, true);
   const by = text('by', MAX_BY_LENGTH, false);
   if (errors.length > 0 || reason === undefined) throw new ValidationError(errors);
-  const principal = request.headers.get(PRINCIPAL_HEADER)?.trim();
-  const fallback =
-    principal && principal.length <= MAX_BY_LENGTH && !CONTROL.test(principal)
-      ? principal
-      : DEFAULT_BY;
-  return { reason, by: by ?? fallback };
+  const header = request.headers.get(PRINCIPAL_HEADER)?.trim();
+  const principal =
+    header && header.length <= MAX_BY_LENGTH && !CONTROL.test(header) ? header : undefined;
+  const verified = options.trustPrincipalHeader ? principal : undefined;
+  const claimed = by ?? (verified === undefined ? principal : undefined);
+  return {
+    reason,
+    by: verified ?? DEFAULT_BY,
+    ...(claimed !== undefined && claimed !== verified ? { claimedBy: claimed } : {}),
+  };
 }
 
 /** Takes a suppressed number off the list (404 when it is not on it), recording who and why. */
@@ -302,6 +381,7 @@ export async function removeFromList(
       eventAt: Date.now(),
       reason: removal.reason,
       by: removal.by,
+      ...(removal.claimedBy !== undefined ? { claimedBy: removal.claimedBy } : {}),
     },
     { mustBeSuppressed: true },
   );

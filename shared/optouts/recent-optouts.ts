@@ -24,7 +24,7 @@ const LATEST_MS = 9_999_999_999_999;
 export interface RecentOptOut {
   /** Masked to its last three digits. */
   number: string;
-  /** When it happened, ISO 8601 (the signed webhook timestamp, else its arrival). */
+  /** When it happened, ISO 8601 (as ordered: see event-order.ts). */
   at: string;
   source: ChangeSource;
 }

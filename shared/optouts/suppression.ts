@@ -5,8 +5,7 @@
  *
  * A number can opt back in (or an operator can remove it): its row then stays, marked
  * `suppressed: false`, so that the order of events can still be judged. Each row keeps the time
- * of the latest change applied to it (`eventAt`: the signed webhook timestamp, else the arrival
- * time), and a change is applied only when it is later, by a write conditioned on the ETag read
+ * of the latest change applied to it (`eventAt`, as `event-order.ts` places it), and a change is applied only when it is later, by a write conditioned on the ETag read
  * (a concurrent writer makes it fail with 412 and the decision is re-made). So an opt-out and an
  * opt-in racing through two instances end in the state of the later one; at the same instant the
  * opt-out wins, so an opt-out is never lost to a tie. Every change asked for is written to the
@@ -25,7 +24,13 @@ import { canonicalNumber } from '../phone.js';
 import { describeStorageError, hasStatus } from '../storage/storage-account.js';
 import { withTable } from '../storage/table-storage.js';
 import type { OptOutRequest } from '../sendmode/client.js';
-import type { AuditTrail, ChangeAction, ChangeSource, TrailEntry } from './audit-trail.js';
+import type {
+  AuditTrail,
+  ChangeAction,
+  ChangeSource,
+  TrailEntry,
+  TrailPage,
+} from './audit-trail.js';
 import type { RecentOptOut } from './recent-optouts.js';
 
 const PARTITION = 'optout';
@@ -76,11 +81,13 @@ export interface ListChange {
   number: string;
   action: ChangeAction;
   source: ChangeSource;
-  /** When it happened (ms): the signed webhook timestamp, else its arrival. */
+  /** When it happened (ms), as ordered (see event-order.ts). */
   eventAt: number;
   keyword?: string;
   reason?: string;
   by?: string;
+  /** Who the caller said it was, when nothing vouches for it (see TrailEntry.claimedBy). */
+  claimedBy?: string;
   webhookId?: string;
   /** Kept with an opt-out (never returned by any route). */
   optoutresponse?: string;
@@ -301,12 +308,25 @@ export class SuppressionList {
 
   /**
    * Every entry after the canonical number `after` (exclusive), in key order, reading `pageSize`
-   * rows at a time: a consumer that stops early reads no further pages.
+   * rows at a time: a consumer that stops early reads no further pages. `since` (ms): the
+   * service returns only rows whose state began (`since`, else on old rows `optedOutAt`) at or
+   * after it, so old rows are never read; a few others may come too (a number first recorded
+   * after `since` whose state began before it, by a signed timestamp), so callers check
+   * `entry.since` as well.
    */
-  async *entries(after: string | undefined, pageSize: number): AsyncGenerator<SuppressionEntry> {
-    const filter = after
-      ? odata`PartitionKey eq ${PARTITION} and RowKey gt ${after}`
-      : odata`PartitionKey eq ${PARTITION}`;
+  async *entries(
+    after: string | undefined,
+    pageSize: number,
+    since?: number,
+  ): AsyncGenerator<SuppressionEntry> {
+    const conditions = [odata`PartitionKey eq ${PARTITION}`];
+    if (after) conditions.push(odata`RowKey gt ${after}`);
+    if (since !== undefined) {
+      const at = new Date(since).toISOString();
+      // A missing property compares false: old rows without `since` are matched on `optedOutAt`.
+      conditions.push(odata`(since ge ${at} or optedOutAt ge ${at})`);
+    }
+    const filter = conditions.join(' and ');
     const pages = this.table
       .listEntities<SuppressionEntity>({ queryOptions: { filter } })
       .byPage({ maxPageSize: pageSize });
@@ -323,18 +343,20 @@ export class SuppressionList {
     return count > 0 ? this.guard(() => this.trail.recentOptOuts(count)) : [];
   }
 
-  /** The trail entries of one number (canonical), oldest first; the latest change included. */
-  async history(number: string): Promise<TrailEntry[]> {
+  /**
+   * One page of a number's trail: its newest `limit` entries older than `olderThan` (a previous
+   * page's), shown oldest first; the latest change included.
+   */
+  async history(
+    number: string,
+    options: { limit: number; olderThan?: string },
+  ): Promise<TrailPage> {
     return this.guard(async () => {
       const rowKey = this.key(number);
-      const [entries, existing] = await Promise.all([this.trail.list(rowKey), this.read(rowKey)]);
-      const last = parseTrailEntry(existing?.lastChange);
+      const existing = await this.read(rowKey);
       // Its trail write may have failed; the row itself always has it.
-      if (last && !entries.some((entry) => entry.changeId === last.changeId)) {
-        entries.push(last);
-        entries.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
-      }
-      return entries;
+      const ensure = parseTrailEntry(existing?.lastChange);
+      return this.trail.list(rowKey, { ...options, ...(ensure ? { ensure } : {}) });
     });
   }
 
@@ -427,6 +449,7 @@ function trailEntry(change: ListChange): TrailEntry {
     ...(change.keyword ? { keyword: change.keyword } : {}),
     ...(change.reason ? { reason: change.reason } : {}),
     ...(change.by ? { by: change.by } : {}),
+    ...(change.claimedBy ? { claimedBy: change.claimedBy } : {}),
     ...(change.webhookId ? { webhookId: change.webhookId } : {}),
   };
 }
