@@ -17,10 +17,14 @@ export interface AppStatus {
   status: 'ok';
   at: string;
   /** The limiter's snapshot, its moments as ISO 8601 (null when there is none). */
-  limit: Omit<LimitSnapshot, 'nextSlotFreesAt' | 'backgroundLinedUpUntil' | 'at'> & {
+  limit: Omit<
+    LimitSnapshot,
+    'nextSlotFreesAt' | 'backgroundLinedUpUntil' | 'sendsLinedUpUntil' | 'at'
+  > & {
     nextSlotFreesAt: string | null;
     nextSlotFreesInSeconds: number | null;
     backgroundLinedUpUntil: string | null;
+    sendsLinedUpUntil: string | null;
   };
   queues: QueueStatus[];
 }
@@ -44,7 +48,7 @@ export async function appStatus(
     limiter.snapshot(),
     Promise.all([settings.IMPORT_QUEUE_NAME, settings.OPTOUT_QUEUE_NAME].map(queueStatus)),
   ]);
-  const { nextSlotFreesAt, backgroundLinedUpUntil, at, ...counts } = window;
+  const { nextSlotFreesAt, backgroundLinedUpUntil, sendsLinedUpUntil, at, ...counts } = window;
   return {
     status: 'ok',
     at: new Date(at).toISOString(),
@@ -54,6 +58,7 @@ export async function appStatus(
       nextSlotFreesInSeconds:
         nextSlotFreesAt === undefined ? null : Math.round((nextSlotFreesAt - at) / 100) / 10,
       backgroundLinedUpUntil: iso(backgroundLinedUpUntil),
+      sendsLinedUpUntil: iso(sendsLinedUpUntil),
     },
     queues,
   };

@@ -1,7 +1,7 @@
 /**
  * The queue names a trigger registers with, read when its module loads. Without zod, so the
- * registrations load nothing heavy at cold start (issue 14); shared/settings.ts validates the
- * same settings with the same pattern and defaults, and reports an invalid one.
+ * registrations load nothing heavy at cold start; shared/settings.ts validates the same settings
+ * with the same pattern and defaults, and reports an invalid one.
  */
 
 /** Storage queue names: 3-63 lower-case letters, digits and single dashes; `-poison` is appended. */
@@ -10,6 +10,7 @@ export const QUEUE_NAME_PATTERN = /^[a-z0-9](?!.*--)[a-z0-9-]{1,48}[a-z0-9]$/;
 export const DEFAULT_QUEUE_NAMES = {
   IMPORT_QUEUE_NAME: 'customer-imports',
   OPTOUT_QUEUE_NAME: 'optout-sync',
+  SEND_QUEUE_NAME: 'sms-outbox',
 } as const;
 
 const POISON_SUFFIX = '-poison';

@@ -6,11 +6,13 @@
  */
 import type { QueueClient } from '@azure/storage-queue';
 import type { IdempotencyStore } from './http/idempotency.js';
+import type { SendStatusStore } from './outbox/send-status.js';
 import type { RateLimiter } from './limit/rate-limiter.js';
 import type { Sendmode } from './sendmode/sendmode.js';
 import type { SuppressionList } from './optouts/suppression.js';
 import type { WebhookAuthenticator } from './optouts/webhook-auth.js';
 import { getSettings, type Settings } from './settings.js';
+import type { PurgeCounts } from './storage/housekeeping.js';
 
 export interface Services {
   settings: Settings;
@@ -18,8 +20,12 @@ export interface Services {
   idempotency: IdempotencyStore;
   suppression: SuppressionList;
   webhooks: WebhookAuthenticator;
-  /** Deletes expired idempotency outcomes and old webhook ids (see housekeeping.ts). */
-  purgeExpired(now: number): Promise<{ idempotency: number; webhookIds: number }>;
+  /** Queued sends' statuses. */
+  statuses: SendStatusStore;
+  /** When a send queued now is expected to go (ms): the limiter's line behind the queued ones. */
+  outboxExpectedAt(): Promise<number>;
+  /** Deletes expired idempotency outcomes, old webhook ids and statuses (see housekeeping.ts). */
+  purgeExpired(now: number): Promise<PurgeCounts>;
   /** Puts a JSON message on one of the app's queues (encoded as host.json says); its id. */
   enqueue(queueName: string, payload: unknown, delaySeconds?: number): Promise<string>;
   /** The shared limiter (its window, for GET /api/status). */
@@ -45,6 +51,7 @@ async function build(settings: Settings): Promise<Services> {
     { AuditTrail },
     { WebhookAuthenticator },
     { purgeExpired },
+    { SendStatusStore },
   ] = await Promise.all([
     import('./secrets.js'),
     import('./http/idempotency.js'),
@@ -58,6 +65,7 @@ async function build(settings: Settings): Promise<Services> {
     import('./optouts/audit-trail.js'),
     import('./optouts/webhook-auth.js'),
     import('./storage/housekeeping.js'),
+    import('./outbox/send-status.js'),
   ]);
   // The API generation is chosen here: v2 (default) or v3 (Engage, 3.0), one client either way.
   const Client = settings.SENDMODE_API_VERSION === 'v3' ? SendmodeClientV3 : SendmodeClient;
@@ -76,6 +84,7 @@ async function build(settings: Settings): Promise<Services> {
     suppressionTable,
     webhookIdsTable,
     auditTable,
+    statusTable,
   ] = await Promise.all([
     apiKeyProviderFromSettings(settings),
     webhookSecretProviderFromSettings(settings),
@@ -84,6 +93,7 @@ async function build(settings: Settings): Promise<Services> {
     createTableClient(settings, settings.SUPPRESSION_TABLE_NAME),
     createTableClient(settings, settings.WEBHOOK_IDS_TABLE_NAME),
     createTableClient(settings, settings.OPTOUT_AUDIT_TABLE_NAME),
+    createTableClient(settings, settings.SEND_STATUS_TABLE_NAME),
   ]);
   const queues = new Map<string, Promise<QueueClient>>();
   const queueClient = (queueName: string) => {
@@ -104,8 +114,16 @@ async function build(settings: Settings): Promise<Services> {
       settings.DEFAULT_COUNTRY_CODE,
     ),
     webhooks: new WebhookAuthenticator(webhookSecret, webhookIdsTable),
+    statuses: new SendStatusStore(statusTable, settings.SEND_STATUS_TTL_SECONDS * 1000),
+    outboxExpectedAt: async () => {
+      const ahead = await approximateDepth(await queueClient(settings.SEND_QUEUE_NAME));
+      return limiter.expectedStart(ahead, 'sends');
+    },
     purgeExpired: (now) =>
-      purgeExpired({ idempotency: idempotencyTable, webhookIds: webhookIdsTable }, now),
+      purgeExpired(
+        { idempotency: idempotencyTable, webhookIds: webhookIdsTable, sendStatuses: statusTable },
+        now,
+      ),
     enqueue: async (queueName, payload, delaySeconds) =>
       enqueue(await queueClient(queueName), payload, delaySeconds),
     limiter,

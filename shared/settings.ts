@@ -121,6 +121,10 @@ const settingsSchema = z.object({
     .default(86_400),
   IMPORT_QUEUE_NAME: queueName.default(DEFAULT_QUEUE_NAMES.IMPORT_QUEUE_NAME),
   OPTOUT_QUEUE_NAME: queueName.default(DEFAULT_QUEUE_NAMES.OPTOUT_QUEUE_NAME),
+  SEND_QUEUE_NAME: queueName.default(DEFAULT_QUEUE_NAMES.SEND_QUEUE_NAME),
+  SEND_STATUS_TABLE_NAME: tableName.default('sendstatus'),
+  /** How long a queued send's status can be looked up (from when it was queued). */
+  SEND_STATUS_TTL_SECONDS: intSetting(7 * 86_400, 3_600, 90 * 86_400),
   QUEUE_RETRY_BASE_SECONDS: intSetting(30, 1, 3_600),
   QUEUE_RETRY_MAX_SECONDS: intSetting(3_600, 1, 86_400),
   SUPPRESSION_TABLE_NAME: tableName.default('optouts'),

@@ -10,6 +10,7 @@ import {
   INTERACTIVE_HEAD_START_MS,
   decide,
   type Decision,
+  type Lane,
   type LogView,
   type PolicyConfig,
 } from '../shared/limit/admission-policy.js';
@@ -27,7 +28,7 @@ const config: PolicyConfig = {
 const T0 = 1_000_000;
 
 function emptyLog(): LogView {
-  return { entries: [], tail: 0 };
+  return { entries: [], tail: 0, sendTail: 0 };
 }
 
 function many(log: LogView, n: number, workClass: 'interactive' | 'background', now: number) {
@@ -103,7 +104,11 @@ describe('reservations', () => {
     many(log, 8, 'background', T0);
     const at = reservationOf(decide(log, { workClass: 'background' }, T0, config).decision);
     const late = at + config.toleranceMs + 1;
-    const fresh: LogView = { entries: prune(log.entries, late, config), tail: log.tail };
+    const fresh: LogView = {
+      entries: prune(log.entries, late, config),
+      tail: log.tail,
+      sendTail: log.sendTail,
+    };
     expect(fresh.entries.some((e) => e.kind === 'r')).toBe(false);
     const result = decide(fresh, { workClass: 'background', reservation: at }, late, config);
     expect(result.outcome).toBe('admitted'); // the first eight left the window at T0 + span
@@ -188,7 +193,11 @@ describe('the line beyond the horizon', () => {
       const at = reservationOf(r.decision);
       decide(log, { workClass: 'background', reservation: at }, at, config);
     }
-    const view: LogView = { entries: prune(log.entries, back, config), tail: log.tail };
+    const view: LogView = {
+      entries: prune(log.entries, back, config),
+      tail: log.tail,
+      sendTail: log.sendTail,
+    };
     expect(decide(view, { workClass: 'background' }, back, config).outcome).toMatch(
       /admitted|reserved/,
     );
@@ -235,6 +244,81 @@ function maxInWindow(times: number[], spanMs: number): number {
   );
 }
 
+describe('queued sends go before other background work', () => {
+  const send = { workClass: 'background', lane: 'sends' } as const;
+  const bulk = { workClass: 'background', lane: 'bulk' } as const;
+
+  it('a send takes the slot reserved for an import when that is the only room', () => {
+    // The window is full of imports' calls, and the next of imports' reservations.
+    const reserved = Array.from({ length: 8 }, (_, k) => T0 + 1_050 + k * 125);
+    const log: LogView = {
+      entries: [
+        ...Array.from({ length: 8 }, () => ({ at: T0, kind: 'b' as const })),
+        ...reserved.map((at) => ({ at, kind: 'r' as const })),
+      ],
+      tail: 0,
+      sendTail: 0,
+    };
+    expect(decide({ ...log, entries: [...log.entries] }, bulk, T0, config).outcome).toBe(
+      'lined-up',
+    );
+    const sent = decide(log, send, T0, config);
+    expect(sent.outcome).toBe('reserved');
+    expect(reservationOf(sent.decision)).toBe(T0 + 1_050);
+    // The latest import's reservation made room, and only it.
+    expect(log.entries.filter((e) => e.kind === 'r').map((e) => e.at)).toEqual(
+      reserved.slice(0, -1),
+    );
+    // Its holder, coming back at its moment, finds it gone and decides afresh.
+    const back = reserved.at(-1) as number;
+    const again = decide(log, { ...bulk, reservation: back }, back, config);
+    expect(again.outcome).not.toBe('claimed');
+  });
+
+  it('other background work is neither admitted nor reserved ahead of lined-up sends', () => {
+    const log = emptyLog();
+    many(log, 8, 'background', T0);
+    // Enough sends to fill the horizon and line up beyond it.
+    const sends = Array.from({ length: 20 }, () => decide(log, send, T0, config));
+    expect(sends.some((r) => r.outcome === 'lined-up')).toBe(true);
+    expect(log.sendTail).toBeGreaterThan(T0 + config.horizonMs);
+    const queuedSendSlots = log.entries.filter((e) => e.kind === 'q').map((e) => e.at);
+    const imported = decide(log, bulk, T0 + 1, config);
+    expect(imported.outcome).toBe('lined-up');
+    const comesBack = imported.decision.admitted ? 0 : imported.decision.retryAfterMs;
+    expect(T0 + 1 + comesBack + config.lineLeadMs).toBeGreaterThanOrEqual(
+      log.sendTail - config.spanMs / 8,
+    );
+    // ... and once room appears, sends still come first: an import may not take it yet.
+    const later = T0 + config.spanMs + 1;
+    const view: LogView = { ...log, entries: prune(log.entries, later, config) };
+    expect(decide(view, bulk, later, config).decision.admitted).toBe(false);
+    expect(Math.min(...queuedSendSlots)).toBeLessThan(log.sendTail);
+  });
+
+  it('without sends waiting, imports are admitted exactly as before', () => {
+    const log = emptyLog();
+    expect(many(log, 8, 'background', T0).every((r) => r.outcome === 'admitted')).toBe(true);
+    expect(log.sendTail).toBe(0);
+  });
+
+  it('an interactive caller takes an import reservation before a queued send one', () => {
+    const log: LogView = {
+      entries: [
+        ...Array.from({ length: 8 }, () => ({ at: T0 + 1_000, kind: 'i' as const })),
+        { at: T0 + 1_050, kind: 'q' },
+        { at: T0 + 1_050, kind: 'r' },
+      ],
+      tail: 0,
+      sendTail: 0,
+    };
+    const taken = decide(log, { workClass: 'interactive' }, T0 + 1_060, config);
+    expect(taken.outcome).toBe('took-reservation');
+    expect(log.entries.filter((e) => e.kind === 'q')).toHaveLength(1);
+    expect(log.entries.filter((e) => e.kind === 'r')).toHaveLength(0);
+  });
+});
+
 describe('exactness under random traffic (property)', () => {
   it('calls made never exceed maxCalls in any window, nor background calls maxCalls - reserve', () => {
     const step = fc.record({
@@ -242,6 +326,8 @@ describe('exactness under random traffic (property)', () => {
       // Mostly below the allowance, so queue work runs saturated beside it; now and then a burst.
       interactive: fc.constantFrom(0, 0, 0, 0, 1, 3),
       background: fc.integer({ min: 0, max: 6 }),
+      // Queued sends, which go before other background work and may displace its reservations.
+      sends: fc.integer({ min: 0, max: 3 }),
       // Added to the run's lateness for holders handed a reservation in this step.
       jitter: fc.double({ min: 0, max: 0.2, noNaN: true }),
     });
@@ -264,34 +350,40 @@ describe('exactness under random traffic (property)', () => {
           let now = T0;
           const calls: { at: number; background: boolean }[] = [];
           // Work coming back: with a reservation, or lined up (it has waited its turn).
-          const holders: { at?: number; returnsAt: number }[] = [];
-          const record = (decision: Decision, background: boolean, late: number) => {
+          const holders: { at?: number; returnsAt: number; lane: Lane }[] = [];
+          const record = (decision: Decision, lane: Lane | undefined, late: number) => {
+            const background = lane !== undefined;
             if (decision.admitted) calls.push({ at: decision.at, background });
-            else if (decision.reservation !== undefined) {
+            else if (decision.reservation !== undefined && lane) {
               holders.push({
                 at: decision.reservation,
                 returnsAt: decision.reservation + late * cfg.toleranceMs,
+                lane,
               });
-            } else if (background) holders.push({ returnsAt: now + decision.retryAfterMs });
+            } else if (lane) holders.push({ returnsAt: now + decision.retryAfterMs, lane });
           };
           for (const s of steps) {
             now += s.gap;
-            log = { entries: prune(log.entries, now, cfg), tail: log.tail };
+            log = { entries: prune(log.entries, now, cfg), tail: log.tail, sendTail: log.sendTail };
             for (let i = 0; i < s.interactive; i++) {
-              record(decide(log, { workClass: 'interactive' }, now, cfg).decision, false, 0);
+              record(decide(log, { workClass: 'interactive' }, now, cfg).decision, undefined, 0);
             }
             const due = holders.filter((h) => h.returnsAt <= now);
             for (const h of due) {
               holders.splice(holders.indexOf(h), 1);
               const request =
                 h.at === undefined
-                  ? ({ workClass: 'background', waited: true } as const)
-                  : ({ workClass: 'background', reservation: h.at } as const);
-              record(decide(log, request, now, cfg).decision, true, lateness + s.jitter);
+                  ? ({ workClass: 'background', waited: true, lane: h.lane } as const)
+                  : ({ workClass: 'background', reservation: h.at, lane: h.lane } as const);
+              record(decide(log, request, now, cfg).decision, h.lane, lateness + s.jitter);
             }
-            for (let i = 0; i < s.background; i++) {
-              const r = decide(log, { workClass: 'background' }, now, cfg);
-              record(r.decision, true, lateness + s.jitter);
+            const arrivals: Lane[] = [
+              ...Array.from({ length: s.background }, () => 'bulk' as const),
+              ...Array.from({ length: s.sends }, () => 'sends' as const),
+            ];
+            for (const lane of arrivals) {
+              const r = decide(log, { workClass: 'background', lane }, now, cfg);
+              record(r.decision, lane, lateness + s.jitter);
             }
           }
           const all = calls.map((c) => c.at);

@@ -1,33 +1,33 @@
-import type { HttpRequest, InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { handleHttp, jsonResponse, readJsonBody } from '../../shared/http/http.js';
 import { fingerprintOf, isReplay, readIdempotencyKey } from '../../shared/http/idempotency-key.js';
+import { prefers, RESPOND_ASYNC } from '../../shared/http/prefer.js';
+import { queueSend } from '../../shared/outbox/async-send.js';
 import { maskPhoneNumber } from '../../shared/phone.js';
-import { parseSendSms } from '../../shared/schemas/send-sms.js';
-import { getServices } from '../../shared/services.js';
-import { sendRulesFrom } from '../../shared/sendmode/api-version.js';
+import { parseSendSms, type SendSmsInput } from '../../shared/schemas/send-sms.js';
+import { getServices, type Services } from '../../shared/services.js';
+import { prepareSend, sendRulesFrom } from '../../shared/sendmode/api-version.js';
 import { sendSmsRespectingOptOuts } from '../../shared/sendmode/sms-sender.js';
 
+/**
+ * Sends at once (`200` with Sendmode's answer), or, with `Prefer: respond-async`, queues the send
+ * and answers `202` with where to look (shared/outbox/async-send.ts). Both validate the same way,
+ * so every 4xx of a synchronous send comes before anything is queued.
+ */
 export async function sendSms(request: HttpRequest, context: InvocationContext) {
   return handleHttp(context, 'send-sms', async (log) => {
     const idempotencyKey = readIdempotencyKey(request);
     const sms = parseSendSms(await readJsonBody(request));
     log.recipientCount = sms.recipients.length;
     log.recipients = sms.recipients.slice(0, 10).map(maskPhoneNumber);
-    const { sendmode, suppression, settings, idempotency } = await getServices();
-    const send = async () => {
-      const result = await sendSmsRespectingOptOuts(sms, {
-        sendmode,
-        suppression,
-        log: context,
-        maxWaitMs: settings.RATE_LIMIT_MAX_WAIT_SECONDS * 1000,
-        rules: sendRulesFrom(settings),
-      });
-      log.upstreamStatusCode = result.statusCode;
-      log.skippedCount = result.skippedRecipients?.length ?? 0;
-      return jsonResponse(200, result);
-    };
+    const services = await getServices();
+    const queued = prefers(request, RESPOND_ASYNC);
+    log.respondAsync = queued;
+    const send = queued
+      ? () => queueValidated(sms, new URL(request.url).origin, services)
+      : () => sendNow(sms, services, context, log);
     if (!idempotencyKey) return send();
-    const response = await idempotency.run(
+    const response = await services.idempotency.run(
       idempotencyKey,
       fingerprintOf(sms),
       send,
@@ -36,5 +36,39 @@ export async function sendSms(request: HttpRequest, context: InvocationContext) 
     );
     log.idempotentReplay = isReplay(response);
     return response;
+  });
+}
+
+async function sendNow(
+  sms: SendSmsInput,
+  { sendmode, suppression, settings }: Services,
+  context: InvocationContext,
+  log: Record<string, unknown>,
+): Promise<HttpResponseInit> {
+  const result = await sendSmsRespectingOptOuts(sms, {
+    sendmode,
+    suppression,
+    log: context,
+    maxWaitMs: settings.RATE_LIMIT_MAX_WAIT_SECONDS * 1000,
+    rules: sendRulesFrom(settings),
+  });
+  log.upstreamStatusCode = result.statusCode;
+  log.skippedCount = result.skippedRecipients?.length ?? 0;
+  return jsonResponse(200, result);
+}
+
+async function queueValidated(
+  sms: SendSmsInput,
+  origin: string,
+  { settings, statuses, enqueue, outboxExpectedAt }: Services,
+): Promise<HttpResponseInit> {
+  // What the API generation refuses is refused now, as a synchronous send would (v3 scheduling
+  // excepted: the outbox holds those until their time).
+  const { scheduledate: _scheduled, ...unscheduled } = sms;
+  prepareSend(settings.SENDMODE_API_VERSION === 'v3' ? unscheduled : sms, sendRulesFrom(settings));
+  return queueSend(sms, origin, {
+    statuses,
+    enqueue: (message) => enqueue(settings.SEND_QUEUE_NAME, message),
+    expectedAt: outboxExpectedAt,
   });
 }

@@ -258,6 +258,7 @@ const appStatusSchema = z.object({
     nextSlotFreesAt: z.string().nullable(),
     nextSlotFreesInSeconds: z.number().nullable(),
     backgroundLinedUpUntil: z.string().nullable(),
+    sendsLinedUpUntil: z.string().nullable(),
   }),
   queues: z.array(queueDepthSchema.extend({ poison: queueDepthSchema })),
   recentOptOuts: z

@@ -7,7 +7,8 @@
  *
  * One entity per Sendmode account (PartitionKey = account name, RowKey = `sliding-log`) holds the
  * log: `times` (JSON array of ms, ascending), `kinds` (one letter per time: i = interactive,
- * b = background, r = reservation) and `tail` (where the line of deferred background work ends).
+ * b = background, r = reservation, q = a queued send's reservation), `tail` and `sendTail`
+ * (where the lines of deferred background work and of deferred queued sends end).
  * A log written before classes existed has no `kinds`: its times count as interactive. A
  * decision reads the log, decides on it in memory, and writes it back conditioned on the ETag
  * it read (412 → re-read and re-decide; a missing log is created with `createEntity`, 409 →
@@ -29,12 +30,21 @@ import { AppError, DependencyUnavailableError, RateLimitedError } from '../error
 import {
   type Decision,
   decide as decidePolicy,
+  type Lane,
   type LogView,
   type Outcome,
   type PolicyConfig,
   type SlotRequest,
 } from './admission-policy.js';
-import { census, type Entry, type EntryKind, nextFreeing, peakAt, prune } from './sliding-log.js';
+import {
+  census,
+  earliestFit,
+  type Entry,
+  type EntryKind,
+  nextFreeing,
+  peakAt,
+  prune,
+} from './sliding-log.js';
 import type { Settings } from '../settings.js';
 import { describeStorageError } from '../storage/storage-account.js';
 import {
@@ -65,7 +75,7 @@ export interface RateLimiterOptions {
   now?: () => number;
 }
 
-export type { Decision as Admission, SlotRequest, WorkClass } from './admission-policy.js';
+export type { Decision as Admission, Lane, SlotRequest, WorkClass } from './admission-policy.js';
 
 export interface RateLimiterStats {
   /** Re-decisions forced by a 412/409 (someone else wrote the log first). */
@@ -98,6 +108,8 @@ export interface LimitSnapshot {
   nextSlotFreesAt: number | undefined;
   /** Where the line of background work deferred without a reservation ends (ms), if ahead. */
   backgroundLinedUpUntil: number | undefined;
+  /** Where the line of queued sends deferred without a reservation ends (ms), if ahead. */
+  sendsLinedUpUntil: number | undefined;
   at: number;
 }
 
@@ -112,7 +124,7 @@ const STORAGE_FAILURE_RETRY_MS = 5_000;
 const WAIT_JITTER_MS = 25;
 /** After a stale cached write, skip the cache for this many decisions, doubling up to the cap. */
 const CACHE_PENALTY_CAP = 16;
-const KINDS = new Set<string>(['i', 'b', 'r']);
+const KINDS = new Set<string>(['i', 'b', 'r', 'q']);
 /**
  * Lined-up background work comes back this long before its turn, and then waits in-process for
  * the slot it reserves (queue work waits up to 2 s: shared/queues/queue-work.ts).
@@ -128,6 +140,8 @@ interface LogEntity {
   kinds: string;
   /** ms since the epoch; 0 when no background work is lined up. */
   tail: number;
+  /** ms since the epoch; 0 when no queued send is lined up. */
+  sendTail: number;
 }
 
 interface LogState extends LogView {
@@ -296,8 +310,35 @@ export class RateLimiter {
       },
       nextSlotFreesAt: nextFreeing(entries, now, this.policy),
       backgroundLinedUpUntil: state.tail > now ? state.tail : undefined,
+      sendsLinedUpUntil: state.sendTail > now ? state.sendTail : undefined,
       at: now,
     };
+  }
+
+  /**
+   * When background work of `lane` that has `ahead` others of its lane before it is expected to
+   * be admitted (ms): the log's free background slots in turn (a queued send counts other
+   * background work's reservations as free: it may displace them), then one background slot
+   * apart. An estimate from the last log this process saw, read when it has seen none: no write.
+   */
+  async expectedStart(ahead: number, lane: Lane = 'sends'): Promise<number> {
+    if (!this.cached) {
+      await ensureTable(this.table, { abortSignal: this.signal() });
+      this.cached = await this.read();
+    }
+    const now = this.now();
+    const capacity = this.policy.maxCalls - this.policy.interactiveReserve;
+    const live = prune(this.cached.entries, now, this.policy);
+    const entries = cloneEntries(lane === 'sends' ? live.filter((e) => e.kind !== 'r') : live);
+    const reserved = entries.filter((e) => e.kind === (lane === 'sends' ? 'q' : 'r')).length;
+    // Those holding reservations are in `entries` already.
+    let toPlace = Math.max(0, Math.floor(ahead) - reserved) + 1;
+    let at = lane === 'sends' ? now : Math.max(now, this.cached.sendTail);
+    for (let placed = 0; toPlace > 0 && placed < 2 * this.policy.maxCalls; placed++, toPlace--) {
+      at = earliestFit(entries, at, 0, capacity, this.policy);
+      entries.push({ at, kind: 'b' });
+    }
+    return at + toPlace * (this.policy.spanMs / capacity);
   }
 
   private async pump(): Promise<void> {
@@ -336,6 +377,7 @@ export class RateLimiter {
       const log: LogView = {
         entries: cloneEntries(prune(state.entries, now, this.policy)),
         tail: state.tail,
+        sendTail: state.sendTail,
       };
       const results = batch.map((waiter) => decidePolicy(log, waiter.request, now, this.policy));
 
@@ -421,19 +463,17 @@ export class RateLimiter {
 
   private async read(): Promise<LogState> {
     this.counters.reads++;
-    let entity: { times?: unknown; kinds?: unknown; tail?: unknown; etag: string };
+    let entity: StoredLog & { etag: string };
     try {
-      entity = await this.table.getEntity<{ times?: unknown; kinds?: unknown; tail?: unknown }>(
-        this.account,
-        RATE_LIMIT_ROW_KEY,
-        { abortSignal: this.signal() },
-      );
+      entity = await this.table.getEntity<StoredLog>(this.account, RATE_LIMIT_ROW_KEY, {
+        abortSignal: this.signal(),
+      });
     } catch (error) {
       if (hasStatus(error, 404)) {
         if (storageErrorCode(error) === 'TableNotFound') {
           await ensureTable(this.table, { recheck: true, abortSignal: this.signal() });
         }
-        return { entries: [], tail: 0, etag: undefined };
+        return { entries: [], tail: 0, sendTail: 0, etag: undefined };
       }
       throw error;
     }
@@ -447,12 +487,17 @@ export class RateLimiter {
           kind: 'i' as const,
         })),
         tail: 0,
+        sendTail: 0,
         etag: entity.etag,
         corrupt: true,
       };
     }
-    const tail = typeof entity.tail === 'number' && Number.isFinite(entity.tail) ? entity.tail : 0;
-    return { entries, tail, etag: entity.etag };
+    return {
+      entries,
+      tail: moment(entity.tail),
+      sendTail: moment(entity.sendTail),
+      etag: entity.etag,
+    };
   }
 
   /** Writes `log` conditioned on `etag` (create when undefined); returns the new ETag. */
@@ -472,6 +517,7 @@ export class RateLimiter {
       times,
       kinds: sorted.map((e) => e.kind).join(''),
       tail: log.tail,
+      sendTail: log.sendTail,
     };
     if (etag === undefined) {
       return (await this.table.createEntity(entity, { abortSignal: this.signal() })).etag;
@@ -488,8 +534,17 @@ export class RateLimiter {
   }
 }
 
+/** Interactive callers first, then queued sends, then other background work. */
 function priority(request: SlotRequest): number {
-  return request.workClass === 'interactive' ? 0 : 1;
+  if (request.workClass === 'interactive') return 0;
+  return request.lane === 'sends' ? 1 : 2;
+}
+
+type StoredLog = Partial<Record<'times' | 'kinds' | 'tail' | 'sendTail', unknown>>;
+
+/** A stored moment (ms), or 0 when absent or not a number (a log written before it existed). */
+function moment(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
 }
 
 function cloneEntries(entries: Entry[]): Entry[] {

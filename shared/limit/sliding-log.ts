@@ -4,7 +4,8 @@
  * more than a given number of them.
  *
  * - `i` / `b`: an admission (interactive / background) at one moment: the call was made then.
- * - `r`: a reservation for background work at `at`. Its holder may call at any moment in
+ * - `r` / `q`: a reservation for background work at `at` (`q`: a queued send's, which goes before
+ *   other background work; `r`: anything else's). Its holder may call at any moment in
  *   `[at, at + toleranceMs]` (queue messages come back a little late), so it occupies that whole
  *   interval until it is claimed (then it becomes a `b` at the claim's moment, inside the
  *   interval) or goes stale (`at + toleranceMs` passed unclaimed; nobody may use it any more).
@@ -12,7 +13,11 @@
  * Window W(x) = (x, x + span]. An entry occupying [start, end] counts in W(x) when
  * start <= x + span and end > x; for a moment (start = end = t) that is the usual x < t <= x + span.
  */
-export type EntryKind = 'i' | 'b' | 'r';
+export type EntryKind = 'i' | 'b' | 'r' | 'q';
+
+export function isReservation(entry: Entry): boolean {
+  return entry.kind === 'r' || entry.kind === 'q';
+}
 
 export interface Entry {
   at: number;
@@ -27,13 +32,13 @@ export interface WindowShape {
 }
 
 export function endOf(entry: Entry, shape: WindowShape): number {
-  return entry.kind === 'r' ? entry.at + shape.toleranceMs : entry.at;
+  return isReservation(entry) ? entry.at + shape.toleranceMs : entry.at;
 }
 
 /** Drops entries no window from `now` on can count, and reservations too late to be claimed. */
 export function prune(entries: Entry[], now: number, shape: WindowShape): Entry[] {
   return entries.filter((e) =>
-    e.kind === 'r' ? e.at + shape.toleranceMs >= now : e.at > now - shape.spanMs,
+    isReservation(e) ? e.at + shape.toleranceMs >= now : e.at > now - shape.spanMs,
   );
 }
 
@@ -139,7 +144,7 @@ export function census(
   let background = 0;
   let reservedAhead = 0;
   for (const e of entries) {
-    if (e.kind === 'r') reservedAhead++;
+    if (isReservation(e)) reservedAhead++;
     else if (e.at > now - shape.spanMs) {
       if (e.kind === 'i') interactive++;
       else background++;

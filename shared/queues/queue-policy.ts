@@ -12,6 +12,9 @@ export function importRetryPolicy(settings: Settings): RetryPolicy {
   };
 }
 
+/** Queued sends: as imports (sends are never retried forever: a failed one is reported). */
+export const sendRetryPolicy = importRetryPolicy;
+
 /** Opt-outs: retried until Sendmode takes them; only a permanent rejection is parked. */
 export function optOutRetryPolicy(settings: Settings): RetryPolicy {
   return {

@@ -44,6 +44,19 @@ export interface Delivery {
 }
 
 /**
+ * Thrown by a handler to put its message back until later without using up an attempt (a send
+ * held until its schedule, or one another delivery is sending now).
+ */
+export class NotYetError extends Error {
+  constructor(
+    readonly delaySeconds: number,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/**
  * How queue work asks the limiter for a slot: as background work, with the reservation it
  * holds, waiting in-process only briefly (a message comes back up to a second before its slot).
  */
@@ -52,7 +65,7 @@ export interface BackgroundSlot extends SlotRequest {
   maxWaitMs: number;
 }
 
-const BACKGROUND_MAX_WAIT_MS = 2_000;
+export const BACKGROUND_MAX_WAIT_MS = 2_000;
 
 export interface RetryPolicy {
   /** Attempts before the message is parked; Infinity retries until it succeeds. */
@@ -99,6 +112,9 @@ export function dispositionFor(
   delivery: Delivery,
   policy: RetryPolicy,
 ): Disposition {
+  if (error instanceof NotYetError) {
+    return { action: 'defer', delaySeconds: Math.max(0, Math.ceil(error.delaySeconds)) };
+  }
   if (error instanceof RateLimitedError) {
     if (error.reservation !== undefined) {
       // Back a little before the reserved moment (visibility is in whole seconds): the limiter
@@ -188,6 +204,14 @@ export interface QueueWork {
   enqueue: Enqueue;
 }
 
+/** What a queue's handler may add around the common handling. */
+export interface QueueHooks {
+  /** The first delivery's payload as it should travel on (e.g. with an id written in). */
+  prepare?(payload: unknown, messageId: string | undefined): unknown;
+  /** Runs when a failure has been decided, before it is carried out (a throw: redelivery). */
+  settling?(disposition: Disposition, error: unknown, payload: unknown): Promise<void>;
+}
+
 /**
  * Runs `handle` on one delivery and settles a failure. Logs one structured line: operation,
  * outcome, attempt, duration and the fields `handle` adds (never the payload).
@@ -198,10 +222,21 @@ export async function handleQueueMessage(
   message: unknown,
   work: () => Promise<QueueWork>,
   handle: (payload: unknown, log: Record<string, unknown>, slot: BackgroundSlot) => Promise<void>,
+  hooks: QueueHooks = {},
 ): Promise<void> {
   const started = performance.now();
   const dequeueCount = Number(context.triggerMetadata?.dequeueCount ?? 1);
-  const delivery = openDelivery(message, Number.isFinite(dequeueCount) ? dequeueCount : 1);
+  const opened = openDelivery(message, Number.isFinite(dequeueCount) ? dequeueCount : 1);
+  const messageId = context.triggerMetadata?.id;
+  const delivery = hooks.prepare
+    ? {
+        ...opened,
+        payload: hooks.prepare(
+          opened.payload,
+          typeof messageId === 'string' ? messageId : undefined,
+        ),
+      }
+    : opened;
   const log: Record<string, unknown> = {};
   let outcome = 'done';
   try {
@@ -215,6 +250,7 @@ export async function handleQueueMessage(
   } catch (error) {
     const { queueName, policy, enqueue } = await work();
     const disposition = dispositionFor(error, delivery, policy);
+    await hooks.settling?.(disposition, error, delivery.payload);
     await settle(disposition, delivery, queueName, enqueue);
     outcome = disposition.action;
     if (error instanceof AppError) log.error = error.kind;

@@ -55,6 +55,11 @@ const customerid = z
 
 const isoDateTime = z.iso.datetime({ offset: true });
 
+/** An ISO 8601 date-time with a time zone, as `scheduledate` must be. */
+export function isIsoDateTime(value: unknown): value is string {
+  return isoDateTime.safeParse(value).success;
+}
+
 const scheduledate = z.string({ error: 'must be a string' }).superRefine((value, ctx) => {
   if (!isoDateTime.safeParse(value).success) {
     ctx.addIssue({

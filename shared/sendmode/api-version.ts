@@ -85,7 +85,7 @@ export function prepareSend(sms: SendSmsRequest, rules: SendRules): SendSmsReque
 function prepareForV3(sms: SendSmsRequest, defaultCountryCode?: string): SendSmsRequest {
   if (sms.scheduledate !== undefined) {
     throw new NotOfferedError(
-      `${generation('v3')} offers no scheduled sending; send without scheduledate, or use v2.`,
+      `${generation('v3')} offers no scheduled sending; queue the send instead (Prefer: respond-async, or a message on the send queue), and the app holds it until its time.`,
       [{ field: 'scheduledate', message: 'is not offered by Sendmode API v3' }],
     );
   }

@@ -5,9 +5,13 @@
  * is sent and no limiter slot is used. The list is read again once the limiter grants the slot,
  * since a recipient may opt out while the send waits for it. A send scheduled with Sendmode
  * (`scheduledate`) is Sendmode's from then on: a later opt-out cannot recall it.
+ *
+ * HTTP callers send as interactive work; the send queue as background work in the sends lane
+ * (`slot`), and it records the send as being sent once the slot is granted (`onSlot`).
  */
 import { prepareSend, type SendRules } from './api-version.js';
 import { UnprocessableError } from '../errors.js';
+import type { SlotRequest } from '../limit/admission-policy.js';
 import type { Logger } from '../logger.js';
 import { maskPhoneNumber } from '../phone.js';
 import type { Sendmode } from './sendmode.js';
@@ -28,6 +32,10 @@ export interface SmsSenderDeps {
   maxWaitMs: number;
   /** The API generation's rules for a send, and the defaults to apply. */
   rules: SendRules;
+  /** The limiter request; interactive when unset. */
+  slot?: SlotRequest;
+  /** Runs once the slot is granted and some recipient remains, right before the call. */
+  onSlot?(): Promise<void>;
 }
 
 export async function sendSmsRespectingOptOuts(
@@ -46,8 +54,12 @@ export async function sendSmsRespectingOptOuts(
   const result = await deps.sendmode.send(await withoutOptedOut(sms), {
     log: deps.log,
     maxWaitMs: deps.maxWaitMs,
-    workClass: 'interactive',
-    beforeCall: withoutOptedOut,
+    ...(deps.slot ?? { workClass: 'interactive' }),
+    beforeCall: async (send) => {
+      const remaining = await withoutOptedOut(send);
+      await deps.onSlot?.();
+      return remaining;
+    },
   });
   if (suppressed.size === 0) return result;
   // The caller's own numbers, in a success answer that already echoes every recipient.

@@ -1,7 +1,7 @@
 /**
  * Table Storage has no expiry: records that only matter for a while are deleted by a daily
- * timer. Expired idempotency outcomes and webhook ids older than a day go; the suppression list
- * and the limiter's log stay.
+ * timer. Expired idempotency outcomes, webhook ids older than a day and expired send statuses
+ * go; the suppression list and the limiter's log stay.
  *
  * Every delete is conditional on the ETag the listing read: a record rewritten in between (an
  * expired Idempotency-Key taken over by a new request) is no longer what was listed, and stays.
@@ -20,6 +20,9 @@ const CONCURRENT_DELETES = 16;
 export function expiredIdempotencyFilter(now: number): string {
   return `expiresAt lt ${Math.floor(now)}`;
 }
+
+/** Send statuses and idempotency outcomes both carry `expiresAt`. */
+export const expiredStatusFilter = expiredIdempotencyFilter;
 
 export function oldWebhookIdFilter(now: number): string {
   return `at lt ${Math.floor(now - WEBHOOK_ID_RETENTION_MS)}`;
@@ -73,15 +76,16 @@ async function deleteIfUnchanged(table: TableClient, entity: Listed): Promise<bo
 export interface ExpiringTables {
   idempotency: TableClient;
   webhookIds: TableClient;
+  sendStatuses: TableClient;
 }
 
+export type PurgeCounts = Record<keyof ExpiringTables, number>;
+
 /** Deletes what has expired by `now`; how many of each. */
-export async function purgeExpired(
-  tables: ExpiringTables,
-  now: number,
-): Promise<{ idempotency: number; webhookIds: number }> {
+export async function purgeExpired(tables: ExpiringTables, now: number): Promise<PurgeCounts> {
   return {
     idempotency: await purge(tables.idempotency, expiredIdempotencyFilter(now)),
     webhookIds: await purge(tables.webhookIds, oldWebhookIdFilter(now)),
+    sendStatuses: await purge(tables.sendStatuses, expiredStatusFilter(now)),
   };
 }
