@@ -27,6 +27,15 @@ export interface AppStatus {
     sendsLinedUpUntil: string | null;
   };
   queues: QueueStatus[];
+  /** The send queue's line: how many wait, and when the last of them is expected to go. */
+  outbox: OutboxStatus;
+}
+
+export interface OutboxStatus {
+  queue: string;
+  waiting: number;
+  /** When a send queued now would be expected to go: after every one waiting (ISO 8601). */
+  lastExpectedAt: string;
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
@@ -35,6 +44,11 @@ export async function appStatus(
   services: Pick<Services, 'settings' | 'limiter' | 'queueDepth'>,
 ): Promise<AppStatus> {
   const { settings, limiter, queueDepth } = services;
+  const queueNames = [
+    settings.SEND_QUEUE_NAME,
+    settings.IMPORT_QUEUE_NAME,
+    settings.OPTOUT_QUEUE_NAME,
+  ];
   const queueStatus = async (name: string): Promise<QueueStatus> => {
     const poison = poisonQueueOf(name);
     const [depth, poisonDepth] = await Promise.all([queueDepth(name), queueDepth(poison)]);
@@ -46,8 +60,11 @@ export async function appStatus(
   };
   const [window, queues] = await Promise.all([
     limiter.snapshot(),
-    Promise.all([settings.IMPORT_QUEUE_NAME, settings.OPTOUT_QUEUE_NAME].map(queueStatus)),
+    Promise.all(queueNames.map(queueStatus)),
   ]);
+  const waiting = queues[0]?.approximateMessages ?? 0;
+  // After the snapshot, so the estimate starts from the log just read.
+  const lastExpectedAt = await limiter.expectedStart(Math.max(0, waiting - 1), 'sends');
   const { nextSlotFreesAt, backgroundLinedUpUntil, sendsLinedUpUntil, at, ...counts } = window;
   return {
     status: 'ok',
@@ -61,5 +78,10 @@ export async function appStatus(
       sendsLinedUpUntil: iso(sendsLinedUpUntil),
     },
     queues,
+    outbox: {
+      queue: settings.SEND_QUEUE_NAME,
+      waiting,
+      lastExpectedAt: new Date(Math.max(lastExpectedAt, at)).toISOString(),
+    },
   };
 }

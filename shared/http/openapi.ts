@@ -261,6 +261,11 @@ const appStatusSchema = z.object({
     sendsLinedUpUntil: z.string().nullable(),
   }),
   queues: z.array(queueDepthSchema.extend({ poison: queueDepthSchema })),
+  outbox: z.object({
+    queue: z.string(),
+    waiting: z.number().int(),
+    lastExpectedAt: z.string(),
+  }),
   recentOptOuts: z
     .array(
       z.object({

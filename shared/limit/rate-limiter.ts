@@ -319,21 +319,19 @@ export class RateLimiter {
    * When background work of `lane` that has `ahead` others of its lane before it is expected to
    * be admitted (ms): the log's free background slots in turn (a queued send counts other
    * background work's reservations as free: it may displace them), then one background slot
-   * apart. An estimate from the last log this process saw, read when it has seen none: no write.
+   * apart. An estimate on the stored log (one read, no write).
    */
   async expectedStart(ahead: number, lane: Lane = 'sends'): Promise<number> {
-    if (!this.cached) {
-      await ensureTable(this.table, { abortSignal: this.signal() });
-      this.cached = await this.read();
-    }
+    await ensureTable(this.table, { abortSignal: this.signal() });
+    const state = await this.read();
     const now = this.now();
     const capacity = this.policy.maxCalls - this.policy.interactiveReserve;
-    const live = prune(this.cached.entries, now, this.policy);
+    const live = prune(state.entries, now, this.policy);
     const entries = cloneEntries(lane === 'sends' ? live.filter((e) => e.kind !== 'r') : live);
     const reserved = entries.filter((e) => e.kind === (lane === 'sends' ? 'q' : 'r')).length;
     // Those holding reservations are in `entries` already.
     let toPlace = Math.max(0, Math.floor(ahead) - reserved) + 1;
-    let at = lane === 'sends' ? now : Math.max(now, this.cached.sendTail);
+    let at = lane === 'sends' ? now : Math.max(now, state.sendTail);
     for (let placed = 0; toPlace > 0 && placed < 2 * this.policy.maxCalls; placed++, toPlace--) {
       at = earliestFit(entries, at, 0, capacity, this.policy);
       entries.push({ at, kind: 'b' });
