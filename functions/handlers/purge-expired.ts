@@ -1,7 +1,7 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { getServices } from '../../shared/services.js';
 
-/** Daily: deletes expired idempotency outcomes and old webhook ids (Table Storage has no TTL). */
+/** Daily: deletes expired idempotency outcomes, old webhook ids and expired send statuses (Table Storage has no TTL). */
 export async function purgeExpired(_timer: Timer, context: InvocationContext) {
   const started = performance.now();
   const deleted = await (await getServices()).purgeExpired(Date.now());

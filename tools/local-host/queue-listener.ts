@@ -28,7 +28,7 @@ import type { Invoker } from './invoke.js';
 import type { HostLogger } from './log.js';
 
 /** How long a fetched message stays invisible while its function runs (as the host: 10 min). */
-const FETCH_VISIBILITY_SECONDS = 600;
+const DEFAULT_LEASE_SECONDS = 600;
 const MIN_POLLING_MS = 100;
 
 export class QueueListener {
@@ -38,6 +38,7 @@ export class QueueListener {
   #queue: QueueClient;
   #poison: QueueClient;
   #options: QueueOptions;
+  #leaseSeconds: number;
   #invoker: Invoker;
   #logger: HostLogger;
   #inFlight = new Set<Promise<void>>();
@@ -62,6 +63,7 @@ export class QueueListener {
     this.#queue = init.service.getQueueClient(init.queueName);
     this.#poison = init.service.getQueueClient(this.poisonQueueName);
     this.#options = init.options;
+    this.#leaseSeconds = init.options.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
     this.#invoker = init.invoker;
     this.#logger = init.logger;
   }
@@ -131,7 +133,7 @@ export class QueueListener {
         }
         const { receivedMessageItems: messages } = await this.#queue.receiveMessages({
           numberOfMessages: batchSize,
-          visibilityTimeout: FETCH_VISIBILITY_SECONDS,
+          visibilityTimeout: this.#leaseSeconds,
         });
         if (failing) {
           this.#logger.host('Information', `Queue '${this.queueName}' is reachable again.`);
@@ -206,13 +208,13 @@ export class QueueListener {
     const renew = setInterval(
       () => {
         renewing = this.#queue
-          .updateMessage(message.messageId, popReceipt, undefined, FETCH_VISIBILITY_SECONDS)
+          .updateMessage(message.messageId, popReceipt, undefined, this.#leaseSeconds)
           .then((r) => {
             if (r.popReceipt) popReceipt = r.popReceipt;
           })
           .catch(() => undefined);
       },
-      (FETCH_VISIBILITY_SECONDS * 1000) / 2,
+      (this.#leaseSeconds * 1000) / 2,
     );
     renew.unref();
     this.#receipts.set(message.messageId, () => popReceipt);

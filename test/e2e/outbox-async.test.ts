@@ -1,0 +1,148 @@
+/**
+ * Asynchronous sends end to end, across two local hosts on one Azurite (two instances of one
+ * app): callers post with `Prefer: respond-async` and then poll as a Logic Apps HTTP action does
+ * (a bare GET of `Location`, waiting `Retry-After`, until the first answer that is not 202).
+ * Checked from the simulator's record of arrivals: every send reaches Sendmode exactly once, no
+ * window holds more than the limit, and no caller ever sees a 429. Then a host is killed while
+ * sends are in flight: nothing is lost, and only a send that was inside its Sendmode call when
+ * the host died can go twice.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
+import { maxInAnyWindow } from '../helpers/limit-run.js';
+import type { HostProcess } from '../helpers/processes.js';
+
+const MAX_CALLS = 10;
+const WINDOW_MS = 2_000;
+const LATENCY_MS = 1_500;
+
+let env: HostsEnv;
+
+beforeAll(async () => {
+  env = await startHostsEnv(2, {
+    RATE_LIMIT_MAX_CALLS: String(MAX_CALLS),
+    RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_MS / 1000),
+    RATE_LIMIT_SAFETY_MARGIN_MS: '200',
+    // A killed host's messages come back after 4 s, and its claims are stale after
+    // 2 s + 2 × (0.5 + 2 + 0.5) s + 10 s = 18 s (shared/outbox/outbox-sender.ts).
+    LOCAL_HOST_QUEUE_LEASE_SECONDS: '4',
+    SENDMODE_CONNECT_TIMEOUT_MS: '500',
+    SENDMODE_HEADERS_TIMEOUT_MS: '2000',
+    SENDMODE_BODY_TIMEOUT_MS: '500',
+  });
+}, 180_000);
+afterAll(async () => env?.stop());
+
+interface Polled {
+  status: number;
+  body: Record<string, unknown>;
+  polls: number;
+  statuses: number[];
+}
+
+async function queueSend(host: HostProcess, recipient: string, text: string) {
+  const res = await fetch(`${host.url}/api/sms`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', prefer: 'respond-async' },
+    body: JSON.stringify({ messagetext: text, recipients: [recipient] }),
+  });
+  const body = (await res.json()) as Record<string, unknown>;
+  return { status: res.status, location: res.headers.get('location'), body };
+}
+
+/** As a Logic Apps HTTP action polls: Location, plain GET, Retry-After, first non-202 wins. */
+async function pollLikeLogicApps(location: string, deadlineMs: number): Promise<Polled> {
+  const statuses: number[] = [];
+  let url = location;
+  for (let polls = 1; Date.now() < deadlineMs; polls++) {
+    const res = await fetch(url);
+    statuses.push(res.status);
+    const body = (await res.json()) as Record<string, unknown>;
+    if (res.status !== 202) return { status: res.status, body, polls, statuses };
+    url = res.headers.get('location') ?? url;
+    await sleep(Number(res.headers.get('retry-after') ?? '1') * 1000);
+  }
+  throw new Error(`Still 202 at the deadline after ${statuses.length} polls: ${location}`);
+}
+
+function sentTo(calls: { payload: unknown; httpStatus: number }[]): string[] {
+  return calls
+    .filter((c) => c.httpStatus === 200)
+    .flatMap((c) => (c.payload as { recipients?: string[] }).recipients ?? []);
+}
+
+describe('asynchronous sends across two hosts', () => {
+  it('every send ends 200 through a bare-GET poller, once at Sendmode, within the limit, no 429', async () => {
+    const SENDS = 40;
+    const recipients = Array.from(
+      { length: SENDS },
+      (_, i) => `+3538700${String(i).padStart(5, '0')}`,
+    );
+    const accepted = await Promise.all(
+      recipients.map((r, i) => queueSend(env.hosts[i % 2]!, r, `async ${i}`)),
+    );
+    expect(accepted.map((a) => a.status)).toEqual(recipients.map(() => 202));
+    const deadline = Date.now() + 90_000;
+    const outcomes = await Promise.all(
+      accepted.map((a) => pollLikeLogicApps(a.location ?? '', deadline)),
+    );
+    expect(outcomes.map((o) => o.status)).toEqual(recipients.map(() => 200));
+    expect(outcomes.flatMap((o) => o.statuses).filter((s) => s === 429)).toHaveLength(0);
+    outcomes.forEach((o, i) =>
+      expect(o.body).toMatchObject({ id: accepted[i]!.body.id, status: 'OK' }),
+    );
+
+    const calls = await env.simulator.calls('send');
+    expect(sentTo(calls).sort()).toEqual([...recipients].sort());
+    const arrivals = calls.map((c) => c.arrivedAt).sort((a, b) => a - b);
+    expect(maxInAnyWindow(arrivals, WINDOW_MS)).toBeLessThanOrEqual(MAX_CALLS);
+    // Both instances took the queue's work (the limit is what paced it, not one host).
+    const logs = env.hosts.map((h) => h.output());
+    expect(logs.every((l) => /"operation":"send-queued-sms"/.test(l))).toBe(true);
+  }, 150_000);
+
+  it('a host killed while sends are in flight loses none; only those inside their call can go twice', async () => {
+    const before = (await env.simulator.calls('send')).length;
+    await env.fault({ kind: 'latency', latencyMs: LATENCY_MS, operation: 'send' });
+    const SENDS = 24;
+    const recipients = Array.from(
+      { length: SENDS },
+      (_, i) => `+3538710${String(i).padStart(5, '0')}`,
+    );
+    const accepted = await Promise.all(
+      recipients.map((r, i) => queueSend(env.hosts[1]!, r, `kill ${i}`)),
+    );
+    expect(accepted.every((a) => a.status === 202)).toBe(true);
+    // Wait until calls are in flight, then kill one instance outright.
+    for (const until = Date.now() + 20_000; Date.now() < until;) {
+      if ((await env.simulator.calls('send')).length - before >= 4) break;
+      await sleep(50);
+    }
+    const [victim, survivor] = env.hosts as [HostProcess, HostProcess];
+    const killedAt = Date.now();
+    await victim.stop('SIGKILL');
+    const replacement = await env.addHost();
+
+    const deadline = Date.now() + 100_000;
+    const outcomes = await Promise.all(
+      accepted.map((a) => pollLikeLogicApps(a.location ?? '', deadline)),
+    );
+    expect(outcomes.map((o) => o.status)).toEqual(recipients.map(() => 200));
+
+    const calls = (await env.simulator.calls('send')).slice(before);
+    const reached = sentTo(calls);
+    // Nothing lost: every recipient reached Sendmode.
+    expect(new Set(reached)).toEqual(new Set(recipients));
+    // At most the calls that were inside Sendmode (arrived, not yet answered) when it died.
+    const inFlightAtKill = calls.filter(
+      (c) => c.arrivedAt <= killedAt && c.arrivedAt > killedAt - LATENCY_MS - 200,
+    ).length;
+    console.log(
+      `[outbox kill] ${SENDS} sends, ${inFlightAtKill} inside their call at the kill, ` +
+        `${reached.length - recipients.length} sent twice, all ${outcomes.length} ended 200`,
+    );
+    expect(reached.length - recipients.length).toBeLessThanOrEqual(inFlightAtKill);
+    expect(survivor.output() + replacement.output()).toMatch(/"operation":"send-queued-sms"/);
+  }, 180_000);
+});
