@@ -129,6 +129,11 @@ param rateLimitReservationToleranceMs int = 3000
 @description('How long a send\'s outcome is replayed for its Idempotency-Key, seconds (IDEMPOTENCY_TTL_SECONDS); at least 900, past the 10-minute in-flight guard.')
 param idempotencyTtlSeconds int = 86400
 
+@minValue(3600)
+@maxValue(7776000)
+@description('How long a queued send\'s status can be looked up (GET /api/sms/{id} and its status URL), from when it was queued, seconds (SEND_STATUS_TTL_SECONDS); 1 hour to 90 days.')
+param sendStatusTtlSeconds int = 604800
+
 @minValue(1)
 @maxValue(3600)
 @description('First retry delay of a queue message, seconds; doubles each attempt (QUEUE_RETRY_BASE_SECONDS).')
@@ -148,7 +153,7 @@ param optInKeywords string = 'START,UNSTOP,SUBSCRIBE,YES'
 @description('Country calling code for national numbers on the suppression list, e.g. 353; empty for none (DEFAULT_COUNTRY_CODE).')
 param defaultCountryCode string = ''
 
-@description('App Service authentication (Easy Auth) is enabled on the function app, so x-ms-client-principal-name can be trusted (APP_SERVICE_AUTH_ENABLED). This template does not configure it: set true only once it is.')
+@description('App Service authentication (Easy Auth) is enabled on the function app, so x-ms-client-principal-name can be trusted (APP_SERVICE_AUTH_ENABLED). This template does not configure it: set true only once it is. Easy Auth that requires sign-in must exclude the anonymous routes, the queued sends\' status URLs (/api/sms/*) among them: see docs/deploy.md.')
 param appServiceAuthEnabled bool = false
 
 // ---- Capacity ----------------------------------------------------------------------------------
@@ -192,6 +197,7 @@ var names = {
 }
 
 // The queues and tables the app uses (defaults of the settings of the same names).
+var sendQueueName = 'sms-outbox'
 var importQueueName = 'customer-imports'
 var optOutQueueName = 'optout-sync'
 var rateLimitTableName = 'ratelimits'
@@ -199,6 +205,7 @@ var idempotencyTableName = 'idempotency'
 var suppressionTableName = 'optouts'
 var webhookIdsTableName = 'webhookids'
 var optOutAuditTableName = 'optoutaudit'
+var sendStatusTableName = 'sendstatus'
 
 var requireSignature = requireWebhookSignature || !empty(webhookSigningSecret)
 
@@ -241,6 +248,8 @@ module storage 'modules/storage.bicep' = {
     skuName: storageSkuName
     deploymentContainerName: names.deploymentContainer
     queueNames: [
+      sendQueueName
+      '${sendQueueName}-poison'
       importQueueName
       '${importQueueName}-poison'
       optOutQueueName
@@ -252,6 +261,7 @@ module storage 'modules/storage.bicep' = {
       suppressionTableName
       webhookIdsTableName
       optOutAuditTableName
+      sendStatusTableName
     ]
   }
 }
@@ -364,6 +374,10 @@ module functionApp 'modules/functionapp.bicep' = {
       RATE_LIMIT_TABLE_NAME: rateLimitTableName
       IDEMPOTENCY_TABLE_NAME: idempotencyTableName
       IDEMPOTENCY_TTL_SECONDS: string(idempotencyTtlSeconds)
+      // The send queue (POST /api/sms with Prefer: respond-async) and its statuses.
+      SEND_QUEUE_NAME: sendQueueName
+      SEND_STATUS_TABLE_NAME: sendStatusTableName
+      SEND_STATUS_TTL_SECONDS: string(sendStatusTtlSeconds)
       // Queues and opt-outs.
       IMPORT_QUEUE_NAME: importQueueName
       OPTOUT_QUEUE_NAME: optOutQueueName

@@ -210,6 +210,20 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       expect(azureYaml).toMatch(/^ {4}project: \.$/m);
     });
 
+    it('leaves the anonymous routes open: no App Service authentication, no access restrictions', () => {
+      // A queued send's status URL (/api/sms/{id}/status?token=...) is followed by pollers without
+      // any key, like /api/health: nothing in front of the Functions host may refuse it.
+      const functionApp = mod('functionapp');
+      const types = resourcesOf(functionApp.scope.template).map((r) => r.type);
+      expect(types).not.toContain('Microsoft.Web/sites/config');
+      expect(JSON.stringify(functionApp.scope.template)).not.toMatch(
+        /authsettings|ipSecurityRestrictions|privateEndpoint/i,
+      );
+      const site = only(functionApp, 'Microsoft.Web/sites');
+      expect(props(site).publicNetworkAccess).toBe('Enabled');
+      expect(props(site).clientCertEnabled).toBe(false);
+    });
+
     it('is hardened: HTTPS only, TLS 1.2, no FTP, no basic publishing credentials', () => {
       const functionApp = mod('functionapp');
       const site = only(functionApp, 'Microsoft.Web/sites');
@@ -389,6 +403,31 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       expect(tuned.SENDMODE_API_KEY_SECRET_NAME).toBe('sendmode-key-2');
     });
 
+    it('keep queued sends’ statuses SEND_STATUS_TTL_SECONDS, within the bounds the app takes', () => {
+      expect(template.parameters?.sendStatusTtlSeconds).toMatchObject({
+        type: 'int',
+        defaultValue: 604_800,
+        minValue: 3_600,
+        maxValue: 90 * 86_400,
+      });
+      expect(evaluatedSettings().SEND_STATUS_TTL_SECONDS).toBe('604800');
+      const tuned = evaluatedSettings({ sendStatusTtlSeconds: 3_600 });
+      expect(tuned.SEND_STATUS_TTL_SECONDS).toBe('3600');
+      // The template's bounds are the settings module's: both ends parse, one past either fails.
+      for (const bound of [3_600, 90 * 86_400]) {
+        expect(
+          parseSettings({ SEND_STATUS_TTL_SECONDS: String(bound) }).SEND_STATUS_TTL_SECONDS,
+        ).toBe(bound);
+      }
+      for (const outside of [3_599, 90 * 86_400 + 1]) {
+        expect(() => parseSettings({ SEND_STATUS_TTL_SECONDS: String(outside) })).toThrow(
+          /SEND_STATUS_TTL_SECONDS/,
+        );
+      }
+      expect(evaluatedSettings().SEND_QUEUE_NAME).toBe('sms-outbox');
+      expect(evaluatedSettings().SEND_STATUS_TABLE_NAME).toBe('sendstatus');
+    });
+
     it('choose the Sendmode API generation; the base URL follows it unless given', () => {
       const v3 = evaluatedSettings({ sendmodeApiVersion: 'v3', defaultSenderId: 'Acme' });
       expect(v3.SENDMODE_API_VERSION).toBe('v3');
@@ -420,12 +459,16 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       const settings = evaluatedSettings();
       const queues = storage.scope.parameter('queueNames');
       expect(queues).toEqual([
+        settings.SEND_QUEUE_NAME,
+        `${settings.SEND_QUEUE_NAME as string}-poison`,
         settings.IMPORT_QUEUE_NAME,
         `${settings.IMPORT_QUEUE_NAME as string}-poison`,
         settings.OPTOUT_QUEUE_NAME,
         `${settings.OPTOUT_QUEUE_NAME as string}-poison`,
       ]);
       expect(queues).toEqual([
+        'sms-outbox',
+        'sms-outbox-poison',
         'customer-imports',
         'customer-imports-poison',
         'optout-sync',
@@ -439,6 +482,7 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
           settings.SUPPRESSION_TABLE_NAME,
           settings.WEBHOOK_IDS_TABLE_NAME,
           settings.OPTOUT_AUDIT_TABLE_NAME,
+          settings.SEND_STATUS_TABLE_NAME,
         ].sort(),
       );
       expect([...tables].sort()).toEqual([
@@ -446,6 +490,7 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
         'optoutaudit',
         'optouts',
         'ratelimits',
+        'sendstatus',
         'webhookids',
       ]);
 

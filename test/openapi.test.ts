@@ -23,6 +23,10 @@ import {
   FUNCTION_KEY_HEADER,
   swaggerSchema,
 } from '../shared/http/openapi.js';
+import { RESPOND_ASYNC } from '../shared/http/prefer.js';
+import { queueSend } from '../shared/outbox/async-send.js';
+import type { SendStatus, SendStatusStore } from '../shared/outbox/send-status.js';
+import { statusResponse } from '../shared/outbox/status-response.js';
 import { MAX_CUSTOMER_BATCH } from '../shared/schemas/customer.js';
 import { MAX_REPLY_TEXT_LENGTH } from '../shared/schemas/opt-out.js';
 import {
@@ -30,6 +34,7 @@ import {
   MAX_RECIPIENTS,
   sendSmsSchema,
 } from '../shared/schemas/send-sms.js';
+import { compileRoute, matchRoute } from '../tools/local-host/routes.js';
 import { testContext } from './helpers/app-env.js';
 
 type Json = Record<string, unknown>;
@@ -72,7 +77,16 @@ const ORIGINAL_OPERATIONS = [
 /** Operations this app adds to the original connector's. */
 const ADDED_OPERATIONS = [
   { path: '/status', method: 'get', operationId: 'Get_Status', summary: 'Get Status' },
+  { path: '/sms/', method: 'post', operationId: 'QueueSms', summary: 'Queue SMS' },
+  { path: '/sms/{id}', method: 'get', operationId: 'GetSmsStatus', summary: 'Get SMS Status' },
 ];
+
+/**
+ * Documented paths that are another operation on a registered route: Swagger 2.0 takes one
+ * operation per path and method, so Queue SMS (POST /sms with Prefer: respond-async) is written
+ * /sms/, which routing takes as /sms (a trailing slash is ignored).
+ */
+const ALIASES: Record<string, string> = { '/sms/': '/sms' };
 
 /** Routes the app registers that are not part of the connector. */
 const NOT_IN_CONNECTOR = ['health', 'openapi.json', 'status/page'];
@@ -129,7 +143,10 @@ describe('the OpenAPI 2.0 document', () => {
   });
 
   it('has the original connector’s operation ids and summaries', () => {
-    for (const { path, method, operationId, summary } of ORIGINAL_OPERATIONS) {
+    for (const { path, method, operationId, summary } of [
+      ...ORIGINAL_OPERATIONS,
+      ...ADDED_OPERATIONS,
+    ]) {
       expect(doc.paths[path]?.[method], `${method} ${path}`).toMatchObject({
         operationId,
         summary,
@@ -163,7 +180,21 @@ describe('the OpenAPI 2.0 document', () => {
     });
     const sms = doc.paths['/sms']?.post?.responses ?? {};
     expect(Object.keys(sms).sort()).toEqual(
-      ['200', '400', '401', '409', '413', '415', '422', '429', '501', '502', '503', '504'].sort(),
+      [
+        '200',
+        '202',
+        '400',
+        '401',
+        '409',
+        '413',
+        '415',
+        '422',
+        '429',
+        '501',
+        '502',
+        '503',
+        '504',
+      ].sort(),
     );
     // What SENDMODE_API_VERSION=v3 does not offer is documented as 501.
     for (const [path, method] of [
@@ -281,6 +312,174 @@ describe('the OpenAPI 2.0 document', () => {
   });
 });
 
+describe('queued sends (Prefer: respond-async) and their status', () => {
+  const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
+  const header = (operation: Operation | undefined, name: string) =>
+    operation?.parameters?.find((p) => p.in === 'header' && p.name === name);
+  const sendSms = doc.paths['/sms']?.post;
+  const queueSms = doc.paths['/sms/']?.post;
+  const byKey = doc.paths['/sms/{id}']?.get;
+  const byToken = doc.paths['/sms/{id}/status']?.get;
+
+  it('POST /sms takes an optional Prefer: respond-async and documents the 202 with its headers', () => {
+    expect(header(sendSms, 'Prefer')).toMatchObject({
+      required: false,
+      type: 'string',
+      enum: [RESPOND_ASYNC],
+    });
+    const accepted = sendSms?.responses['202'];
+    expect(accepted?.schema).toEqual(ref('SmsQueued'));
+    expect(Object.keys(accepted?.headers as Json)).toEqual([
+      'Location',
+      'Retry-After',
+      'Preference-Applied',
+    ]);
+    expect(doc.definitions.SmsQueued?.required).toEqual([
+      'id',
+      'status',
+      'statusUrl',
+      'expectedAt',
+    ]);
+    expect(doc.definitions.SmsQueued?.properties.status?.enum).toEqual(['queued']);
+  });
+
+  it('Queue SMS is Send SMS with Prefer: respond-async fixed, answered 202 + Location, then the outcome', () => {
+    expect(queueSms).toMatchObject({ operationId: 'QueueSms', summary: 'Queue SMS' });
+    expect(queueSms).not.toHaveProperty('x-ms-visibility');
+    // Sent on every call, never shown: a required internal parameter with its default.
+    expect(header(queueSms, 'Prefer')).toMatchObject({
+      required: true,
+      default: RESPOND_ASYNC,
+      enum: [RESPOND_ASYNC],
+      'x-ms-visibility': 'internal',
+    });
+    expect(header(queueSms, 'Idempotency-Key')).toEqual(header(sendSms, 'Idempotency-Key'));
+    const bodyOf = (operation: Operation | undefined) =>
+      operation?.parameters?.find((p) => p.in === 'body');
+    expect(bodyOf(queueSms)).toEqual(bodyOf(sendSms));
+    expect(bodyOf(queueSms)?.schema).toEqual(ref('SendSmsRequest'));
+    expect(queueSms?.responses['202']).toEqual(sendSms?.responses['202']);
+    expect(queueSms?.responses['202']?.headers).toHaveProperty('Location');
+    expect(queueSms?.responses['200']?.schema).toEqual(ref('SmsSent'));
+    expect(Object.keys(queueSms?.responses ?? {}).sort()).toEqual(
+      [
+        '200',
+        '202',
+        '400',
+        '401',
+        '409',
+        '413',
+        '415',
+        '422',
+        '429',
+        '501',
+        '502',
+        '503',
+        '504',
+      ].sort(),
+    );
+  });
+
+  it('Get SMS Status (key) and the status URL (anonymous) answer every state', () => {
+    expect(byKey).toMatchObject({ operationId: 'GetSmsStatus', summary: 'Get SMS Status' });
+    expect(byKey?.parameters).toEqual([
+      expect.objectContaining({ name: 'id', in: 'path', required: true }),
+    ]);
+    expect(byToken).toMatchObject({ 'x-ms-visibility': 'internal', security: [] });
+    expect(byToken?.parameters?.map((p) => [p.name, p.in, p.required])).toEqual([
+      ['id', 'path', true],
+      ['token', 'query', true],
+    ]);
+    const finals = ['400', '404', '422', '429', '501', '502', '503', '504'];
+    expect(Object.keys(byKey?.responses ?? {}).sort()).toEqual(
+      ['200', '202', '401', ...finals].sort(),
+    );
+    expect(Object.keys(byToken?.responses ?? {}).sort()).toEqual(['200', '202', ...finals].sort());
+    for (const operation of [byKey, byToken]) {
+      expect(operation?.responses['200']?.schema).toEqual(ref('SmsSent'));
+      expect(operation?.responses['202']?.schema).toEqual(ref('SmsWaiting'));
+      expect(operation?.responses['202']?.headers).toHaveProperty('Retry-After');
+    }
+    // The status URL repeats Location on a 202, so a poller keeps following it.
+    expect(byToken?.responses['202']?.headers).toHaveProperty('Location');
+    expect(doc.definitions.SmsWaiting?.properties.status?.enum).toEqual([
+      'queued',
+      'scheduled',
+      'sending',
+    ]);
+    expect(doc.definitions.SmsSent?.required).toEqual(
+      expect.arrayContaining(['status', 'statusCode', 'id', 'sentAt']),
+    );
+  });
+
+  /** A body's fields are documented, and it has every required one. */
+  const expectShape = (response: HttpResponseInit, definition: string) => {
+    const body = JSON.parse(String(response.body)) as Json;
+    const schema = doc.definitions[definition]!;
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(Object.keys(body)));
+    expect(Object.keys(body)).toEqual(expect.arrayContaining(schema.required ?? []));
+  };
+  const headerNames = (response: HttpResponseInit) =>
+    Object.keys(response.headers as Record<string, string>);
+
+  it('documents what queueSend and statusResponse answer', async () => {
+    const statuses = {
+      create: (fields: Omit<SendStatus, 'expiresAt'>) =>
+        Promise.resolve({ status: { ...fields, expiresAt: 0 }, etag: '*' }),
+      discard: () => Promise.resolve(),
+    } as unknown as SendStatusStore;
+    const now = Date.parse('2026-12-04T09:00:00Z');
+    const queued = await queueSend(
+      { messagetext: 'Hello', recipients: ['+353871234567'] },
+      'https://example.azurewebsites.net',
+      {
+        statuses,
+        enqueue: () => Promise.resolve(),
+        expectedAt: () => Promise.resolve(now + 30_000),
+        now: () => now,
+      },
+    );
+    expect(queued.status).toBe(202);
+    expectShape(queued, 'SmsQueued');
+    const documented = Object.keys(queueSms?.responses['202']?.headers as Json).map((name) =>
+      name.toLowerCase(),
+    );
+    expect(headerNames(queued)).toEqual(expect.arrayContaining(documented));
+
+    const waiting: SendStatus = {
+      id: 'abc',
+      state: 'queued',
+      queuedAt: now,
+      expectedAt: now + 30_000,
+      lastError: 'Sendmode did not answer in time.',
+      expiresAt: now + 86_400_000,
+    };
+    const answered = statusResponse(
+      waiting,
+      now,
+      'https://example.azurewebsites.net/api/sms/abc/status?token=t',
+    );
+    expect(answered.status).toBe(202);
+    expectShape(answered, 'SmsWaiting');
+    expect(headerNames(answered)).toEqual(expect.arrayContaining(['retry-after', 'location']));
+
+    const sentBody = {
+      status: 'OK',
+      statusCode: 0,
+      acceptedDateTime: '2026-12-04T09:00:30Z',
+      message: { messagetext: 'Hello', recipients: ['+353871234567'] },
+      id: 'abc',
+      sentAt: '2026-12-04T09:00:30.000Z',
+    };
+    const sent = statusResponse(
+      { ...waiting, state: 'sent', answer: { status: 200, body: JSON.stringify(sentBody) } },
+      now,
+    );
+    expect(sent.status).toBe(200);
+    expectShape(sent, 'SmsSent');
+  });
+});
+
 describe('the routes the app registers', () => {
   const registered: { name: string; route: string; methods: string[]; authLevel?: string }[] = [];
 
@@ -337,8 +536,17 @@ describe('the routes the app registers', () => {
 
   it('documents every route with exactly its methods (but health and the document itself)', () => {
     const documented = new Map<string, string[]>();
-    for (const { path, method } of operations(doc)) {
-      documented.set(path, [...(documented.get(path) ?? []), method.toUpperCase()]);
+    for (const { path: written, method } of operations(doc)) {
+      const path = ALIASES[written] ?? written;
+      const methods = documented.get(path) ?? [];
+      // An alias documents a second operation on a method its route has already.
+      if (written in ALIASES) {
+        expect(methods, `${written} is another ${method} of ${path}`).toContain(
+          method.toUpperCase(),
+        );
+        continue;
+      }
+      documented.set(path, [...methods, method.toUpperCase()]);
     }
     const routes = new Map<string, string[]>();
     for (const { route, methods, authLevel } of registered) {
@@ -350,6 +558,22 @@ describe('the routes the app registers', () => {
     const sorted = (map: Map<string, string[]>) =>
       Object.fromEntries([...map].map(([path, methods]) => [path, [...methods].sort()]));
     expect(sorted(documented)).toEqual(sorted(routes));
+  });
+
+  it('routes Queue SMS’s /sms/ to the send-sms function, as the Functions host does (a trailing slash is ignored)', () => {
+    const send = registered.find((r) => r.name === 'send-sms');
+    expect(send).toMatchObject({ route: 'sms', methods: ['POST'] });
+    for (const [alias, path] of Object.entries(ALIASES)) {
+      expect(`${alias.replace(/\/+$/, '')}`).toBe(path);
+      const route = compileRoute(`api/${send!.route}`);
+      // Split as the host splits a request path: empty segments dropped.
+      expect(
+        matchRoute(
+          route,
+          `/api${alias}`.split('/').filter((s) => s !== ''),
+        ),
+      ).toEqual({});
+    }
   });
 
   it('documents the admin routes only in the admin document, each with the master-key security', () => {

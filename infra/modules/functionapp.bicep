@@ -1,6 +1,12 @@
 // The Flex Consumption (FC1, Linux) plan and the function app: Node.js 22, the user-assigned
 // identity for everything (deployment package, AzureWebJobsStorage, Key Vault, telemetry), and
 // the site locked down (HTTPS only, TLS 1.2, no FTP, no basic-auth publishing).
+//
+// Callers are checked by the Functions host (function and master keys), not in front of it: no
+// App Service authentication (Easy Auth) and no access restrictions, so the anonymous routes
+// answer anyone: /api/health, /api/openapi.json, and a queued send's status URL
+// (/api/sms/{id}/status?token=..., which a Logic Apps poller follows without any key). Adding
+// Easy Auth that requires sign-in would refuse those: exclude them (excludedPaths, docs/deploy.md).
 
 @description('Name of the function app.')
 param name string

@@ -23,6 +23,8 @@ import { customerSchema, MAX_CUSTOMER_BATCH } from '../schemas/customer.js';
 import { optOutSchema } from '../schemas/opt-out.js';
 import { sendSmsSchema } from '../schemas/send-sms.js';
 import type { AppStatus } from '../app-status.js';
+import { RESPOND_ASYNC } from './prefer.js';
+import type { SendState } from '../outbox/send-status.js';
 import type { RecentOptOut } from '../optouts/recent-optouts.js';
 import type { CreditsResult } from '../sendmode/client.js';
 import type { SendSmsAnswer } from '../sendmode/sms-sender.js';
@@ -53,6 +55,18 @@ export const CONNECTOR_OPERATIONS = {
     operationId: 'Optout_Customer',
     summary: 'Optout Customer',
     description: 'Optout Customer number from database.',
+  },
+  queueSms: {
+    operationId: 'QueueSms',
+    summary: 'Queue SMS',
+    description:
+      'Queue an SMS and wait for its outcome: answered 202 at once with the send’s status URL (Location), which the flow follows until the send has gone (Sendmode’s answer, as Send SMS gives it) or failed for good (the error Send SMS would give). Queued sends wait their turn within the shared call limit instead of failing with 429.',
+  },
+  getSmsStatus: {
+    operationId: 'GetSmsStatus',
+    summary: 'Get SMS Status',
+    description:
+      'A queued send’s status by its id: 202 while it waits (queued, scheduled or sending), then its outcome: Sendmode’s answer, or the error a synchronous send would give.',
   },
   getStatus: {
     operationId: 'Get_Status',
@@ -143,7 +157,11 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
     description: 'The response sent back to the customer, recorded with the opt-out.',
   },
   // answers
-  status: { summary: 'Status', description: 'Sendmode’s command status, or the outcome.' },
+  status: {
+    summary: 'Status',
+    description:
+      'Sendmode’s command status, or the outcome; for a send still waiting on the queue: queued, scheduled or sending.',
+  },
   statusCode: { summary: 'Status code', description: 'Sendmode’s command status code.' },
   acceptedDateTime: { summary: 'Accepted at', description: 'When Sendmode accepted the call.' },
   message: { summary: 'Message' },
@@ -154,8 +172,29 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
   recipient: { summary: 'Recipient' },
   reason: { summary: 'Reason' },
   balance: { summary: 'Balance', description: 'The account’s credit balance.' },
-  queue: { summary: 'Queue', description: 'The queue the customers were put on.' },
+  queue: {
+    summary: 'Queue',
+    description: 'The queue the work was put on (the send queue, in the outbox status).',
+  },
   messageIds: { summary: 'Message IDs', description: 'One queue message per customer.' },
+  // queued sends
+  id: { summary: 'Send ID', description: 'The queued send’s id: GET /sms/{id} reads its status.' },
+  statusUrl: {
+    summary: 'Status URL',
+    description:
+      'Where to look (also in Location): a plain GET needs no key, the URL’s token lets it read this one send’s status.',
+  },
+  queuedAt: { summary: 'Queued at' },
+  expectedAt: {
+    summary: 'Expected at',
+    description:
+      'About when the send goes to Sendmode: its turn within the shared limit, or its schedule.',
+  },
+  lastError: {
+    summary: 'Last error',
+    description: 'Why the last attempt failed, while it is retried.',
+  },
+  sentAt: { summary: 'Sent at', description: 'When Sendmode took the queued send.' },
   // problem details
   type: { summary: 'Problem type' },
   title: { summary: 'Title' },
@@ -198,6 +237,10 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
     summary: 'Queue work lined up until',
     description: 'About when the current backlog will have reached Sendmode.',
   },
+  sendsLinedUpUntil: {
+    summary: 'Queued sends lined up until',
+    description: 'About when the queued sends waiting for a slot will have reached Sendmode.',
+  },
   queues: { summary: 'Queues' },
   name: { summary: 'Queue name' },
   approximateMessages: {
@@ -205,6 +248,15 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
     description: 'Queue Storage’s estimate, counting messages waiting for their slot.',
   },
   poison: { summary: 'Poison queue' },
+  outbox: { summary: 'Send queue', description: 'The queued sends’ line.' },
+  waiting: {
+    summary: 'Waiting',
+    description: 'Sends on the send queue (Queue Storage’s estimate).',
+  },
+  lastExpectedAt: {
+    summary: 'Last expected at',
+    description: 'When a send queued now would be expected to go: after every one waiting.',
+  },
   recentOptOuts: { summary: 'Recent opt-outs', description: 'Numbers masked.' },
   ...ADMIN_FIELD_DOCS,
 };
@@ -276,6 +328,32 @@ const appStatusSchema = z.object({
     )
     .optional(),
 }) satisfies z.ZodType<AppStatus & { recentOptOuts?: RecentOptOut[] }>;
+
+// A send queued with Prefer: respond-async (shared/outbox/async-send.ts) and its status while it
+// waits (shared/outbox/status-response.ts); once sent, the status is Sendmode's answer with the
+// send's id and when it was sent (shared/outbox/outbox-sender.ts).
+const smsQueuedSchema = z.object({
+  id: z.string(),
+  status: z.literal('queued'),
+  statusUrl: z.string(),
+  expectedAt: z.string(),
+});
+
+// Every state a send waits in: complete by type.
+const waitingState: { [K in Exclude<SendState, 'sent' | 'failed'>]: K } = {
+  queued: 'queued',
+  scheduled: 'scheduled',
+  sending: 'sending',
+};
+const smsWaitingSchema = z.object({
+  id: z.string(),
+  status: z.enum(waitingState),
+  queuedAt: z.string(),
+  expectedAt: z.string(),
+  lastError: z.string().optional(),
+});
+
+const smsSentSchema = sendSmsResultSchema.extend({ id: z.string(), sentAt: z.string() });
 
 const customersQueuedSchema = z.object({
   status: z.literal('queued'),
@@ -497,6 +575,119 @@ function errors(...statuses: ErrorStatus[]): Record<string, Schema> {
   );
 }
 
+/* ------------------------------ queued sends ------------------------------ */
+
+const idempotencyKeyParameter = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  type: 'string',
+  minLength: 1,
+  maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
+  description:
+    'Printable ASCII, e.g. an order id or a GUID: a retry with the same key and body replays the first answer instead of sending (or queueing) again.',
+  'x-ms-summary': 'Idempotency key',
+  'x-ms-visibility': 'advanced',
+};
+
+const PREFER_DESCRIPTION = `${RESPOND_ASYNC}: validate the send as a synchronous one, queue it and answer 202 at once with its status URL (Location).`;
+
+const sendIdParameter = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  type: 'string',
+  description:
+    'The send’s id: the id of POST /sms’s 202 answer, or of a message dropped on the send queue (its own id, else its queue message id).',
+  'x-ms-summary': 'Send ID',
+};
+
+const statusLocation = {
+  Location: {
+    type: 'string',
+    description:
+      'The send’s status URL (absolute, https://<host>/api/sms/{id}/status?token=...): a plain GET, with no key, answers 202 while it waits and then its outcome.',
+  },
+};
+
+/** The 202 of a queued send: where to look, and when. */
+const queuedResponse = {
+  description:
+    'Queued (Prefer: respond-async): validated as a synchronous send would be, put on the send queue, and its status URL given. Follow Location until it answers other than 202.',
+  schema: { $ref: '#/definitions/SmsQueued' },
+  headers: {
+    ...statusLocation,
+    'Retry-After': {
+      type: 'integer',
+      description: 'Whole seconds until the send is expected to go: look then.',
+    },
+    'Preference-Applied': { type: 'string', description: `${RESPOND_ASYNC}: the send was queued.` },
+  },
+};
+
+const sentResponse = (description: string) => ({
+  description,
+  schema: { $ref: '#/definitions/SmsSent' },
+});
+
+/**
+ * How a queued send ends when it fails for good: its status answers the problem a synchronous send
+ * would have answered (after the retries queue work gets, for transient failures).
+ */
+const SEND_OUTCOMES = {
+  400: 'Failed for good: refused as invalid when it was sent (a message dropped on the send queue with a bad field, or a setting changed since it was queued); each bad field is named in errors.',
+  422: 'Failed for good: every recipient had opted out by the time it was sent; nothing was sent.',
+  429: 'Failed for good: Sendmode kept throttling it until it was parked.',
+  501: 'Failed for good: the configured Sendmode API generation (SENDMODE_API_VERSION=v3) offers no call for it; nothing was sent.',
+  502: 'Failed for good: Sendmode rejected it (upstream carries its status), or kept failing until it was parked.',
+  503: 'Failed for good: a dependency (Key Vault, storage) kept failing until it was parked; nothing was sent.',
+  504: 'Failed for good: Sendmode did not answer in time on the last attempt; the SMS may have been sent.',
+} as const;
+
+const outcome = (description: string, headers?: Schema): Schema => ({
+  description,
+  schema: problemRef,
+  ...(headers ? { headers } : {}),
+});
+
+/** What both status routes answer; the status URL (`byToken`) also repeats Location on a 202. */
+function sendStatusResponses(byToken: boolean): Record<string, Schema> {
+  return {
+    200: sentResponse(
+      'Sent: Sendmode’s answer, as a synchronous send answers it, with the send’s id and when it was sent.',
+    ),
+    202: {
+      description:
+        'Still waiting (queued, scheduled or sending): look again after Retry-After seconds.',
+      schema: { $ref: '#/definitions/SmsWaiting' },
+      headers: {
+        ...(byToken ? statusLocation : {}),
+        'Retry-After': {
+          type: 'integer',
+          description:
+            'Whole seconds until the send is expected to go (2 while it is being sent; at most 3600).',
+        },
+      },
+    },
+    400: outcome(SEND_OUTCOMES[400]),
+    ...(byToken ? {} : errors(401)),
+    404: outcome(
+      byToken
+        ? 'No queued send has this id, or the token is not its own (the answer says no more); or its status has expired (SEND_STATUS_TTL_SECONDS after it was queued, 7 days by default).'
+        : 'No queued send has this id, or its status has expired (SEND_STATUS_TTL_SECONDS after it was queued, 7 days by default).',
+    ),
+    422: outcome(SEND_OUTCOMES[422]),
+    429: outcome(SEND_OUTCOMES[429]),
+    501: outcome(SEND_OUTCOMES[501]),
+    502: outcome(SEND_OUTCOMES[502]),
+    503: outcome(
+      `Storage is unavailable now (Retry-After set: look again then). Or: ${SEND_OUTCOMES[503]}`,
+      retryAfter,
+    ),
+    504: outcome(SEND_OUTCOMES[504]),
+  };
+}
+
 const jsonOperation = {
   consumes: ['application/json'],
   produces: ['application/json', 'application/problem+json'],
@@ -529,16 +720,15 @@ function document(): Schema {
           ...CONNECTOR_OPERATIONS.sendSms,
           ...jsonOperation,
           parameters: [
+            idempotencyKeyParameter,
             {
-              name: 'Idempotency-Key',
+              name: 'Prefer',
               in: 'header',
               required: false,
               type: 'string',
-              minLength: 1,
-              maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
-              description:
-                'Printable ASCII, e.g. an order id or a GUID: a retry with the same key and body replays the first answer instead of sending again.',
-              'x-ms-summary': 'Idempotency key',
+              enum: [RESPOND_ASYNC],
+              description: `${PREFER_DESCRIPTION} Without it the SMS is sent now. (Queue SMS sends it for you.)`,
+              'x-ms-summary': 'Prefer',
               'x-ms-visibility': 'advanced',
             },
             body(
@@ -557,8 +747,90 @@ function document(): Schema {
                 },
               },
             },
+            202: queuedResponse,
             ...errors(400, 401, 409, 413, 415, 422, 429, 501, 502, 503, 504),
           },
+        },
+      },
+      // Queue SMS: POST /sms with Prefer: respond-async fixed. Swagger 2.0 takes one operation per
+      // path and method, so it is documented at /sms/ (routing ignores a trailing slash: the same
+      // function). A flow follows the 202's Location until the outcome, as the asynchronous
+      // request-reply pattern has it; the 200 below is that outcome, what the action returns.
+      '/sms/': {
+        post: {
+          ...CONNECTOR_OPERATIONS.queueSms,
+          ...jsonOperation,
+          parameters: [
+            {
+              name: 'Prefer',
+              in: 'header',
+              required: true,
+              type: 'string',
+              enum: [RESPOND_ASYNC],
+              default: RESPOND_ASYNC,
+              description: PREFER_DESCRIPTION,
+              'x-ms-summary': 'Prefer',
+              'x-ms-visibility': 'internal',
+            },
+            idempotencyKeyParameter,
+            body(
+              'SendSmsRequest',
+              'The message (also accepted wrapped as { "message": { ... } }).',
+            ),
+          ],
+          responses: {
+            202: queuedResponse,
+            200: sentResponse(
+              'The outcome, once the send has gone (what GET Location answers at last): Sendmode’s answer, with the send’s id and when it was sent.',
+            ),
+            ...errors(400, 401, 409, 413, 415),
+            422: outcome(
+              `An Idempotency-Key reused with a different request: nothing was queued. Or, the outcome: ${SEND_OUTCOMES[422]}`,
+            ),
+            429: outcome(`The outcome: ${SEND_OUTCOMES[429]}`),
+            501: outcome(
+              'The configured Sendmode API generation (SENDMODE_API_VERSION=v3) offers no call for this: nothing was queued.',
+            ),
+            502: outcome(`The outcome: ${SEND_OUTCOMES[502]}`),
+            503: outcome(
+              `A dependency (storage, configuration) is unavailable: nothing was queued (Retry-After set). Or, the outcome: ${SEND_OUTCOMES[503]}`,
+              retryAfter,
+            ),
+            504: outcome(`The outcome: ${SEND_OUTCOMES[504]}`),
+          },
+        },
+      },
+      '/sms/{id}': {
+        get: {
+          ...CONNECTOR_OPERATIONS.getSmsStatus,
+          produces: jsonOperation.produces,
+          parameters: [sendIdParameter],
+          responses: sendStatusResponses(false),
+        },
+      },
+      // The status URL a queued send is answered with: no function key (a poller follows Location
+      // without the request's headers), the send's own token instead. Not a flow action.
+      '/sms/{id}/status': {
+        get: {
+          operationId: 'GetSmsStatusByToken',
+          summary: 'Get SMS Status (status URL)',
+          description:
+            'The status URL of a send queued with Prefer: respond-async, as Location gives it: anonymous, its token grants this one send’s status. Answers as Get SMS Status does.',
+          'x-ms-visibility': 'internal',
+          security: [],
+          produces: jsonOperation.produces,
+          parameters: [
+            sendIdParameter,
+            {
+              name: 'token',
+              in: 'query',
+              required: true,
+              type: 'string',
+              description: 'The token of the status URL the send was queued with.',
+              'x-ms-summary': 'Token',
+            },
+          ],
+          responses: sendStatusResponses(true),
         },
       },
       '/credits': {
@@ -668,6 +940,13 @@ function document(): Schema {
     definitions: {
       SendSmsRequest: definition(sendSmsSchema, 'input', 'An SMS to send.'),
       SendSmsResult: definition(sendSmsResultSchema, 'output', 'Sendmode’s answer to a send.'),
+      SmsQueued: definition(smsQueuedSchema, 'output', 'A send queued: where to look, and when.'),
+      SmsWaiting: definition(smsWaitingSchema, 'output', 'A queued send still waiting.'),
+      SmsSent: definition(
+        smsSentSchema,
+        'output',
+        'A queued send that has gone: Sendmode’s answer, with the send’s id and when it was sent.',
+      ),
       CreditsResult: definition(creditsResultSchema, 'output', 'The credit balance.'),
       Customer: definition(customerSchema, 'input', 'A customer to import.'),
       CustomersQueued: definition(customersQueuedSchema, 'output', 'Customers queued for import.'),
