@@ -64,7 +64,7 @@ export async function appStatus(
   ]);
   const waiting = queues[0]?.approximateMessages ?? 0;
   // After the snapshot, so the estimate starts from the log just read.
-  const lastExpectedAt = await limiter.expectedStart(Math.max(0, waiting - 1), 'sends');
+  const lastExpectedAt = await limiter.expectedStart(waiting, 'sends');
   const { nextSlotFreesAt, backgroundLinedUpUntil, sendsLinedUpUntil, at, ...counts } = window;
   return {
     status: 'ok',

@@ -1,23 +1,39 @@
 /**
  * `npm run poison` on Azurite: list, show, replay (by id, --all, --match), purge (asks first),
  * for the app's poison records and for messages the host moved as they were (plain, base64,
- * retry envelope); and a replay killed half-way loses nothing.
+ * retry envelope); and a replay killed half-way loses nothing. On the send queue (SEND_QUEUE_NAME),
+ * with the app's own handlers and the simulator: a parked send is replayed with its id, its
+ * status reopened, and sent under that id.
  */
+import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sendSms } from '../functions/send-sms.js';
+import { smsStatus, smsStatusByToken } from '../functions/sms-status.js';
 import { readPoisonText } from '../tools/poison/poison.js';
-import { type Azurite, startAzurite } from './helpers/azurite.js';
+import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
+import type { Azurite } from './helpers/azurite.js';
+import { drainOutbox } from './helpers/outbox.js';
 import { spawnNode } from './helpers/processes.js';
 import { decode } from './helpers/queues.js';
 
+const run = Math.random().toString(36).slice(2, 8);
+/** The send queue, named as the app and the command find it: SEND_QUEUE_NAME. */
+const OUTBOX = `outbox-${run}`;
+let env: AppEnv;
 let azurite: Azurite;
 let n = 0;
 
 beforeAll(async () => {
-  azurite = await startAzurite();
+  env = await startAppEnv({
+    SEND_QUEUE_NAME: OUTBOX,
+    SEND_STATUS_TABLE_NAME: `poisonsends${run}`,
+    SUPPRESSION_TABLE_NAME: `poisonoptouts${run}`,
+  });
+  azurite = env.azurite;
 });
 afterAll(async () => {
-  await azurite?.stop();
+  await env?.stop();
 });
 
 const customer = (i: number) => ({
@@ -96,6 +112,30 @@ describe('reading poison messages', () => {
     expect(enveloped.reason).toContain('last: Sendmode did not answer in time.');
     expect(enveloped.attempts).toBe(3);
     expect(readPoisonText('not json at all', 'd', at).payload).toBe('not json at all');
+  });
+
+  it("a send's record: its id, and its first recipient masked with how many more", () => {
+    const at = new Date('2026-02-01T10:00:00Z');
+    const record = {
+      reason: 'Sendmode rejected it: INVALID_MOBILE_NUMBER',
+      attempts: 1,
+      failedAt: '2026-01-01T00:00:00.000Z',
+      message: {
+        id: 'order-7',
+        message: { messagetext: 'Hi', recipients: ['+353871234567', '+353871234568'] },
+      },
+    };
+    expect(readPoisonText(JSON.stringify(record), 'e', at)).toMatchObject({
+      sendId: 'order-7',
+      number: '*********567 +1',
+      payload: record.message,
+    });
+    const bare = { id: 'order-8', messagetext: 'Hi', recipients: ['+353871234569'] };
+    expect(readPoisonText(JSON.stringify(envelope(bare)), 'f', at)).toMatchObject({
+      sendId: 'order-8',
+      number: '*********569',
+      attempts: 3,
+    });
   });
 });
 
@@ -229,4 +269,142 @@ describe('npm run poison', () => {
     expect(numbers.size + leftover).toBeGreaterThanOrEqual(total);
     expect(bodies.length - numbers.size).toBeLessThanOrEqual(32); // duplicates: at most one batch in flight
   }, 90_000);
+});
+
+describe('npm run poison on the send queue', () => {
+  const poisonQueue = () => new QueueClient(azurite.connectionString, `${OUTBOX}-poison`);
+  const outboxQueue = () => new QueueClient(azurite.connectionString, OUTBOX);
+  const sms = { messagetext: 'Your order has shipped', recipients: ['+353871112223'] };
+
+  beforeEach(async () => {
+    env.simulator.reset();
+    for (const q of [outboxQueue(), poisonQueue()]) {
+      await q.createIfNotExists();
+      await q.clearMessages();
+    }
+  });
+
+  const json = (r: HttpResponseInit) => JSON.parse(String(r.body)) as Record<string, unknown>;
+  const getById = (id: string) =>
+    smsStatus(
+      new HttpRequest({
+        method: 'GET',
+        url: `http://localhost/api/sms/${encodeURIComponent(id)}`,
+        params: { id },
+      }),
+      testContext('sms-status'),
+    );
+  const follow = (url: string) =>
+    smsStatusByToken(
+      new HttpRequest({
+        method: 'GET',
+        url,
+        params: { id: decodeURIComponent(new URL(url).pathname.split('/')[3] ?? '') },
+      }),
+      testContext('sms-status'),
+    );
+  async function queueOverHttp(): Promise<{ id: string; statusUrl: string }> {
+    const response = await sendSms(
+      new HttpRequest({
+        method: 'POST',
+        url: 'http://localhost/api/sms',
+        headers: { 'content-type': 'application/json', prefer: 'respond-async' },
+        body: { string: JSON.stringify(sms) },
+      }),
+      testContext('send-sms'),
+    );
+    expect(response.status).toBe(202);
+    return json(response) as { id: string; statusUrl: string };
+  }
+  async function visible(q: QueueClient) {
+    return (await q.peekMessages({ numberOfMessages: 32 })).peekedMessageItems;
+  }
+
+  it('replays a parked send with its id: the status reopens, and it is sent under that id', async () => {
+    env.simulator.injectFault({ kind: 'sendmode-error', operation: 'send', times: 1 });
+    const { id, statusUrl } = await queueOverHttp();
+    await drainOutbox(azurite.connectionString, OUTBOX);
+    expect((await getById(id)).status).toBe(502); // failed for good, and parked
+    const [parked] = await visible(poisonQueue());
+    expect(parked).toBeDefined();
+
+    // list names the send, and masks its number.
+    const listed = await poisonCli(['list', OUTBOX]);
+    expect(listed.code).toBe(0);
+    expect(listed.out).toMatch(/id\s+when\s+attempts\s+send id\s+number\s+reason/);
+    expect(listed.out).toMatch(
+      new RegExp(
+        `${parked!.messageId}\\s+\\S+ \\S+\\s+1\\s+${id}\\s+\\*+223\\s+Sendmode rejected it`,
+      ),
+    );
+    const shown = await poisonCli(['show', OUTBOX, parked!.messageId]);
+    expect(JSON.parse(shown.out)).toMatchObject({
+      sendId: id,
+      payload: { id, message: { recipients: ['*********223'] } },
+    });
+    expect(listed.out + shown.out).not.toContain('871112223');
+
+    const replayed = await poisonCli(['replay', OUTBOX, parked!.messageId]);
+    expect(replayed.code).toBe(0);
+    expect(replayed.out).toContain(`reopened send ${id}`);
+    expect(replayed.out).toContain(`Replayed 1 message(s) onto ${OUTBOX}; 0 failed.`);
+    expect(replayed.out).not.toContain('871112223');
+    // The original message, id and all, no envelope; its status waits again (token URL too).
+    const back = await visible(outboxQueue());
+    expect(back.map((m) => decode(m.messageText))).toEqual([{ id, message: sms }]);
+    expect(await visible(poisonQueue())).toEqual([]);
+    const waiting = await getById(id);
+    expect(waiting.status).toBe(202);
+    expect(json(waiting)).toMatchObject({ id, status: 'queued' });
+    expect(json(waiting)).not.toHaveProperty('lastError');
+    expect((await follow(statusUrl)).status).toBe(202);
+
+    await drainOutbox(azurite.connectionString, OUTBOX);
+    const sent = await follow(statusUrl);
+    expect(sent.status).toBe(200);
+    expect(json(sent)).toMatchObject({ id, statusCode: 0 });
+    expect((await getById(id)).status).toBe(200);
+    // Two calls in all: the one Sendmode rejected, then the replayed one it took.
+    const calls = env.simulator.callsFor('send');
+    expect(calls.map((c) => [c.fault, c.statusCode])).toEqual([
+      ['sendmode-error', expect.any(Number)],
+      [undefined, 0],
+    ]);
+    expect(await visible(poisonQueue())).toEqual([]);
+  });
+
+  it('keeps a send whose status says sent in poison: replaying it would send nothing', async () => {
+    await outboxQueue().sendMessage(JSON.stringify({ id: 'sent-once', ...sms }));
+    await drainOutbox(azurite.connectionString, OUTBOX);
+    expect((await getById('sent-once')).status).toBe(200);
+    await poisonQueue().sendMessage(
+      JSON.stringify({
+        reason: 'Failed 5 times; last: Table Storage is unavailable.',
+        attempts: 5,
+        failedAt: new Date().toISOString(),
+        message: { id: 'sent-once', ...sms },
+      }),
+    );
+    const replayed = await poisonCli(['replay', OUTBOX, '--all']);
+    expect(replayed.code).toBe(1);
+    expect(replayed.out).toMatch(/not replayed \S+: send sent-once was sent already/);
+    expect(replayed.out).toContain('Replayed 0 message(s)');
+    expect(await visible(outboxQueue())).toEqual([]);
+    expect(await visible(poisonQueue())).toHaveLength(1);
+    expect(env.simulator.callsFor('send')).toHaveLength(1);
+  });
+
+  it('replays a send the host moved before it had an id: it is sent under its new message id', async () => {
+    await poisonQueue().sendMessage(JSON.stringify(sms)); // as the producer dropped it
+    const replayed = await poisonCli(['replay', OUTBOX, '--all']);
+    expect(replayed.code).toBe(0);
+    const newId = /carried no send id: it is sent as (\S+) /.exec(replayed.out)?.[1];
+    expect(newId).toBeDefined();
+    const [back] = await visible(outboxQueue());
+    expect(back?.messageId).toBe(newId);
+    await drainOutbox(azurite.connectionString, OUTBOX);
+    const sent = await getById(newId!);
+    expect(sent.status).toBe(200);
+    expect(json(sent)).toMatchObject({ id: newId });
+  });
 });

@@ -67,6 +67,42 @@ describe('GET /api/status/page', () => {
     expect(context.logs.join('\n')).toMatch(/"operation":"status-page","outcome":"success"/);
   });
 
+  it('shows the send queue: how many wait, when the last goes, the line and its poison queue', async () => {
+    const { response } = await get();
+    const html = String(response.body);
+    const body = /<body>([\s\S]*?)<script>/.exec(html)?.[1] ?? '';
+    const script = /<script>([\s\S]*?)<\/script>/.exec(html)?.[1] ?? '';
+    // Its own section, before the queue table; each line has an element the script fills in.
+    const outbox = /<section id="outbox">([\s\S]*?)<\/section>/.exec(body)?.[1] ?? '';
+    expect(outbox).toContain('<h2>Send queue');
+    for (const id of [
+      'outbox-queue',
+      'outbox-waiting',
+      'outbox-last',
+      'outbox-lined-up',
+      'outbox-poison',
+    ]) {
+      expect(outbox).toContain(`id="${id}"`);
+    }
+    expect(body.indexOf('id="outbox"')).toBeLessThan(body.indexOf('id="queues"'));
+    // Drawn from /api/status's outbox section and the sends' line in the limit.
+    for (const field of [
+      'outbox.waiting',
+      'outbox.lastExpectedAt',
+      'limit.sendsLinedUpUntil',
+      'outbox.queue',
+    ]) {
+      expect(script).toContain(field);
+    }
+    expect(script).toContain('showOutbox(status.outbox, status.limit || {}, status.queues)');
+    expect(script).toMatch(/sends waiting/);
+    expect(script).toMatch(/expected to go/);
+    expect(script).toMatch(/lined up for the limit until/);
+    expect(script).toMatch(/parked in/);
+    // Nothing in it names a number: the outbox section carries counts and times only.
+    expect(script).not.toMatch(/recipients|mobilenumber/);
+  });
+
   it('sets every value as text: the script never writes HTML', async () => {
     const { response } = await get();
     expect(String(response.body)).not.toMatch(

@@ -1,6 +1,8 @@
 /**
  * GET /api/status: the limiter's window by class, reservations ahead, free slots, the next slot
- * to free, and queue / poison depths, read from Azurite without calling Sendmode.
+ * to free, queue / poison depths (the send queue first) and the send queue's line (how many
+ * wait, until when sends are lined up, when the last is expected to go), read from Azurite
+ * without calling Sendmode.
  */
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
@@ -10,10 +12,12 @@ import { importCustomer } from '../functions/import-customer.js';
 import { status } from '../functions/status.js';
 import type { AppStatus } from '../shared/app-status.js';
 import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
+import { drainOutbox } from './helpers/outbox.js';
 
 let env: AppEnv;
 let run = 0;
 let imports: string;
+let outbox: string;
 
 beforeAll(async () => {
   env = await startAppEnv();
@@ -22,8 +26,10 @@ afterAll(async () => env?.stop());
 beforeEach(async () => {
   run += 1;
   imports = `status-imports-${run}-${Date.now()}`;
+  outbox = `status-outbox-${run}-${Date.now()}`;
   await env.configure({
     SENDMODE_ACCOUNT_NAME: `status${run}x${Date.now()}`,
+    SEND_QUEUE_NAME: outbox,
     IMPORT_QUEUE_NAME: imports,
     OPTOUT_QUEUE_NAME: `status-optouts-${run}-${Date.now()}`,
     RATE_LIMIT_MAX_CALLS: '5',
@@ -51,9 +57,32 @@ async function credits(): Promise<number> {
 }
 
 const customer = (n: number) => ({ group: 'status', mobilenumber: `+3538712345${10 + n}` });
+const send = (n: number) => ({
+  id: `status-send-${n}`,
+  messagetext: 'Status check',
+  recipients: [`+3538712346${10 + n}`],
+});
+
+/** A valid ISO 8601 moment (as toISOString writes it), in ms. */
+function isoMs(value: string | null | undefined): number {
+  expect(value).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  const ms = Date.parse(value ?? '');
+  expect(Number.isFinite(ms)).toBe(true);
+  return ms;
+}
+
+/** Puts `count` sends on the outbox, invisible for a while (as deferred or held ones are). */
+async function queueSends(count: number, visibilityTimeout = 0): Promise<void> {
+  const queue = new QueueClient(env.azurite.connectionString, outbox);
+  await queue.createIfNotExists();
+  for (let n = 0; n < count; n++) {
+    await queue.sendMessage(JSON.stringify(send(n)), { visibilityTimeout });
+  }
+}
 
 describe('GET /api/status', () => {
-  it('on an empty log: everything free, nothing queued', async () => {
+  it('on an empty log: everything free, nothing queued, nothing lined up', async () => {
+    const before = Date.now();
     const { response, body } = await getStatus();
     expect(response.status).toBe(200);
     expect(body.limit).toMatchObject({
@@ -65,11 +94,76 @@ describe('GET /api/status', () => {
       free: { interactive: 5, background: 3 },
       nextSlotFreesAt: null,
     });
+    expect(body.limit.backgroundLinedUpUntil).toBeNull();
+    expect(body.limit.sendsLinedUpUntil).toBeNull();
+    // The send queue first, with its poison queue.
     expect(body.queues.map((q) => [q.name, q.approximateMessages, q.poison])).toEqual([
+      [outbox, 0, { name: `${outbox}-poison`, approximateMessages: 0 }],
       [imports, 0, { name: `${imports}-poison`, approximateMessages: 0 }],
       [expect.stringMatching(/^status-optouts-/), 0, expect.anything()],
     ]);
+    expect(body.outbox).toEqual({
+      queue: outbox,
+      waiting: 0,
+      lastExpectedAt: expect.any(String),
+    });
+    // Nothing waits: a send queued now would go now.
+    const last = isoMs(body.outbox.lastExpectedAt);
+    expect(last).toBeGreaterThanOrEqual(isoMs(body.at));
+    expect(last).toBeGreaterThanOrEqual(before);
+    expect(last).toBeLessThanOrEqual(Date.now() + 1_000);
     expect(env.simulator.calls()).toHaveLength(0);
+  });
+
+  it('counts the sends waiting on the outbox (visible or not) and its poison queue', async () => {
+    await queueSends(2);
+    await queueSends(1, 300); // deferred or held: still waiting
+    const poison = new QueueClient(env.azurite.connectionString, `${outbox}-poison`);
+    await poison.createIfNotExists();
+    await poison.sendMessage('{"reason":"test","message":{}}');
+    const before = Date.now();
+    const { body } = await getStatus();
+    expect(body.outbox.queue).toBe(outbox);
+    expect(body.outbox.waiting).toBe(3);
+    expect(body.queues[0]).toEqual({
+      name: outbox,
+      approximateMessages: 3,
+      poison: { name: `${outbox}-poison`, approximateMessages: 1 },
+    });
+    // Waiting on the queue is not lined up in the limiter: no send has taken a slot or a place.
+    expect(body.limit.sendsLinedUpUntil).toBeNull();
+    const last = isoMs(body.outbox.lastExpectedAt);
+    expect(last).toBeGreaterThanOrEqual(before);
+    expect(last).toBeGreaterThanOrEqual(isoMs(body.at));
+    expect(env.simulator.calls()).toHaveLength(0);
+  });
+
+  it('with the background share used up, the last send is expected once slots free, and deferred sends line up', async () => {
+    const started = Date.now();
+    // 3 imports fill the background share (5 - 2) for the window (30 s).
+    for (let n = 0; n < 3; n++) await importCustomer(customer(n), testContext('import-customer'));
+    await queueSends(2);
+    const queued = await getStatus();
+    expect(queued.body.outbox.waiting).toBe(2);
+    expect(queued.body.limit.sendsLinedUpUntil).toBeNull(); // queued, not yet lined up
+    // Neither can go before the imports leave the window.
+    const lastQueued = isoMs(queued.body.outbox.lastExpectedAt);
+    expect(lastQueued).toBeGreaterThanOrEqual(started + 30_000 - 50);
+    expect(lastQueued).toBeLessThanOrEqual(Date.now() + 2 * 30_000);
+
+    // The handler takes both and defers them for the limit: each holds a place in the sends' line.
+    const { handled } = await drainOutbox(env.azurite.connectionString, outbox);
+    expect(handled).toBe(2);
+    const deferred = await getStatus();
+    expect(deferred.body.outbox.waiting).toBe(2); // back on the queue, invisible until their slot
+    const linedUp = isoMs(deferred.body.limit.sendsLinedUpUntil);
+    expect(linedUp).toBeGreaterThanOrEqual(started + 30_000 - 50);
+    const last = isoMs(deferred.body.outbox.lastExpectedAt);
+    expect(last).toBeGreaterThanOrEqual(isoMs(deferred.body.at));
+    expect(last).toBeGreaterThanOrEqual(started + 30_000 - 50);
+    // A send queued now goes after the line, never before it.
+    expect(last).toBeGreaterThanOrEqual(linedUp);
+    expect(env.simulator.callsFor('send')).toHaveLength(0);
   });
 
   it('shows admissions by class, reservations ahead, free slots and the next slot to free', async () => {
@@ -101,7 +195,8 @@ describe('GET /api/status', () => {
     await poison.sendMessage('{"reason":"test"}');
     await poison.sendMessage('{"reason":"test"}');
     const { body } = await getStatus();
-    expect(body.queues[0]?.poison.approximateMessages).toBe(2);
+    expect(body.queues.find((q) => q.name === imports)?.poison.approximateMessages).toBe(2);
+    expect(body.queues[0]?.poison.approximateMessages).toBe(0); // the outbox's
   });
 
   it('storage down → 503 problem, nothing called', async () => {

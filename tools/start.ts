@@ -9,8 +9,9 @@
  *      real key (SENDMODE_API_KEY, or KEY_VAULT_URI) are set in the environment: then the app
  *      talks to real Sendmode, and this says so loudly;
  *   4. starts the local functions host on $PORT (default 7071);
- *   5. prints each URL, a curl for every HTTP function the app registered and a queue drop for
- *      every queue function.
+ *   5. prints each URL, a curl for every HTTP function the app registered (a send both at once
+ *      and queued, and a queued send's status looked up by its id and by its Location) and a
+ *      queue drop for every queue function fed from outside (imports, sends).
  * Ctrl-C stops the host (letting running invocations finish), then the simulator and Azurite.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -257,41 +258,98 @@ const SAMPLES: Record<string, string> = {
   '/api/optout': '{"mobilenumber":"+353870000001"}',
   '/api/customers': '{"group":"Local","mobilenumber":"+353870000001","firstname":"Ada"}',
 };
-const QUEUE_SAMPLES: Record<string, string> = {
-  'import-customer': "{group:'Local',mobilenumber:'+353870000001',firstname:'Ada'}",
-};
-/** The same samples as JSON, for `az storage message put`. */
-const QUEUE_SAMPLES_JSON: Record<string, string> = {
-  'import-customer': '{"group":"Local","mobilenumber":"+353870000001","firstname":"Ada"}',
+interface QueueSample {
+  /** The message as a JavaScript expression, for `node -e "..."` (single quotes only). */
+  js: string;
+  /** The message as JSON, for `az storage message put`. */
+  json: string;
+  /** What the node one-liner prints once queued (JavaScript; `r` is the answer, `m` the text). */
+  report?: string;
+  /** Printed after the az command (what to do with the message it queued). */
+  after?: string[];
+}
+
+/** A queue drop's id for `az`, fresh each start: the send queue sends one id only once. */
+const AZ_SEND_ID = `az-${Date.now().toString(36)}`;
+
+function queueSamples(base: string): Record<string, QueueSample> {
+  return {
+    'import-customer': {
+      js: "{group:'Local',mobilenumber:'+353870000001',firstname:'Ada'}",
+      json: '{"group":"Local","mobilenumber":"+353870000001","firstname":"Ada"}',
+    },
+    // With an id of the producer's own (a fresh one each time): the status is looked up by it.
+    'send-queued-sms': {
+      js: "{id:'local-'+Date.now().toString(36),messagetext:'Hello from the queue',recipients:['+353870000001']}",
+      json: `{"id":"${AZ_SEND_ID}","messagetext":"Hello from the queue","recipients":["+353870000001"]}`,
+      report: `'queued '+JSON.parse(m).id+'; its status (once the app has taken it, in a second or two): curl -sS -i ${base}/api/sms/'+JSON.parse(m).id`,
+      after: [
+        `  # ... its status, by the id in the message (a second drop of the same id is not sent again)`,
+        `  curl -sS -i ${base}/api/sms/${AZ_SEND_ID}`,
+      ],
+    },
+  };
+}
+
+function curl(method: string, url: string, body: string | undefined): string {
+  const parts = [`curl -sS -i ${method === 'GET' ? '' : `-X ${method} `}${url}`];
+  if (body) parts.push(`-H 'Content-Type: application/json' -d '${body}'`);
+  return parts.join(' ');
+}
+
+/**
+ * The queued send (`Prefer: respond-async`) and its status, by Location and by id: pasted in a
+ * POSIX shell, the second command keeps the Location in $loc, which the look-ups below use.
+ */
+function asyncSendLines(url: string): string[] {
+  const request = `-X POST ${url} -H 'Prefer: respond-async' -H 'Content-Type: application/json' -d '${SAMPLES['/api/sms']}'`;
+  return [
+    `  # send-sms, queued (Prefer: respond-async): 202 at once; Location is its status URL (no key needed)`,
+    `  curl -sS -i ${request}`,
+    `  # ... the same, keeping that Location in $loc for the status look-ups below`,
+    `  loc=$(curl -sS -o /dev/null -D - ${request} | tr -d '\\r' | awk 'tolower($1)=="location:" {print $2}'); echo "$loc"`,
+  ];
+}
+
+/** Look-ups of the send queued just above (its URL in $loc), instead of a bare {id}. */
+const STATUS_LOOKUPS: Record<string, string[]> = {
+  'sms-status-by-token': [
+    '  # sms-status-by-token (GET, no key): follow its Location, as a Logic Apps poller does (202 while it waits, 200 once sent)',
+    '  curl -sS -i "$loc"',
+  ],
+  'sms-status': [
+    '  # sms-status (GET): the same send by its id (the Location without /status?token=...)',
+    '  curl -sS -i "${loc%/status*}"',
+  ],
 };
 
 function curlFor(fn: FunctionInfo): string[] {
+  const lookup = STATUS_LOOKUPS[fn.name];
+  if (lookup) return lookup;
   const url = fn.invoke_url_template ?? '';
   const path = new URL(url).pathname;
   const method =
     fn.methods?.includes('POST') && SAMPLES[path] ? 'POST' : (fn.methods?.[0] ?? 'GET');
   const body = method === 'POST' ? SAMPLES[path] : undefined;
-  const parts = [`curl -sS -i ${method === 'GET' ? '' : `-X ${method} `}${url}`];
-  if (body) parts.push(`-H 'Content-Type: application/json' -d '${body}'`);
-  return [`  # ${fn.name} (${fn.methods?.join(', ')})`, `  ${parts.join(' ')}`];
+  const lines = [`  # ${fn.name} (${fn.methods?.join(', ')})`, `  ${curl(method, url, body)}`];
+  return fn.name === 'send-sms' ? [...lines, ...asyncSendLines(url)] : lines;
 }
 
-function queueDropFor(fn: FunctionInfo, encoding: string): string[] {
+function queueDropFor(fn: FunctionInfo, sample: QueueSample, encoding: string): string[] {
   const queue = fn.queue ?? '';
-  const sample = QUEUE_SAMPLES[fn.name] ?? '{}';
   // messageEncoding none: the app reads plain JSON and base64 JSON alike, so show plain.
   const plain = encoding === 'none';
   const encode = plain ? 'm' : "Buffer.from(m).toString('base64')";
-  const json = QUEUE_SAMPLES_JSON[fn.name] ?? '{}';
   return [
     `  # ${fn.name}: drop a message on '${queue}' (plain JSON${plain ? ' or base64 JSON' : ', base64-encoded as host.json says'})`,
     `  node -e "const {QueueClient}=require('@azure/storage-queue');` +
       `const q=new QueueClient(process.env.AzureWebJobsStorage||'UseDevelopmentStorage=true','${queue}');` +
-      `const m=JSON.stringify(${sample});` +
-      `q.createIfNotExists().then(()=>q.sendMessage(${encode})).then(r=>console.log('queued',r.messageId))"`,
+      `const m=JSON.stringify(${sample.js});` +
+      `q.createIfNotExists().then(()=>q.sendMessage(${encode})).then(r=>console.log(${sample.report ?? "'queued',r.messageId"}))"`,
     ...(plain
       ? [
-          `  az storage message put --connection-string UseDevelopmentStorage=true --queue-name ${queue} --content '${json}'`,
+          `  az storage message put --connection-string UseDevelopmentStorage=true --queue-name ${queue} --content '${sample.json}'`,
+          ...(sample.after ?? []),
         ]
       : []),
   ];
@@ -416,8 +474,10 @@ async function main(): Promise<void> {
   if (queues.length > 0) {
     say();
     say(bold('Queue drops (from this folder):'));
+    const samples = queueSamples(base);
     for (const fn of queues) {
-      if (QUEUE_SAMPLES[fn.name]) for (const line of queueDropFor(fn, queueEncoding())) say(line);
+      const sample = samples[fn.name];
+      if (sample) for (const line of queueDropFor(fn, sample, queueEncoding())) say(line);
       else say(`  # ${fn.name}: queue '${fn.queue}' (fed by the app itself)`);
     }
   }

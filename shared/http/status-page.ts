@@ -1,7 +1,8 @@
 /**
  * The status page (`GET /api/status/page`): static HTML with inline styles and a small script
  * that polls `GET /api/status?recentOptOuts=10` every 2 seconds and draws the limiter's window,
- * the queues and the recent opt-outs. It is a TypeScript string so that whatever builds the app
+ * the send queue's line (how many sends wait, until when sends are lined up, when the last is
+ * expected to go), the queues and the recent opt-outs. It is a TypeScript string so that whatever builds the app
  * (tsc or a bundler) ships it; nothing is loaded from another origin.
  *
  * A function key given to the page as `?code=` is passed on to the JSON route as
@@ -48,6 +49,8 @@ th, td { padding:6px 8px; border-bottom:1px solid var(--line); text-align:left; 
 th { color:var(--muted); font-weight:500; }
 td.n { text-align:right; font-variant-numeric:tabular-nums; }
 .poisoned { color:var(--bad); font-weight:600; }
+.facts { margin:0; padding:0; list-style:none; }
+.facts li { padding:4px 0; }
 ul.optouts { list-style:none; margin:0; padding:0; }
 ul.optouts li { display:flex; gap:10px; padding:5px 0; border-bottom:1px solid var(--line); }
 ul.optouts time { margin-left:auto; color:var(--muted); }
@@ -64,6 +67,8 @@ const SCRIPT = String.raw`
   var source = new URL('../status', page);
   source.searchParams.set('recentOptOuts', '${STATUS_PAGE_OPT_OUTS}');
   var nextSlotAt = null;
+  var lastSendAt = null;
+  var sendsWaiting = 0;
 
   function $(id) { return document.getElementById(id); }
   function text(id, value) { $(id).textContent = value; }
@@ -106,6 +111,58 @@ const SCRIPT = String.raw`
     }
     var seconds = Math.max(0, (nextSlotAt - Date.now()) / 1000);
     text('next-slot', 'in ' + seconds.toFixed(1) + ' s (at ' + new Date(nextSlotAt).toLocaleTimeString() + ')');
+  }
+
+  /** A wait, readable at a glance: 8.5 s, 4 min 05 s, 2 h 07 min. */
+  function duration(ms) {
+    var seconds = Math.max(0, ms / 1000);
+    if (seconds < 60) return seconds.toFixed(1) + ' s';
+    var whole = Math.round(seconds);
+    var pad = function (n) { return (n < 10 ? '0' : '') + n; };
+    if (whole < 3600) return Math.floor(whole / 60) + ' min ' + pad(whole % 60) + ' s';
+    return Math.floor(whole / 3600) + ' h ' + pad(Math.floor((whole % 3600) / 60)) + ' min';
+  }
+
+  function parseTime(value) {
+    var at = typeof value === 'string' ? Date.parse(value) : NaN;
+    return isNaN(at) ? null : at;
+  }
+
+  function showOutbox(outbox, limit, queues) {
+    if (!outbox || typeof outbox !== 'object') {
+      lastSendAt = null;
+      text('outbox-waiting', 'not reported by this version of /api/status');
+      ['outbox-last', 'outbox-lined-up', 'outbox-poison'].forEach(function (id) { text(id, ''); });
+      $('outbox-poison').className = 'muted';
+      return;
+    }
+    var waiting = num(outbox.waiting);
+    var queue = String(outbox.queue || 'the send queue');
+    text('outbox-queue', queue);
+    text('outbox-waiting', waiting === 0 ? 'No sends waiting' : waiting === 1 ? '1 send waiting' : waiting + ' sends waiting');
+    sendsWaiting = waiting;
+    lastSendAt = parseTime(outbox.lastExpectedAt);
+    var linedUp = parseTime(limit.sendsLinedUpUntil);
+    text('outbox-lined-up', linedUp === null ? 'No sends are lined up for the limit.'
+      : 'Sends are lined up for the limit until ' + new Date(linedUp).toLocaleTimeString() + '.');
+    var own = (Array.isArray(queues) ? queues : []).filter(function (q) { return q && q.name === outbox.queue; })[0];
+    var poison = (own && own.poison) || {};
+    var parked = num(poison.approximateMessages);
+    text('outbox-poison', parked === 0 ? 'None parked in ' + (poison.name || queue + '-poison') + '.'
+      : parked + (parked === 1 ? ' send' : ' sends') + ' parked in ' + (poison.name || queue + '-poison') + ' (npm run poison -- list ' + queue + ').');
+    $('outbox-poison').className = parked > 0 ? 'poisoned' : 'muted';
+    showLastSend();
+  }
+
+  function showLastSend() {
+    var who = sendsWaiting > 0 ? 'The last of them is' : 'A send queued now would be';
+    if (lastSendAt === null) {
+      text('outbox-last', '');
+      return;
+    }
+    var wait = lastSendAt - Date.now();
+    text('outbox-last', who + ' expected to go ' + (wait < 500 ? 'now' : 'in ' + duration(wait) +
+      ' (at ' + new Date(lastSendAt).toLocaleTimeString() + ')') + '.');
   }
 
   function showQueues(queues) {
@@ -170,6 +227,7 @@ const SCRIPT = String.raw`
         }
         var status = answer.body;
         showLimit(status.limit || {});
+        showOutbox(status.outbox, status.limit || {}, status.queues);
         showQueues(status.queues);
         showOptOuts(status.recentOptOuts);
         text('updated', 'updated ' + new Date(status.at || Date.now()).toLocaleTimeString());
@@ -183,7 +241,7 @@ const SCRIPT = String.raw`
       .finally(function () { setTimeout(poll, POLL_MS); });
   }
 
-  setInterval(showNextSlot, 200);
+  setInterval(function () { showNextSlot(); showLastSend(); }, 200);
   poll();
 })();
 `;
@@ -211,6 +269,15 @@ const BODY = String.raw`
     <p class="muted" id="free-detail"></p>
     <p class="next">Next slot frees <strong id="next-slot">…</strong></p>
     <p class="muted" id="lined-up"></p>
+  </section>
+  <section id="outbox">
+    <h2>Send queue <span class="muted" id="outbox-queue"></span></h2>
+    <p class="headline" id="outbox-waiting">…</p>
+    <ul class="facts">
+      <li id="outbox-last"></li>
+      <li class="muted" id="outbox-lined-up"></li>
+      <li class="muted" id="outbox-poison"></li>
+    </ul>
   </section>
   <section>
     <h2>Queues</h2>

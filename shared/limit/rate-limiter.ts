@@ -336,7 +336,10 @@ export class RateLimiter {
       at = earliestFit(entries, at, 0, capacity, this.policy);
       entries.push({ at, kind: 'b' });
     }
-    return at + toPlace * (this.policy.spanMs / capacity);
+    const estimate = at + toPlace * (this.policy.spanMs / capacity);
+    // Work lined up beyond the horizon goes no earlier than its line's end.
+    const lineEnd = lane === 'sends' ? state.sendTail : state.tail;
+    return ahead > reserved && lineEnd > now ? Math.max(estimate, lineEnd) : estimate;
   }
 
   private async pump(): Promise<void> {

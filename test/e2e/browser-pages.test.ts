@@ -3,10 +3,14 @@
  * `npm start` serves them: tools/start.ts itself runs the simulator and the built app under the
  * local host (on free ports, against a test Azurite), and the pages are opened at the URLs it
  * prints. SMS go in through POST /api/sms; the pages must follow without a reload, load nothing
- * from another origin, and leave screenshots in test-results/.
+ * from another origin, and leave screenshots in test-results/. The queued-send commands npm start
+ * prints are run as pasted (bash, curl, node).
  */
+import { execFile } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { QueueClient } from '@azure/storage-queue';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Azurite, startAzurite } from '../helpers/azurite.js';
@@ -16,6 +20,7 @@ import { freePorts } from '../helpers/free-port.js';
 import { type Child, ROOT, spawnNode } from '../helpers/processes.js';
 
 const suffix = Math.random().toString(36).slice(2, 8);
+const OUTBOX = `outbox-${suffix}`;
 
 let azurite: Azurite;
 let start: Child;
@@ -47,6 +52,7 @@ beforeAll(async () => {
       SENDMODE_ACCOUNT_NAME: `browser${suffix}`,
       IMPORT_QUEUE_NAME: `imports-${suffix}`,
       OPTOUT_QUEUE_NAME: `optout-${suffix}`,
+      SEND_QUEUE_NAME: OUTBOX,
       RATE_LIMIT_MAX_CALLS: '100',
       RATE_LIMIT_WINDOW_SECONDS: '60',
       RATE_LIMIT_MAX_WAIT_SECONDS: '0',
@@ -86,6 +92,30 @@ describe('npm start', () => {
     }
   });
 });
+
+const run = promisify(execFile);
+
+/** The command lines npm start printed from the line matching `from` up to the next function's. */
+function printedCommands(from: RegExp, until: RegExp): string[] {
+  const lines = start.output().split('\n');
+  const first = lines.findIndex((l) => from.test(l));
+  const last = lines.findIndex((l, i) => i > first && until.test(l));
+  expect(first).toBeGreaterThan(-1);
+  return lines
+    .slice(first, last === -1 ? undefined : last)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+}
+
+/** Runs lines as a user pasting them into bash would, in the repository, with Azurite as storage. */
+async function paste(lines: string[]): Promise<string> {
+  const { stdout } = await run('bash', ['-c', `set -e\n${lines.join('\n')}`], {
+    cwd: ROOT,
+    env: { ...process.env, AzureWebJobsStorage: azurite.connectionString },
+    timeout: 20_000,
+  });
+  return stdout;
+}
 
 async function sendSms(body: Record<string, unknown>): Promise<Response> {
   return fetch(`${hostUrl}/api/sms`, {
@@ -206,6 +236,43 @@ describe('the status page in Chromium', () => {
       .poll(() => page.locator(`#queues tr[data-queue="imports-${suffix}"]`).count())
       .toBe(1);
 
+    // The send queue: three sends waiting (kept invisible, as deferred ones are), one parked.
+    const outbox = new QueueClient(azurite.connectionString, OUTBOX);
+    const parked = new QueueClient(azurite.connectionString, `${OUTBOX}-poison`);
+    await Promise.all([outbox.createIfNotExists(), parked.createIfNotExists()]);
+    for (let n = 0; n < 3; n++) {
+      const waiting = { id: `page-${n}`, messagetext: 'Queued', recipients: ['+353870000009'] };
+      await outbox.sendMessage(JSON.stringify(waiting), { visibilityTimeout: 600 });
+    }
+    await parked.sendMessage(
+      JSON.stringify({ reason: 'test', message: { id: 'page-p', recipients: ['+353870000009'] } }),
+    );
+    await expect
+      .poll(() => page.locator('#outbox-waiting').textContent(), { timeout: 10_000 })
+      .toBe('3 sends waiting');
+    expect(await page.locator('#outbox-queue').textContent()).toBe(OUTBOX);
+    expect(await page.locator('#outbox-last').textContent()).toMatch(
+      /^The last of them is expected to go (now|in \d.* \(at .+\))\.$/,
+    );
+    expect(await page.locator('#outbox-lined-up').textContent()).toMatch(
+      /^(No sends are lined up for the limit|Sends are lined up for the limit until .+)\.$/,
+    );
+    const poisonLine = page.locator('#outbox-poison');
+    expect(await poisonLine.textContent()).toBe(
+      `1 send parked in ${OUTBOX}-poison (npm run poison -- list ${OUTBOX}).`,
+    );
+    expect(await poisonLine.getAttribute('class')).toBe('poisoned');
+    // The outbox heads the queue table, with its poison queue.
+    const first = page.locator('#queues tr').first();
+    expect(await first.getAttribute('data-queue')).toBe(OUTBOX);
+    expect(await first.locator('td').allTextContents()).toEqual([
+      OUTBOX,
+      '3',
+      `${OUTBOX}-poison`,
+      '1',
+    ]);
+    expect(await page.locator('body').textContent()).not.toContain('870000009');
+
     // An opt-out appears among the recent ones, masked.
     const optOut = await fetch(`${hostUrl}/api/optout`, {
       method: 'POST',
@@ -223,4 +290,52 @@ describe('the status page in Chromium', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
+});
+
+describe('npm start, the queued send', () => {
+  it('prints a queued send and two status look-ups that work when pasted', async () => {
+    const lines = printedCommands(/# send-sms \(POST\)/, /# status-page/);
+    expect(lines.some((l) => /^curl .*-H 'Prefer: respond-async'/.test(l))).toBe(true);
+    expect(lines.join('\n')).not.toMatch(/\{id\}/); // no placeholder to fill in
+    expect(lines).toHaveLength(5);
+    // After the synchronous send: the queued one, answered 202 with its status URL.
+    const queued = await paste([lines[1]!]);
+    expect(queued).toMatch(/^HTTP\/1\.1 202 /);
+    expect(queued).toMatch(
+      /^location: http:\/\/localhost:\d+\/api\/sms\/[\w-]+\/status\?token=[\w-]+\r?$/im,
+    );
+    // Then one kept in $loc, and its look-ups by id and by Location: waiting or sent already.
+    const out = await paste(lines.slice(2));
+    const loc = /^(http:\/\/localhost:\d+\/api\/sms\/([\w-]+)\/status\?token=[\w-]+)$/.exec(
+      out.split('\n')[0] ?? '',
+    );
+    expect(loc).not.toBeNull();
+    // (curl -i prints a body without a newline after it: the next answer follows on its line.)
+    const answers = [...out.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+    expect(answers).toHaveLength(2);
+    for (const status of answers) expect([200, 202]).toContain(status);
+    expect(out.match(new RegExp(`"id":"${loc![2]}"`, 'g'))).toHaveLength(2);
+    // Followed again once the app has sent it: 200 with the id.
+    await expect.poll(async () => (await fetch(loc![1]!)).status, { timeout: 10_000 }).toBe(200);
+    const sent = (await (await fetch(loc![1]!)).json()) as { id: string };
+    expect(sent.id).toBe(loc![2]);
+  }, 30_000);
+
+  it('prints a drop onto the send queue whose status look-up works', async () => {
+    const lines = printedCommands(/# send-queued-sms: drop a message on/, /^Ctrl-C/);
+    const node = lines.find((l) => l.startsWith('node -e'));
+    expect(node).toContain(`'${OUTBOX}'`);
+    const out = await paste([node!]);
+    const printed = /^queued (local-\w+); .*: (curl -sS -i (http:\/\/\S+))$/m.exec(out);
+    expect(printed).not.toBeNull();
+    expect(printed![3]).toMatch(new RegExp(`/api/sms/${printed![1]}$`));
+    await expect
+      .poll(async () => (await paste([printed![2]!])).split('\n')[0], { timeout: 10_000 })
+      .toMatch(/^HTTP\/1\.1 200/);
+    // The az one names an id of its own and looks that id up.
+    const az = lines.find((l) => l.startsWith('az storage message put'));
+    const azId = /"id":"([\w-]+)"/.exec(az ?? '')?.[1];
+    expect(az).toContain(`--queue-name ${OUTBOX}`);
+    expect(lines).toContain(`curl -sS -i ${hostUrl}/api/sms/${azId}`);
+  }, 30_000);
 });

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { mainQueueOf, poisonQueueOf } from '../../shared/queue-names.js';
 import { openQueueStorage } from '../queues/storage.js';
-import { masked, type PoisonEntry, PoisonQueue } from './poison.js';
+import { masked, type PoisonEntry, PoisonQueue, type ReplayGate } from './poison.js';
+import { sendReplayGate, sendStatuses } from './sends.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -19,7 +20,13 @@ const USAGE = `Usage: npm run poison -- COMMAND QUEUE [ids...] [options]
   replay QUEUE ID... | --all put the original messages back on QUEUE, then delete them from poison
   purge QUEUE ID... | --all  delete poison messages (asks first; --yes to skip the question)
 
-QUEUE is the main queue (customer-imports, optout-sync); QUEUE-poison is read.
+QUEUE is the main queue (customer-imports, optout-sync, sms-outbox, or as IMPORT_QUEUE_NAME,
+OPTOUT_QUEUE_NAME and SEND_QUEUE_NAME name them); QUEUE-poison is read.
+
+The send queue (SEND_QUEUE_NAME): list shows each send's id. replay puts the original message,
+with its id, back on the queue and reopens the send's status (failed becomes queued again), so
+it is sent under the same id and GET /api/sms/{id} and its status URL follow it; a send whose
+status is sent is not replayed (purge it).
 
   --all                every message (replay, purge)
   --match TEXT         only messages whose reason contains TEXT (replay, purge)
@@ -48,14 +55,17 @@ function printList(entries: PoisonEntry[], json: boolean): void {
     process.stdout.write('No poison messages.\n');
     return;
   }
+  // The send queue's messages carry their send's id: shown when any does.
+  const sends = entries.some((e) => e.sendId !== undefined);
   const rows = entries.map((e) => [
     e.id,
     e.when.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
     e.attempts === undefined ? '' : String(e.attempts),
+    ...(sends ? [truncate(e.sendId ?? '', 40)] : []),
     e.number ?? '',
     truncate(e.reason.replace(/\s+/g, ' '), 90),
   ]);
-  const header = ['id', 'when', 'attempts', 'number', 'reason'];
+  const header = ['id', 'when', 'attempts', ...(sends ? ['send id'] : []), 'number', 'reason'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells
@@ -114,6 +124,17 @@ async function main(): Promise<number> {
     appDir: ROOT,
   });
   const name = mainQueueOf(queueArg);
+  const sendGate = async (): Promise<ReplayGate> => {
+    const { statuses, ttlMs } = await sendStatuses(storage);
+    return sendReplayGate(statuses, ttlMs, {
+      reopened: (_entry, id) =>
+        process.stderr.write(`reopened send ${id}: its status is queued again (was failed)\n`),
+      newId: (e, id) =>
+        process.stderr.write(
+          `${e.id} carried no send id: it is sent as ${id} (its new message id; GET /api/sms/${id})\n`,
+        ),
+    });
+  };
   const queue = new PoisonQueue(
     storage.service.getQueueClient(name),
     storage.service.getQueueClient(poisonQueueOf(name)),
@@ -138,8 +159,14 @@ async function main(): Promise<number> {
     return 0;
   }
   if (command === 'replay') {
-    const { replayed, failed } = await queue.replay(select, (e) =>
-      process.stderr.write(`replayed ${e.id}${e.number ? ` (${e.number})` : ''}\n`),
+    const gate = name === storage.queueNames.SEND_QUEUE_NAME ? await sendGate() : undefined;
+    const { replayed, failed } = await queue.replay(
+      select,
+      (e) =>
+        process.stderr.write(
+          `replayed ${e.id}${e.sendId !== undefined ? ` (send ${e.sendId})` : ''}${e.number ? ` (${e.number})` : ''}\n`,
+        ),
+      gate,
     );
     for (const f of failed) process.stderr.write(`not replayed ${f.id}: ${f.error}\n`);
     process.stdout.write(

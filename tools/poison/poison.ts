@@ -11,6 +11,8 @@
  *
  * Replay never loses a message: each copy is stored on the main queue before its poison copy is
  * deleted. Interrupted half-way, a message is in one queue or (at worst, the one in flight) both.
+ * A queue whose messages are tracked elsewhere (the send queue's statuses: sends.ts) passes a
+ * `ReplayGate` that readies each message's record before its copy goes back.
  */
 import type { QueueClient } from '@azure/storage-queue';
 import { maskPhoneNumber } from '../../shared/phone.js';
@@ -28,8 +30,20 @@ export interface PoisonEntry {
   upstream?: unknown;
   /** What replay sends: the original message, without the retry envelope. */
   payload: unknown;
-  /** The masked phone number, when the payload has one. */
+  /** The masked phone number, when the payload has one (a send's first recipient, and how many more). */
   number?: string;
+  /** A send's own id (the send queue's `id`), which its status is looked up by. */
+  sendId?: string;
+}
+
+/**
+ * What replay asks before it copies an entry back: `before` readies whatever tracks it (throws to
+ * keep it in poison, the error's message saying why) and may return an undo, run when the copy
+ * could not be stored; `after` runs once the copy is stored (with its new Storage message id).
+ */
+export interface ReplayGate {
+  before(entry: PoisonEntry): Promise<(() => Promise<void>) | undefined>;
+  after?(entry: PoisonEntry, messageId: string): void;
 }
 
 interface Received extends PoisonEntry {
@@ -44,12 +58,34 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A send's request: bare, or wrapped in `message` (shared/outbox/outbox-message.ts). */
+function sendRequestOf(payload: Record<string, unknown>): Record<string, unknown> {
+  return !('messagetext' in payload) && isRecord(payload.message) ? payload.message : payload;
+}
+
 function phoneOf(payload: unknown): string | undefined {
   if (!isRecord(payload)) return undefined;
   const number =
     payload.mobilenumber ??
     (isRecord(payload.importdata) ? payload.importdata.mobilenumber : undefined);
-  return typeof number === 'string' ? maskPhoneNumber(number) : undefined;
+  if (typeof number === 'string') return maskPhoneNumber(number);
+  const recipients = sendRequestOf(payload).recipients;
+  if (!Array.isArray(recipients)) return undefined;
+  const numbers = recipients.filter((r): r is string => typeof r === 'string');
+  if (numbers.length === 0) return undefined;
+  const more = recipients.length - 1;
+  return `${maskPhoneNumber(numbers[0]!)}${more > 0 ? ` +${more}` : ''}`;
+}
+
+function sendIdOf(payload: unknown): string | undefined {
+  return isRecord(payload) && typeof payload.id === 'string' ? payload.id : undefined;
+}
+
+/** The fields read from a payload: its masked number and its send id, when it has them. */
+function described(payload: unknown): Pick<PoisonEntry, 'number' | 'sendId'> {
+  const number = phoneOf(payload);
+  const sendId = sendIdOf(payload);
+  return { ...(number ? { number } : {}), ...(sendId !== undefined ? { sendId } : {}) };
 }
 
 /** One poison message's text, understood. */
@@ -65,7 +101,7 @@ export function readPoisonText(text: string, id: string, insertedOn: Date): Pois
       ...(decoded.errors !== undefined ? { errors: decoded.errors } : {}),
       ...(decoded.upstream !== undefined ? { upstream: decoded.upstream } : {}),
       payload,
-      ...(phoneOf(payload) ? { number: phoneOf(payload) } : {}),
+      ...described(payload),
     };
   }
   // Moved by the host: the message as it was, perhaps in the retry envelope.
@@ -80,18 +116,22 @@ export function readPoisonText(text: string, id: string, insertedOn: Date): Pois
     reason: `Moved by the Functions host after its function failed on every delivery${lastError}`,
     ...(delivery.attempt > 1 ? { attempts: delivery.attempt - 1 } : {}),
     payload: delivery.payload,
-    ...(phoneOf(delivery.payload) ? { number: phoneOf(delivery.payload) } : {}),
+    ...described(delivery.payload),
   };
 }
 
-/** The payload with every `mobilenumber` masked, for printing. */
+/** The payload with every `mobilenumber` and every send's `recipients` masked, for printing. */
 export function masked(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(masked);
   if (!isRecord(value)) return value;
   return Object.fromEntries(
     Object.entries(value).map(([key, inner]) => [
       key,
-      key === 'mobilenumber' && typeof inner === 'string' ? maskPhoneNumber(inner) : masked(inner),
+      key === 'mobilenumber' && typeof inner === 'string'
+        ? maskPhoneNumber(inner)
+        : key === 'recipients' && Array.isArray(inner)
+          ? inner.map((r) => (typeof r === 'string' ? maskPhoneNumber(r) : masked(r)))
+          : masked(inner),
     ]),
   );
 }
@@ -161,6 +201,7 @@ export class PoisonQueue {
   async replay(
     select: (entry: PoisonEntry) => boolean,
     onReplayed: (entry: PoisonEntry) => void = () => {},
+    gate?: ReplayGate,
   ): Promise<{ replayed: number; failed: { id: string; error: string }[] }> {
     await this.main.createIfNotExists();
     const untouched: Received[] = [];
@@ -172,16 +213,29 @@ export class PoisonQueue {
         untouched.push(...batch.filter((e) => !chosen.includes(e)));
         await Promise.all(
           chosen.map(async (entry) => {
+            let undo: (() => Promise<void>) | undefined;
+            try {
+              undo = await gate?.before(entry);
+            } catch (error) {
+              failed.push({ id: entry.id, error: describe(error) });
+              untouched.push(entry); // its record refuses: stays in poison
+              return;
+            }
+            let messageId: string;
             try {
               // A string payload is text no one could decode: it goes back as it came.
               const text =
                 typeof entry.payload === 'string' ? entry.payload : encodeMessage(entry.payload);
-              await this.main.sendMessage(text, { messageTimeToLive: NEVER_EXPIRES });
+              ({ messageId } = await this.main.sendMessage(text, {
+                messageTimeToLive: NEVER_EXPIRES,
+              }));
             } catch (error) {
+              await undo?.().catch(() => undefined);
               failed.push({ id: entry.id, error: describe(error) });
               untouched.push(entry); // not copied: stays in poison
               return;
             }
+            gate?.after?.(entry, messageId);
             try {
               await this.poison.deleteMessage(entry.id, entry.popReceipt);
             } catch (error) {

@@ -60,8 +60,7 @@ export function appQueueNames(settings: NodeJS.ProcessEnv): Record<QueueNameSett
   const names = {} as Record<QueueNameSetting, string>;
   for (const setting of Object.keys(DEFAULT_QUEUE_NAMES) as QueueNameSetting[]) {
     const value = settings[setting]?.trim();
-    names[setting] =
-      value && QUEUE_NAME_PATTERN.test(value) ? value : DEFAULT_QUEUE_NAMES[setting];
+    names[setting] = value && QUEUE_NAME_PATTERN.test(value) ? value : DEFAULT_QUEUE_NAMES[setting];
   }
   return names;
 }
