@@ -7,6 +7,7 @@
 import type { QueueClient } from '@azure/storage-queue';
 import type { IdempotencyStore } from './http/idempotency.js';
 import type { SendStatusStore } from './outbox/send-status.js';
+import type { PendingSends } from './merge/pending-sends.js';
 import type { RateLimiter } from './limit/rate-limiter.js';
 import type { Sendmode } from './sendmode/sendmode.js';
 import type { SuppressionList } from './optouts/suppression.js';
@@ -22,6 +23,8 @@ export interface Services {
   webhooks: WebhookAuthenticator;
   /** Queued sends' statuses. */
   statuses: SendStatusStore;
+  /** Queued sends waiting to share a call. */
+  pending: PendingSends;
   /** When a send queued now is expected to go (ms): the limiter's line behind the queued ones. */
   outboxExpectedAt(): Promise<number>;
   /** Deletes expired idempotency outcomes, old webhook ids and statuses (see housekeeping.ts). */
@@ -52,6 +55,7 @@ async function build(settings: Settings): Promise<Services> {
     { WebhookAuthenticator },
     { purgeExpired },
     { SendStatusStore },
+    { PendingSends },
   ] = await Promise.all([
     import('./secrets.js'),
     import('./http/idempotency.js'),
@@ -66,6 +70,7 @@ async function build(settings: Settings): Promise<Services> {
     import('./optouts/webhook-auth.js'),
     import('./storage/housekeeping.js'),
     import('./outbox/send-status.js'),
+    import('./merge/pending-sends.js'),
   ]);
   // The API generation is chosen here: v2 (default) or v3 (Engage, 3.0), one client either way.
   const Client = settings.SENDMODE_API_VERSION === 'v3' ? SendmodeClientV3 : SendmodeClient;
@@ -85,6 +90,7 @@ async function build(settings: Settings): Promise<Services> {
     webhookIdsTable,
     auditTable,
     statusTable,
+    mergeTable,
   ] = await Promise.all([
     apiKeyProviderFromSettings(settings),
     webhookSecretProviderFromSettings(settings),
@@ -94,6 +100,7 @@ async function build(settings: Settings): Promise<Services> {
     createTableClient(settings, settings.WEBHOOK_IDS_TABLE_NAME),
     createTableClient(settings, settings.OPTOUT_AUDIT_TABLE_NAME),
     createTableClient(settings, settings.SEND_STATUS_TABLE_NAME),
+    createTableClient(settings, settings.SEND_MERGE_TABLE_NAME),
   ]);
   const queues = new Map<string, Promise<QueueClient>>();
   const queueClient = (queueName: string) => {
@@ -115,13 +122,19 @@ async function build(settings: Settings): Promise<Services> {
     ),
     webhooks: new WebhookAuthenticator(webhookSecret, webhookIdsTable),
     statuses: new SendStatusStore(statusTable, settings.SEND_STATUS_TTL_SECONDS * 1000),
+    pending: new PendingSends(mergeTable),
     outboxExpectedAt: async () => {
       const ahead = await approximateDepth(await queueClient(settings.SEND_QUEUE_NAME));
       return limiter.expectedStart(ahead, 'sends');
     },
     purgeExpired: (now) =>
       purgeExpired(
-        { idempotency: idempotencyTable, webhookIds: webhookIdsTable, sendStatuses: statusTable },
+        {
+          idempotency: idempotencyTable,
+          webhookIds: webhookIdsTable,
+          sendStatuses: statusTable,
+          mergedCalls: mergeTable,
+        },
         now,
       ),
     enqueue: async (queueName, payload, delaySeconds) =>

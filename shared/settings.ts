@@ -125,6 +125,11 @@ const settingsSchema = z.object({
   SEND_STATUS_TABLE_NAME: tableName.default('sendstatus'),
   /** How long a queued send's status can be looked up (from when it was queued). */
   SEND_STATUS_TTL_SECONDS: intSetting(7 * 86_400, 3_600, 90 * 86_400),
+  /** Queued sends of one text share Sendmode calls (shared/merge/). */
+  SEND_MERGE: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  SEND_MERGE_WINDOW_MS: intSetting(2_000, 0, 10_000),
+  SEND_MAX_RECIPIENTS_PER_CALL: intSetting(1_000, 1, 1_000),
+  SEND_MERGE_TABLE_NAME: tableName.default('sendmerge'),
   QUEUE_RETRY_BASE_SECONDS: intSetting(30, 1, 3_600),
   QUEUE_RETRY_MAX_SECONDS: intSetting(3_600, 1, 86_400),
   SUPPRESSION_TABLE_NAME: tableName.default('optouts'),

@@ -126,7 +126,12 @@ describe('purge-expired', () => {
     const line = JSON.parse(logs.find((l) => l.includes('purge-expired')) ?? '{}') as {
       deleted?: { idempotency: number; webhookIds: number };
     };
-    expect(line.deleted).toEqual({ idempotency: 3, webhookIds: 1, sendStatuses: 0 });
+    expect(line.deleted).toEqual({
+      idempotency: 3,
+      webhookIds: 1,
+      sendStatuses: 0,
+      mergedCalls: 0,
+    });
     const remaining: string[] = [];
     for await (const entity of webhookIds.listEntities()) remaining.push(entity.rowKey ?? '');
     expect(remaining).toEqual(['fresh']);

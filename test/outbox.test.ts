@@ -219,7 +219,7 @@ describe('messages on sms-outbox', () => {
       source: 'api',
       eventAt: Date.now(),
     });
-    await drain();
+    await drainOutbox(env.azurite.connectionString, OUTBOX, { untilEmpty: true });
     const calls = env.simulator.callsFor('send');
     expect(calls).toHaveLength(1);
     expect((calls[0]?.payload as { recipients: string[] }).recipients).toEqual(['+353870000011']);

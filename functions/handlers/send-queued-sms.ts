@@ -22,7 +22,7 @@ export async function sendQueuedSms(message: unknown, context: InvocationContext
       const queued = parseOutboxMessage(payload);
       log.recipientCount = queued.sms.recipients.length;
       log.recipients = queued.sms.recipients.slice(0, 10).map(maskPhoneNumber);
-      const { sendmode, suppression, statuses, settings } = await getServices();
+      const { sendmode, suppression, statuses, pending, settings } = await getServices();
       log.result = await sendFromOutbox(queued, slot, {
         statuses,
         sendmode,
@@ -30,6 +30,16 @@ export async function sendQueuedSms(message: unknown, context: InvocationContext
         rules: sendRulesFrom(settings),
         log: context,
         claimStaleMs: sendClaimStaleMs(settings, BACKGROUND_MAX_WAIT_MS),
+        ...(settings.SEND_MERGE === 'on'
+          ? {
+              merge: {
+                pending,
+                windowMs: settings.SEND_MERGE_WINDOW_MS,
+                maxRecipients: settings.SEND_MAX_RECIPIENTS_PER_CALL,
+                account: settings.SENDMODE_ACCOUNT_NAME,
+              },
+            }
+          : {}),
       });
     },
     {

@@ -25,6 +25,7 @@ import type { Sendmode } from '../sendmode/sendmode.js';
 import { sendSmsRespectingOptOuts } from '../sendmode/sms-sender.js';
 import type { SuppressionList } from '../optouts/suppression.js';
 import type { Settings } from '../settings.js';
+import { type MergeDeps, sendMerged } from '../merge/merged-send.js';
 import type { OutboxMessage } from './outbox-message.js';
 import type { SendStatus, SendStatusStore, StoredStatus } from './send-status.js';
 
@@ -41,6 +42,8 @@ export interface OutboxDeps {
   log: Logger;
   /** How long a `sending` claim may last before it is taken to be abandoned (ms). */
   claimStaleMs: number;
+  /** With SEND_MERGE on: where sends wait to share a call, and how (shared/merge/). */
+  merge?: Pick<MergeDeps, 'pending' | 'windowMs' | 'maxRecipients' | 'account'>;
   now?: () => number;
 }
 
@@ -82,6 +85,7 @@ export async function sendFromOutbox(
   }
   const { scheduledate: _due, ...unscheduled } = message.sms;
   const sms = due === undefined ? message.sms : unscheduled;
+  if (deps.merge) return sendMerged(message, sms, stored, slot, { ...deps, ...deps.merge });
   try {
     const answer = await sendSmsRespectingOptOuts(sms, {
       sendmode: deps.sendmode,

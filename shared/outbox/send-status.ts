@@ -178,6 +178,42 @@ export class SendStatusStore {
     }
   }
 
+  /**
+   * Makes a send's status final without reading it first (a merged call finishes many sends at
+   * once): only the final fields are written, the rest of the status is kept. A status that is
+   * gone (expired) stays gone.
+   */
+  async finish(
+    id: string,
+    answer: { status: number; body: string },
+    finishedAt: number,
+  ): Promise<void> {
+    const state: SendState = answer.status < 400 ? 'sent' : 'failed';
+    const { answerStatus, bodyChunks, ...chunks } = toEntity({
+      id,
+      state,
+      queuedAt: 0,
+      expectedAt: 0,
+      expiresAt: 0,
+      answer,
+    });
+    const entity = {
+      partitionKey: chunks.partitionKey,
+      rowKey: chunks.rowKey,
+      state,
+      finishedAt,
+      answerStatus,
+      bodyChunks,
+      lastError: '',
+      ...Object.fromEntries(Object.entries(chunks).filter(([key]) => /^body\d+$/.test(key))),
+    };
+    try {
+      await this.table.updateEntity(entity, 'Merge');
+    } catch (error) {
+      if (!hasStatus(error, 404)) throw unavailable(error);
+    }
+  }
+
   /** Removes a status that was never queued (its message could not be written). */
   async discard(stored: StoredStatus): Promise<void> {
     const { partitionKey, rowKey } = keysOf(stored.status.id);

@@ -1,7 +1,7 @@
 /**
  * Table Storage has no expiry: records that only matter for a while are deleted by a daily
- * timer. Expired idempotency outcomes, webhook ids older than a day and expired send statuses
- * go; the suppression list and the limiter's log stay.
+ * timer. Expired idempotency outcomes, webhook ids older than a day, expired send statuses and
+ * merged-call rows older than a day go; the suppression list and the limiter's log stay.
  *
  * Every delete is conditional on the ETag the listing read: a record rewritten in between (an
  * expired Idempotency-Key taken over by a new request) is no longer what was listed, and stays.
@@ -23,6 +23,11 @@ export function expiredIdempotencyFilter(now: number): string {
 
 /** Send statuses and idempotency outcomes both carry `expiresAt`. */
 export const expiredStatusFilter = expiredIdempotencyFilter;
+
+/** Rows of merged calls (shared/merge/pending-sends.ts) are kept a day. */
+export function oldMergedCallFilter(now: number): string {
+  return `PartitionKey eq 'calls' and at lt ${Math.floor(now - 24 * 3_600_000)}`;
+}
 
 export function oldWebhookIdFilter(now: number): string {
   return `at lt ${Math.floor(now - WEBHOOK_ID_RETENTION_MS)}`;
@@ -77,6 +82,7 @@ export interface ExpiringTables {
   idempotency: TableClient;
   webhookIds: TableClient;
   sendStatuses: TableClient;
+  mergedCalls: TableClient;
 }
 
 export type PurgeCounts = Record<keyof ExpiringTables, number>;
@@ -87,5 +93,6 @@ export async function purgeExpired(tables: ExpiringTables, now: number): Promise
     idempotency: await purge(tables.idempotency, expiredIdempotencyFilter(now)),
     webhookIds: await purge(tables.webhookIds, oldWebhookIdFilter(now)),
     sendStatuses: await purge(tables.sendStatuses, expiredStatusFilter(now)),
+    mergedCalls: await purge(tables.mergedCalls, oldMergedCallFilter(now)),
   };
 }

@@ -15,12 +15,17 @@ export interface Drained {
 
 /**
  * Hands every message visible on `queueName` to the handler, round after round, until none is
- * visible or in flight for `quietMs` (deferred ones come back) or `timeoutMs` passes.
+ * visible for `quietMs` (deferred ones come back), or with `untilEmpty` until the queue holds
+ * none at all, or `timeoutMs` passes.
  */
 export async function drainOutbox(
   connectionString: string,
   queueName: string,
-  { quietMs = 0, timeoutMs = 20_000 }: { quietMs?: number; timeoutMs?: number } = {},
+  {
+    quietMs = 0,
+    timeoutMs = 20_000,
+    untilEmpty = false,
+  }: { quietMs?: number; timeoutMs?: number; untilEmpty?: boolean } = {},
 ): Promise<Drained> {
   const queue = new QueueClient(connectionString, queueName);
   await queue.createIfNotExists();
@@ -34,7 +39,9 @@ export async function drainOutbox(
       visibilityTimeout: 30,
     });
     if (receivedMessageItems.length === 0) {
-      if (Date.now() - quietSince >= quietMs) break;
+      if (untilEmpty) {
+        if ((await queue.getProperties()).approximateMessagesCount === 0) break;
+      } else if (Date.now() - quietSince >= quietMs) break;
       await sleep(100);
       continue;
     }

@@ -137,6 +137,11 @@ export interface Simulator {
   /** Rotate keys: old ones become invalid. An empty list revokes every key. */
   setApiKeys(keys: string[]): void;
   setBalance(balance: number): void;
+  /**
+   * Numbers Sendmode refuses as it refuses a number it cannot deliver to: a send (v2) naming any
+   * of them is answered INVALID_MOBILE_NUMBER, the whole call, as Sendmode does. Cleared by reset.
+   */
+  refuseNumbers(numbers: string[]): void;
   balance(): number;
   contacts(): Contact[];
   optOuts(): OptOut[];
@@ -525,6 +530,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   let seq = 0;
   let calls: RecordedCall[] = [];
   let faults: ActiveFault[] = [];
+  /** Numbers refused as undeliverable (refuseNumbers). */
+  let refused = new Set<string>();
   const contacts = new Map<string, Contact>();
   const optOuts = new Map<string, OptOut>();
   const sockets = new Set<Socket>();
@@ -617,7 +624,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (senderid !== undefined && !isValidSenderId(senderid)) {
       fail('INVALID_SENDER_ID', 'senderid must be 1-11 letters or digits, or 1-16 digits.');
     }
-    const badIndex = recipients.findIndex((r) => !isValidMobile(r));
+    const badIndex = recipients.findIndex(
+      (r) => !isValidMobile(r) || refused.has(normaliseNumber(r)),
+    );
     if (badIndex >= 0) {
       fail('INVALID_MOBILE_NUMBER', `recipients[${badIndex}] is not a valid mobile number.`);
     }
@@ -1009,6 +1018,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
           noContent();
         },
       },
+      '/refused-numbers': {
+        PUT: () => {
+          const body = jsonBody();
+          const numbers = isPlainObject(body) ? body.numbers : undefined;
+          if (!Array.isArray(numbers) || !numbers.every((n) => typeof n === 'string')) {
+            throw new TypeError('numbers must be an array of strings.');
+          }
+          sim.refuseNumbers(numbers);
+          noContent();
+        },
+      },
       '/state': { GET: () => sendJson(res, 200, state()) },
       '/reset': {
         POST: () => {
@@ -1096,8 +1116,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       faults = [];
       contacts.clear();
       optOuts.clear();
+      refused = new Set();
       balance = initialBalance;
       emit({ type: 'cleared' });
+    },
+    refuseNumbers: (numbers) => {
+      refused = new Set(numbers.map(normaliseNumber));
     },
     injectFault: (fault) => {
       const spec = parseFault(fault);
