@@ -134,6 +134,23 @@ param idempotencyTtlSeconds int = 86400
 @description('How long a queued send\'s status can be looked up (GET /api/sms/{id} and its status URL), from when it was queued, seconds (SEND_STATUS_TTL_SECONDS); 1 hour to 90 days.')
 param sendStatusTtlSeconds int = 604800
 
+@description('Merged calls: queued sends of one text (same sender id, schedule and customerid) share one Sendmode call, up to sendMaxRecipientsPerCall recipients; off sends each queued send in its own call (SEND_MERGE).')
+@allowed([
+  'on'
+  'off'
+])
+param sendMerge string = 'on'
+
+@minValue(0)
+@maxValue(10000)
+@description('How long a queued send of a busy text (its last call less than this long ago) waits for others of the same text to share its call, ms; a send of an idle text goes at once; 0 never waits (SEND_MERGE_WINDOW_MS).')
+param sendMergeWindowMs int = 2000
+
+@minValue(1)
+@maxValue(1000)
+@description('Most recipients one merged call carries (SEND_MAX_RECIPIENTS_PER_CALL); at most 1000, what one Sendmode call takes.')
+param sendMaxRecipientsPerCall int = 1000
+
 @minValue(1)
 @maxValue(3600)
 @description('First retry delay of a queue message, seconds; doubles each attempt (QUEUE_RETRY_BASE_SECONDS).')
@@ -206,6 +223,7 @@ var suppressionTableName = 'optouts'
 var webhookIdsTableName = 'webhookids'
 var optOutAuditTableName = 'optoutaudit'
 var sendStatusTableName = 'sendstatus'
+var sendMergeTableName = 'sendmerge'
 
 var requireSignature = requireWebhookSignature || !empty(webhookSigningSecret)
 
@@ -262,6 +280,7 @@ module storage 'modules/storage.bicep' = {
       webhookIdsTableName
       optOutAuditTableName
       sendStatusTableName
+      sendMergeTableName
     ]
   }
 }
@@ -378,6 +397,11 @@ module functionApp 'modules/functionapp.bicep' = {
       SEND_QUEUE_NAME: sendQueueName
       SEND_STATUS_TABLE_NAME: sendStatusTableName
       SEND_STATUS_TTL_SECONDS: string(sendStatusTtlSeconds)
+      // Merged calls: queued sends of one text share Sendmode calls (the waiting set in a table).
+      SEND_MERGE: sendMerge
+      SEND_MERGE_WINDOW_MS: string(sendMergeWindowMs)
+      SEND_MAX_RECIPIENTS_PER_CALL: string(sendMaxRecipientsPerCall)
+      SEND_MERGE_TABLE_NAME: sendMergeTableName
       // Queues and opt-outs.
       IMPORT_QUEUE_NAME: importQueueName
       OPTOUT_QUEUE_NAME: optOutQueueName

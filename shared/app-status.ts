@@ -4,6 +4,7 @@
  * queue) and never a call to Sendmode, so a flow may ask before every bulk job.
  */
 import type { LimitSnapshot } from './limit/rate-limiter.js';
+import type { CallRecord } from './merge/pending-sends.js';
 import { poisonQueueOf } from './queue-names.js';
 import type { Services } from './services.js';
 
@@ -29,6 +30,24 @@ export interface AppStatus {
   queues: QueueStatus[];
   /** The send queue's line: how many wait, and when the last of them is expected to go. */
   outbox: OutboxStatus;
+  /** Merged calls over the last window (shared/merge/). */
+  merging: MergingStatus;
+}
+
+export interface MergingStatus {
+  enabled: boolean;
+  windowMs: number;
+  maxRecipientsPerCall: number;
+  /** The queued sends' calls of the last RATE_LIMIT_WINDOW_SECONDS. */
+  lastWindow: {
+    calls: number;
+    sends: number;
+    recipients: number;
+    /** null when there was no call. */
+    recipientsPerCall: number | null;
+    /** Sends that rode along in another's call: the calls merging saved. */
+    callsSaved: number;
+  };
 }
 
 export interface OutboxStatus {
@@ -41,9 +60,9 @@ export interface OutboxStatus {
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
 export async function appStatus(
-  services: Pick<Services, 'settings' | 'limiter' | 'queueDepth'>,
+  services: Pick<Services, 'settings' | 'limiter' | 'queueDepth' | 'pending'>,
 ): Promise<AppStatus> {
-  const { settings, limiter, queueDepth } = services;
+  const { settings, limiter, queueDepth, pending } = services;
   const queueNames = [
     settings.SEND_QUEUE_NAME,
     settings.IMPORT_QUEUE_NAME,
@@ -58,9 +77,11 @@ export async function appStatus(
       poison: { name: poison, approximateMessages: poisonDepth },
     };
   };
-  const [window, queues] = await Promise.all([
+  const windowMs = settings.RATE_LIMIT_WINDOW_SECONDS * 1000;
+  const [window, queues, calls] = await Promise.all([
     limiter.snapshot(),
     Promise.all(queueNames.map(queueStatus)),
+    pending.callsSince(Date.now() - windowMs),
   ]);
   const waiting = queues[0]?.approximateMessages ?? 0;
   // After the snapshot, so the estimate starts from the log just read.
@@ -83,5 +104,24 @@ export async function appStatus(
       waiting,
       lastExpectedAt: new Date(Math.max(lastExpectedAt, at)).toISOString(),
     },
+    merging: {
+      enabled: settings.SEND_MERGE === 'on',
+      windowMs: settings.SEND_MERGE_WINDOW_MS,
+      maxRecipientsPerCall: settings.SEND_MAX_RECIPIENTS_PER_CALL,
+      lastWindow: mergedCalls(calls),
+    },
+  };
+}
+
+function mergedCalls(calls: CallRecord[]): MergingStatus['lastWindow'] {
+  const sends = calls.reduce((sum, c) => sum + c.sends, 0);
+  const recipients = calls.reduce((sum, c) => sum + c.recipients, 0);
+  return {
+    calls: calls.length,
+    sends,
+    recipients,
+    recipientsPerCall:
+      calls.length === 0 ? null : Math.round((recipients / calls.length) * 10) / 10,
+    callsSaved: Math.max(0, sends - calls.length),
   };
 }

@@ -428,6 +428,58 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       expect(evaluatedSettings().SEND_STATUS_TABLE_NAME).toBe('sendstatus');
     });
 
+    it('merge queued sends (SEND_MERGE on by default), tuned within the bounds the app takes', () => {
+      expect(template.parameters?.sendMerge).toMatchObject({
+        type: 'string',
+        defaultValue: 'on',
+        allowedValues: ['on', 'off'],
+      });
+      const defaults = evaluatedSettings();
+      expect(defaults.SEND_MERGE).toBe('on');
+      expect(defaults.SEND_MERGE_WINDOW_MS).toBe('2000');
+      expect(defaults.SEND_MAX_RECIPIENTS_PER_CALL).toBe('1000');
+      expect(defaults.SEND_MERGE_TABLE_NAME).toBe('sendmerge');
+      const tuned = evaluatedSettings({
+        sendMerge: 'off',
+        sendMergeWindowMs: 0,
+        sendMaxRecipientsPerCall: 250,
+      });
+      expect(tuned.SEND_MERGE).toBe('off');
+      expect(tuned.SEND_MERGE_WINDOW_MS).toBe('0');
+      expect(tuned.SEND_MAX_RECIPIENTS_PER_CALL).toBe('250');
+      expect(
+        parseSettings({
+          SEND_MERGE: tuned.SEND_MERGE as string,
+          SEND_MERGE_WINDOW_MS: tuned.SEND_MERGE_WINDOW_MS as string,
+          SEND_MAX_RECIPIENTS_PER_CALL: tuned.SEND_MAX_RECIPIENTS_PER_CALL as string,
+        }),
+      ).toMatchObject({
+        SEND_MERGE: 'off',
+        SEND_MERGE_WINDOW_MS: 0,
+        SEND_MAX_RECIPIENTS_PER_CALL: 250,
+      });
+      expect(() => parseSettings({ SEND_MERGE: 'maybe' })).toThrow(/SEND_MERGE/);
+      // The template's bounds are the settings module's: both ends parse, one past either fails.
+      const bounded = {
+        sendMergeWindowMs: ['SEND_MERGE_WINDOW_MS', 2_000, 0, 10_000],
+        sendMaxRecipientsPerCall: ['SEND_MAX_RECIPIENTS_PER_CALL', 1_000, 1, 1_000],
+      } as const;
+      for (const [param, [name, defaultValue, min, max]] of Object.entries(bounded)) {
+        expect(template.parameters?.[param], param).toMatchObject({
+          type: 'int',
+          defaultValue,
+          minValue: min,
+          maxValue: max,
+        });
+        for (const bound of [min, max]) {
+          expect(parseSettings({ [name]: String(bound) })[name], name).toBe(bound);
+        }
+        for (const outside of [min - 1, max + 1]) {
+          expect(() => parseSettings({ [name]: String(outside) }), name).toThrow(new RegExp(name));
+        }
+      }
+    });
+
     it('choose the Sendmode API generation; the base URL follows it unless given', () => {
       const v3 = evaluatedSettings({ sendmodeApiVersion: 'v3', defaultSenderId: 'Acme' });
       expect(v3.SENDMODE_API_VERSION).toBe('v3');
@@ -483,6 +535,7 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
           settings.WEBHOOK_IDS_TABLE_NAME,
           settings.OPTOUT_AUDIT_TABLE_NAME,
           settings.SEND_STATUS_TABLE_NAME,
+          settings.SEND_MERGE_TABLE_NAME,
         ].sort(),
       );
       expect([...tables].sort()).toEqual([
@@ -490,6 +543,7 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
         'optoutaudit',
         'optouts',
         'ratelimits',
+        'sendmerge',
         'sendstatus',
         'webhookids',
       ]);
@@ -733,6 +787,8 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       '${REQUIRE_WEBHOOK_SIGNATURE=true}',
     );
     expect(file.parameters.appServiceAuthEnabled?.value).toBe('${APP_SERVICE_AUTH_ENABLED=false}');
+    // `azd env set SEND_MERGE off` sends each queued send in its own call.
+    expect(file.parameters.sendMerge?.value).toBe('${SEND_MERGE=on}');
     for (const name of Object.keys(file.parameters)) {
       expect(template.parameters, name).toHaveProperty(name);
       expect(SECRET_PARAMS).not.toContain(name);

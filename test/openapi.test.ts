@@ -14,7 +14,10 @@ import {
   CONNECTOR_HOST,
   connectorDefinition,
 } from '../scripts/generate-connector.js';
+import { appStatus } from '../shared/app-status.js';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../shared/http/idempotency-key.js';
+import type { LimitSnapshot, RateLimiter } from '../shared/limit/rate-limiter.js';
+import type { PendingSends } from '../shared/merge/pending-sends.js';
 import {
   API_TITLE,
   API_VERSION,
@@ -28,6 +31,7 @@ import { queueSend } from '../shared/outbox/async-send.js';
 import type { SendStatus, SendStatusStore } from '../shared/outbox/send-status.js';
 import { statusResponse } from '../shared/outbox/status-response.js';
 import { MAX_CUSTOMER_BATCH } from '../shared/schemas/customer.js';
+import { parseSettings } from '../shared/settings.js';
 import { MAX_REPLY_TEXT_LENGTH } from '../shared/schemas/opt-out.js';
 import {
   MAX_CUSTOMER_ID_LENGTH,
@@ -477,6 +481,86 @@ describe('queued sends (Prefer: respond-async) and their status', () => {
     );
     expect(sent.status).toBe(200);
     expectShape(sent, 'SmsSent');
+
+    // A send that shared its call (shared/merge/merged-send.ts): what that call carried.
+    const mergedBody = { ...sentBody, mergedCall: { sends: 3, recipients: 3 } };
+    const merged = statusResponse(
+      { ...waiting, state: 'sent', answer: { status: 200, body: JSON.stringify(mergedBody) } },
+      now,
+    );
+    expectShape(merged, 'SmsSent');
+    const mergedCall = doc.definitions.SmsSent?.properties.mergedCall as Doc['definitions'][string];
+    expect(doc.definitions.SmsSent?.required).not.toContain('mergedCall');
+    expect(mergedCall).toMatchObject({ type: 'object', required: ['sends', 'recipients'] });
+    expect(mergedCall.properties).toMatchObject({
+      sends: { type: 'integer' },
+      // A count here, not the numbers: its own description says so.
+      recipients: { type: 'integer', description: expect.stringMatching(/^Numbers the one call/) },
+    });
+  });
+});
+
+describe('Get Status’s merged calls', () => {
+  it('documents the merging section as appStatus answers it', async () => {
+    const settings = parseSettings({ SEND_MERGE_WINDOW_MS: '750' });
+    const snapshot: LimitSnapshot = {
+      maxCalls: 100,
+      windowSeconds: 60,
+      interactiveReserve: 20,
+      admitted: { interactive: 0, background: 3, total: 3 },
+      reservedAhead: 0,
+      free: { interactive: 97, background: 77 },
+      nextSlotFreesAt: undefined,
+      backgroundLinedUpUntil: undefined,
+      sendsLinedUpUntil: undefined,
+      at: Date.now(),
+    };
+    const answered = await appStatus({
+      settings,
+      limiter: {
+        snapshot: () => Promise.resolve(snapshot),
+        expectedStart: () => Promise.resolve(Date.now()),
+      } as unknown as RateLimiter,
+      queueDepth: () => Promise.resolve(0),
+      pending: {
+        callsSince: () =>
+          Promise.resolve([
+            { at: Date.now(), sends: 2, recipients: 3 },
+            { at: Date.now(), sends: 1, recipients: 1 },
+          ]),
+      } as unknown as PendingSends,
+    });
+    expect(answered.merging).toEqual({
+      enabled: true,
+      windowMs: 750,
+      maxRecipientsPerCall: 1000,
+      lastWindow: { calls: 2, sends: 3, recipients: 4, recipientsPerCall: 2, callsSaved: 1 },
+    });
+    const schema = doc.definitions.AppStatus!;
+    expect(schema.required).toContain('merging');
+    const merging = schema.properties.merging as Doc['definitions'][string];
+    expect(Object.keys(merging.properties).sort()).toEqual(Object.keys(answered.merging).sort());
+    expect(merging.required?.sort()).toEqual(Object.keys(answered.merging).sort());
+    const lastWindow = merging.properties.lastWindow as Doc['definitions'][string];
+    expect(Object.keys(lastWindow.properties).sort()).toEqual(
+      Object.keys(answered.merging.lastWindow).sort(),
+    );
+    expect(merging.properties).toMatchObject({
+      enabled: { type: 'boolean' },
+      windowMs: { type: 'integer' },
+      maxRecipientsPerCall: { type: 'integer' },
+    });
+    expect(lastWindow.properties).toMatchObject({
+      calls: { type: 'integer' },
+      sends: { type: 'integer' },
+      recipients: { type: 'integer', description: expect.stringMatching(/^Numbers those calls/) },
+      recipientsPerCall: { type: 'number' },
+      callsSaved: { type: 'integer' },
+    });
+    // The request's recipients keep their own description (phone numbers).
+    expect(doc.definitions.SendSmsRequest?.properties.recipients?.description).toBe(
+      FIELD_DOCS.recipients?.description,
+    );
   });
 });
 

@@ -4,6 +4,7 @@
  * against the live JSON route is tested in Chromium: test/e2e/browser-pages.test.ts.
  */
 import { createHash } from 'node:crypto';
+import { runInNewContext } from 'node:vm';
 import { app, HttpRequest } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testContext } from './helpers/app-env.js';
@@ -26,6 +27,80 @@ async function get() {
     context,
   );
   return { response, context };
+}
+
+interface FakeElement {
+  textContent: string;
+  className: string;
+  hidden: boolean;
+  style: Record<string, string>;
+  dataset: Record<string, string>;
+  children: FakeElement[];
+  readonly firstChild: FakeElement | null;
+  setAttribute(name: string, value: string): void;
+  append(...nodes: FakeElement[]): void;
+  replaceChildren(): void;
+}
+
+function fakeElement(): FakeElement {
+  return {
+    textContent: '',
+    className: '',
+    hidden: false,
+    style: {},
+    dataset: {},
+    children: [],
+    get firstChild() {
+      return this.children[0] ?? null;
+    },
+    setAttribute() {},
+    append(...nodes) {
+      this.children.push(...nodes);
+    },
+    replaceChildren() {
+      this.children = [];
+    },
+  };
+}
+
+/**
+ * Runs the page's script once against a stand-in DOM, with `status` as /api/status's answer
+ * (the limit's window 60 s), and gives each element's text and class by id.
+ */
+async function render(
+  script: string,
+  status: Record<string, unknown>,
+): Promise<Record<string, { text: string; className: string }>> {
+  const elements = new Map<string, FakeElement>();
+  const document = {
+    getElementById: (id: string) => {
+      if (!elements.has(id)) elements.set(id, fakeElement());
+      return elements.get(id);
+    },
+    createElement: () => fakeElement(),
+  };
+  const answer = {
+    status: 'ok',
+    at: new Date().toISOString(),
+    limit: { maxCalls: 100, windowSeconds: 60, admitted: {}, free: {} },
+    queues: [],
+    ...status,
+  };
+  const fetch = () =>
+    Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve(answer) });
+  runInNewContext(script, {
+    window: { location: { href: 'http://localhost:7071/api/status/page' } },
+    document,
+    fetch,
+    URL,
+    setTimeout: () => 0,
+    setInterval: () => 0,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  expect(elements.get('live')?.textContent, 'the poll succeeded').toBe('live');
+  return Object.fromEntries(
+    [...elements].map(([id, e]) => [id, { text: e.textContent, className: e.className }]),
+  );
 }
 
 const hash = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
@@ -99,8 +174,95 @@ describe('GET /api/status/page', () => {
     expect(script).toMatch(/expected to go/);
     expect(script).toMatch(/lined up for the limit until/);
     expect(script).toMatch(/parked in/);
-    // Nothing in it names a number: the outbox section carries counts and times only.
-    expect(script).not.toMatch(/recipients|mobilenumber/);
+    // Nothing in it names a number: counts and times only (the one count of recipients it reads
+    // is merged calls' recipientsPerCall, written "recipients per call").
+    expect(script).not.toMatch(/\brecipients\b(?! per call)|mobilenumber/);
+  });
+
+  it('shows merged calls: on or off, recipients per call and calls saved in the last window', async () => {
+    const { response } = await get();
+    const html = String(response.body);
+    const body = /<body>([\s\S]*?)<script>/.exec(html)?.[1] ?? '';
+    const script = /<script>([\s\S]*?)<\/script>/.exec(html)?.[1] ?? '';
+    const merging = /<section id="merging">([\s\S]*?)<\/section>/.exec(body)?.[1] ?? '';
+    expect(merging).toContain('<h2>Merged calls');
+    for (const id of ['merging-state', 'merging-headline', 'merging-summary', 'merging-settings']) {
+      expect(merging).toContain(`id="${id}"`);
+    }
+    // After the send queue, before the queue table.
+    expect(body.indexOf('id="outbox"')).toBeLessThan(body.indexOf('id="merging"'));
+    expect(body.indexOf('id="merging"')).toBeLessThan(body.indexOf('id="queues"'));
+    // Drawn from /api/status's merging section.
+    expect(script).toContain('showMerging(status.merging, status.limit || {})');
+    for (const field of [
+      'merging.enabled',
+      'merging.lastWindow',
+      'last.calls',
+      'last.sends',
+      'last.recipientsPerCall',
+      'last.callsSaved',
+      'merging.windowMs',
+      'merging.maxRecipientsPerCall',
+    ]) {
+      expect(script).toContain(field);
+    }
+
+    const lastWindow = {
+      calls: 3,
+      sends: 2000,
+      recipients: 2000,
+      recipientsPerCall: 666.7,
+      callsSaved: 1997,
+    };
+    const on = await render(script, {
+      merging: { enabled: true, windowMs: 2000, maxRecipientsPerCall: 1000, lastWindow },
+    });
+    expect(on['merging-state']).toEqual({ text: 'on', className: 'on' });
+    expect(on['merging-headline']?.text).toBe('1,997 calls saved');
+    expect(on['merging-summary']?.text).toBe(
+      '3 calls carried 2,000 sends (667 recipients per call), 1,997 calls saved in the last 60 s.',
+    );
+    expect(on['merging-settings']?.text).toBe(
+      'Up to 1,000 recipients per call; a send of a busy text waits up to 2.0 s for company.',
+    );
+
+    const one = await render(script, {
+      merging: {
+        enabled: true,
+        windowMs: 0,
+        maxRecipientsPerCall: 1,
+        lastWindow: { calls: 1, sends: 1, recipients: 1, recipientsPerCall: 1, callsSaved: 0 },
+      },
+    });
+    expect(one['merging-headline']?.text).toBe('No calls saved');
+    expect(one['merging-summary']?.text).toBe(
+      '1 call carried 1 send (1 recipient per call), 0 calls saved in the last 60 s.',
+    );
+    expect(one['merging-settings']?.text).toBe(
+      'Up to 1 recipient per call; a send never waits for company.',
+    );
+
+    const idle = await render(script, {
+      merging: {
+        enabled: true,
+        windowMs: 2000,
+        maxRecipientsPerCall: 1000,
+        lastWindow: { calls: 0, sends: 0, recipients: 0, recipientsPerCall: null, callsSaved: 0 },
+      },
+    });
+    expect(idle['merging-summary']?.text).toBe('No queued send was sent in the last 60 s.');
+
+    const off = await render(script, {
+      merging: { enabled: false, windowMs: 2000, maxRecipientsPerCall: 1000, lastWindow },
+    });
+    expect(off['merging-state']).toEqual({ text: 'off', className: 'muted' });
+    expect(off['merging-headline']?.text).toBe('Merging is off');
+    expect(off['merging-summary']?.text).toBe(
+      'Each queued send makes its own Sendmode call (SEND_MERGE=off).',
+    );
+
+    const older = await render(script, {});
+    expect(older['merging-headline']?.text).toBe('not reported by this version of /api/status');
   });
 
   it('sets every value as text: the script never writes HTML', async () => {

@@ -1,8 +1,9 @@
 /**
  * GET /api/status: the limiter's window by class, reservations ahead, free slots, the next slot
  * to free, queue / poison depths (the send queue first) and the send queue's line (how many
- * wait, until when sends are lined up, when the last is expected to go), read from Azurite
- * without calling Sendmode.
+ * wait, until when sends are lined up, when the last is expected to go) and merged calls (the
+ * settings, and the queued sends' calls of the last window), read from Azurite without calling
+ * Sendmode.
  */
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
@@ -36,6 +37,11 @@ beforeEach(async () => {
     RATE_LIMIT_WINDOW_SECONDS: '30',
     RATE_LIMIT_SAFETY_MARGIN_MS: '0',
     RATE_LIMIT_INTERACTIVE_RESERVE: '2',
+    // The app's defaults, and a merge table of the test's own (its call rows are its alone).
+    SEND_MERGE: undefined,
+    SEND_MERGE_WINDOW_MS: undefined,
+    SEND_MAX_RECIPIENTS_PER_CALL: undefined,
+    SEND_MERGE_TABLE_NAME: `statusmerge${run}x${Date.now()}`,
   });
   env.simulator.reset();
 });
@@ -57,9 +63,10 @@ async function credits(): Promise<number> {
 }
 
 const customer = (n: number) => ({ group: 'status', mobilenumber: `+3538712345${10 + n}` });
+// Each its own text: sends of one text would share a call (merged calls), not line up apart.
 const send = (n: number) => ({
   id: `status-send-${n}`,
-  messagetext: 'Status check',
+  messagetext: `Status check ${n}`,
   recipients: [`+3538712346${10 + n}`],
 });
 
@@ -112,8 +119,69 @@ describe('GET /api/status', () => {
     expect(last).toBeGreaterThanOrEqual(isoMs(body.at));
     expect(last).toBeGreaterThanOrEqual(before);
     expect(last).toBeLessThanOrEqual(Date.now() + 1_000);
+    // Merged calls: on by default, with the settings' defaults, and no call yet.
+    expect(body.merging).toEqual({
+      enabled: true,
+      windowMs: 2_000,
+      maxRecipientsPerCall: 1_000,
+      lastWindow: { calls: 0, sends: 0, recipients: 0, recipientsPerCall: null, callsSaved: 0 },
+    });
     expect(env.simulator.calls()).toHaveLength(0);
   });
+
+  it('reports the merge settings as set', async () => {
+    await env.configure({
+      SEND_MERGE: 'off',
+      SEND_MERGE_WINDOW_MS: '750',
+      SEND_MAX_RECIPIENTS_PER_CALL: '50',
+    });
+    const { body } = await getStatus();
+    expect(body.merging).toMatchObject({
+      enabled: false,
+      windowMs: 750,
+      maxRecipientsPerCall: 50,
+      lastWindow: { calls: 0, sends: 0, recipientsPerCall: null, callsSaved: 0 },
+    });
+  });
+
+  it('after queued sends of one text shared calls: calls, sends, recipients per call, calls saved', async () => {
+    // Room for every call at once: merging, not the limit, decides how many calls go.
+    await env.configure({ RATE_LIMIT_MAX_CALLS: '100', RATE_LIMIT_INTERACTIVE_RESERVE: '20' });
+    const SENDS = 20;
+    const queue = new QueueClient(env.azurite.connectionString, outbox);
+    await queue.createIfNotExists();
+    await Promise.all(
+      Array.from({ length: SENDS }, (_, n) =>
+        queue.sendMessage(
+          JSON.stringify({
+            id: `status-merged-${n}`,
+            messagetext: 'One text for all',
+            recipients: [`+3538712347${String(n).padStart(2, '0')}`],
+          }),
+        ),
+      ),
+    );
+    await drainOutbox(env.azurite.connectionString, outbox, {
+      untilEmpty: true,
+      timeoutMs: 60_000,
+    });
+    const made = env.simulator.callsFor('send');
+    const reached = made.flatMap((c) => (c.payload as { recipients: string[] }).recipients);
+    expect(new Set(reached).size).toBe(SENDS);
+
+    const { body } = await getStatus();
+    const { lastWindow } = body.merging;
+    expect(body.merging).toMatchObject({ enabled: true, windowMs: 2_000 });
+    expect(lastWindow.calls).toBeGreaterThanOrEqual(1);
+    expect(lastWindow.calls).toBe(made.length);
+    expect(lastWindow.calls).toBeLessThan(SENDS); // some rode along
+    expect(lastWindow.sends).toBe(SENDS);
+    expect(lastWindow.recipients).toBe(SENDS);
+    expect(lastWindow.callsSaved).toBe(lastWindow.sends - lastWindow.calls);
+    expect(lastWindow.recipientsPerCall).toBeCloseTo(lastWindow.recipients / lastWindow.calls, 1);
+    // The figures are counts only: no number, no text.
+    expect(JSON.stringify(body.merging)).not.toMatch(/353871234|One text/);
+  }, 90_000);
 
   it('counts the sends waiting on the outbox (visible or not) and its poison queue', async () => {
     await queueSends(2);

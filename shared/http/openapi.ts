@@ -72,7 +72,7 @@ export const CONNECTOR_OPERATIONS = {
     operationId: 'Get_Status',
     summary: 'Get Status',
     description:
-      'The shared Sendmode call limit now (calls in the window by class, reserved, free, next free slot) and the queue depths. Never calls Sendmode: check it before a bulk job.',
+      'The shared Sendmode call limit now (calls in the window by class, reserved, free, next free slot), the queue depths and how queued sends shared calls (merged calls). Never calls Sendmode: check it before a bulk job.',
   },
 } as const;
 
@@ -195,6 +195,15 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
     description: 'Why the last attempt failed, while it is retried.',
   },
   sentAt: { summary: 'Sent at', description: 'When Sendmode took the queued send.' },
+  mergedCall: {
+    summary: 'Merged call',
+    description:
+      'Present when the send shared its Sendmode call with other queued sends of the same text (SEND_MERGE): what that one call carried. Its status still lists only its own recipients.',
+  },
+  sends: {
+    summary: 'Sends',
+    description: 'Queued sends the call carried (in the last window: all its calls).',
+  },
   // problem details
   type: { summary: 'Problem type' },
   title: { summary: 'Title' },
@@ -257,6 +266,35 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
     summary: 'Last expected at',
     description: 'When a send queued now would be expected to go: after every one waiting.',
   },
+  merging: {
+    summary: 'Merged calls',
+    description:
+      'Queued sends of one text (same sender id, schedule and customer id) sharing one Sendmode call.',
+  },
+  enabled: { summary: 'Enabled', description: 'SEND_MERGE is on.' },
+  windowMs: {
+    summary: 'Merge window (ms)',
+    description:
+      'SEND_MERGE_WINDOW_MS: how long a send of a busy text waits for company before its call.',
+  },
+  maxRecipientsPerCall: {
+    summary: 'Max recipients per call',
+    description: 'SEND_MAX_RECIPIENTS_PER_CALL: a merged call carries at most this many numbers.',
+  },
+  lastWindow: {
+    summary: 'Last window',
+    description:
+      'The queued sends’ calls in the limit’s window that ends now (RATE_LIMIT_WINDOW_SECONDS), merged or not; none while merging is off.',
+  },
+  calls: { summary: 'Calls', description: 'Sendmode calls made for queued sends.' },
+  recipientsPerCall: {
+    summary: 'Recipients per call',
+    description: 'On average, one decimal; empty when there was no call.',
+  },
+  callsSaved: {
+    summary: 'Calls saved',
+    description: 'Sends that rode along in another send’s call: sends minus calls.',
+  },
   recentOptOuts: { summary: 'Recent opt-outs', description: 'Numbers masked.' },
   ...ADMIN_FIELD_DOCS,
 };
@@ -318,6 +356,21 @@ const appStatusSchema = z.object({
     waiting: z.number().int(),
     lastExpectedAt: z.string(),
   }),
+  merging: z.object({
+    enabled: z.boolean(),
+    windowMs: z.number().int(),
+    maxRecipientsPerCall: z.number().int(),
+    lastWindow: z.object({
+      calls: z.number().int(),
+      sends: z.number().int(),
+      recipients: z
+        .number()
+        .int()
+        .describe('Numbers those calls carried (opted-out ones left out).'),
+      recipientsPerCall: z.number().nullable(),
+      callsSaved: z.number().int(),
+    }),
+  }),
   recentOptOuts: z
     .array(
       z.object({
@@ -353,7 +406,20 @@ const smsWaitingSchema = z.object({
   lastError: z.string().optional(),
 });
 
-const smsSentSchema = sendSmsResultSchema.extend({ id: z.string(), sentAt: z.string() });
+const smsSentSchema = sendSmsResultSchema.extend({
+  id: z.string(),
+  sentAt: z.string(),
+  // A merged call (shared/merge/merged-send.ts): its status keeps its own recipients.
+  mergedCall: z
+    .object({
+      sends: z.number().int(),
+      recipients: z
+        .number()
+        .int()
+        .describe('Numbers the one call carried, every send’s (opted-out ones left out).'),
+    })
+    .optional(),
+});
 
 const customersQueuedSchema = z.object({
   status: z.literal('queued'),
@@ -434,7 +500,8 @@ const isRecord = (value: unknown): value is Schema =>
  * - the ±2^53 bounds zod puts on integers, the pattern zod puts beside `format: email` and
  *   `additionalProperties: false` (unknown fields are ignored) are dropped, and so is anything
  *   Swagger 2.0 does not know;
- * - properties get `x-ms-summary` and a description from FIELD_DOCS, and in requests
+ * - properties get `x-ms-summary` and a description from FIELD_DOCS (a description the zod
+ *   schema gives, `.describe()`, wins: a name used for two things), and in requests
  *   `x-ms-visibility`: `important` when required, `advanced` when optional.
  */
 function toSwagger(node: Schema, request: boolean): Schema {
@@ -480,9 +547,11 @@ function toSwagger(node: Schema, request: boolean): Schema {
       const doc = FIELD_DOCS[name];
       const property = toSwagger(value as Schema, request);
       if (request && doc?.format !== undefined) property.format = doc.format;
+      // A name used for two things (recipients: numbers, or a count) says so in the schema.
+      const own = typeof property.description === 'string';
       properties[name] = {
         ...property,
-        ...(doc?.description !== undefined ? { description: doc.description } : {}),
+        ...(!own && doc?.description !== undefined ? { description: doc.description } : {}),
         'x-ms-summary': doc?.summary ?? name,
         ...(request ? { 'x-ms-visibility': required.has(name) ? 'important' : 'advanced' } : {}),
       };
@@ -952,7 +1021,11 @@ function document(): Schema {
       CustomersQueued: definition(customersQueuedSchema, 'output', 'Customers queued for import.'),
       OptOut: definition(optOutSchema, 'input', 'A number to opt out.'),
       OptOutResult: definition(optOutResultSchema, 'output', 'The opt-out’s outcome.'),
-      AppStatus: definition(appStatusSchema, 'output', 'The shared limit and the queues now.'),
+      AppStatus: definition(
+        appStatusSchema,
+        'output',
+        'The shared limit, the queues and the merged calls now.',
+      ),
       Problem: definition(problemSchema, 'output', 'An RFC 9457 problem.'),
     },
   };

@@ -2,8 +2,10 @@
  * The status page (`GET /api/status/page`): static HTML with inline styles and a small script
  * that polls `GET /api/status?recentOptOuts=10` every 2 seconds and draws the limiter's window,
  * the send queue's line (how many sends wait, until when sends are lined up, when the last is
- * expected to go), the queues and the recent opt-outs. It is a TypeScript string so that whatever builds the app
- * (tsc or a bundler) ships it; nothing is loaded from another origin.
+ * expected to go), merged calls (on or off; in the last window, how many calls carried how many
+ * queued sends, recipients per call and the calls saved), the queues and the recent opt-outs.
+ * It is a TypeScript string so that whatever builds the app (tsc or a bundler) ships it;
+ * nothing is loaded from another origin.
  *
  * A function key given to the page as `?code=` is passed on to the JSON route as
  * `x-functions-key`, so the page works where keys are enforced. The script sets every value as
@@ -49,6 +51,7 @@ th, td { padding:6px 8px; border-bottom:1px solid var(--line); text-align:left; 
 th { color:var(--muted); font-weight:500; }
 td.n { text-align:right; font-variant-numeric:tabular-nums; }
 .poisoned { color:var(--bad); font-weight:600; }
+.on { color:var(--ok); font-weight:600; }
 .facts { margin:0; padding:0; list-style:none; }
 .facts li { padding:4px 0; }
 ul.optouts { list-style:none; margin:0; padding:0; }
@@ -165,6 +168,46 @@ const SCRIPT = String.raw`
       ' (at ' + new Date(lastSendAt).toLocaleTimeString() + ')') + '.');
   }
 
+  /** A count as the page writes it: 2,000; 666.7 (one decimal below 100); 667. */
+  function count(value) {
+    var n = num(value);
+    return n.toLocaleString('en', { maximumFractionDigits: Math.abs(n) >= 100 ? 0 : 1 });
+  }
+  function plural(n, one, many) { return count(n) + ' ' + (n === 1 ? one : many); }
+
+  function showMerging(merging, limit) {
+    if (!merging || typeof merging !== 'object') {
+      text('merging-state', '');
+      text('merging-headline', 'not reported by this version of /api/status');
+      ['merging-summary', 'merging-settings'].forEach(function (id) { text(id, ''); });
+      return;
+    }
+    text('merging-state', merging.enabled ? 'on' : 'off');
+    $('merging-state').className = merging.enabled ? 'on' : 'muted';
+    if (!merging.enabled) {
+      text('merging-headline', 'Merging is off');
+      text('merging-summary', 'Each queued send makes its own Sendmode call (SEND_MERGE=off).');
+      text('merging-settings', '');
+      return;
+    }
+    var last = merging.lastWindow || {};
+    var calls = num(last.calls);
+    var sends = num(last.sends);
+    var saved = num(last.callsSaved);
+    var inWindow = ' in the last ' + num(limit.windowSeconds) + ' s';
+    text('merging-headline', saved === 0 ? 'No calls saved' : plural(saved, 'call', 'calls') + ' saved');
+    text('merging-summary', calls === 0 ? 'No queued send was sent' + inWindow + '.'
+      : plural(calls, 'call', 'calls') + ' carried ' + plural(sends, 'send', 'sends') +
+        (typeof last.recipientsPerCall === 'number' ? ' (' + count(last.recipientsPerCall) +
+          (last.recipientsPerCall === 1 ? ' recipient per call)' : ' recipients per call)') : '') +
+        ', ' + plural(saved, 'call', 'calls') + ' saved' + inWindow + '.');
+    var waitMs = num(merging.windowMs);
+    var max = num(merging.maxRecipientsPerCall);
+    text('merging-settings', 'Up to ' + count(max) + (max === 1 ? ' recipient per call' : ' recipients per call') +
+      '; ' + (waitMs === 0 ? 'a send never waits for company.'
+        : 'a send of a busy text waits up to ' + duration(waitMs) + ' for company.'));
+  }
+
   function showQueues(queues) {
     var body = $('queues');
     body.replaceChildren();
@@ -228,6 +271,7 @@ const SCRIPT = String.raw`
         var status = answer.body;
         showLimit(status.limit || {});
         showOutbox(status.outbox, status.limit || {}, status.queues);
+        showMerging(status.merging, status.limit || {});
         showQueues(status.queues);
         showOptOuts(status.recentOptOuts);
         text('updated', 'updated ' + new Date(status.at || Date.now()).toLocaleTimeString());
@@ -277,6 +321,14 @@ const BODY = String.raw`
       <li id="outbox-last"></li>
       <li class="muted" id="outbox-lined-up"></li>
       <li class="muted" id="outbox-poison"></li>
+    </ul>
+  </section>
+  <section id="merging">
+    <h2>Merged calls <span class="muted" id="merging-state"></span></h2>
+    <p class="headline" id="merging-headline">…</p>
+    <ul class="facts">
+      <li id="merging-summary"></li>
+      <li class="muted" id="merging-settings"></li>
     </ul>
   </section>
   <section>

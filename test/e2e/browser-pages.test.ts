@@ -273,6 +273,19 @@ describe('the status page in Chromium', () => {
     ]);
     expect(await page.locator('body').textContent()).not.toContain('870000009');
 
+    // Merged calls: on (the default), with the window's figures (no queued send has gone yet
+    // here, or some have: either way a sentence about the last 60 s).
+    expect(await page.locator('#merging-state').textContent()).toBe('on');
+    expect(await page.locator('#merging-headline').textContent()).toMatch(
+      /^(No calls saved|[\d,]+ calls? saved)$/,
+    );
+    expect(await page.locator('#merging-summary').textContent()).toMatch(
+      /^(No queued send was sent|[\d,]+ calls? carried [\d,]+ sends? \([\d,.]+ recipients? per call\), [\d,]+ calls? saved) in the last 60 s\.$/,
+    );
+    expect(await page.locator('#merging-settings').textContent()).toBe(
+      'Up to 1,000 recipients per call; a send of a busy text waits up to 2.0 s for company.',
+    );
+
     // An opt-out appears among the recent ones, masked.
     const optOut = await fetch(`${hostUrl}/api/optout`, {
       method: 'POST',
