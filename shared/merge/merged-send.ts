@@ -24,12 +24,12 @@ import { RateLimitedError, UnprocessableError, UpstreamRejectedError } from '../
 import { problemResponse } from '../http/problem.js';
 import type { BackgroundSlot } from '../queues/queue-work.js';
 import { NotYetError } from '../queues/queue-work.js';
-import { maskPhoneNumber } from '../phone.js';
 import { prepareSend } from '../sendmode/api-version.js';
 import type { SendSmsRequest, SendSmsResult } from '../sendmode/client.js';
+import { everyoneOptedOut as everyoneOptedOutError } from '../sendmode/sms-sender.js';
 import type { OutboxDeps, OutboxOutcome } from '../outbox/outbox-sender.js';
 import type { OutboxMessage } from '../outbox/outbox-message.js';
-import type { StoredStatus } from '../outbox/send-status.js';
+import { answerOf, type StoredStatus } from '../outbox/send-status.js';
 import { mergeKeyOf } from './merge-key.js';
 import type { Lease, PendingEntry, PendingSends } from './pending-sends.js';
 
@@ -308,8 +308,7 @@ class Collector {
   }
 
   private async finishFailed(members: Member[], error: unknown): Promise<void> {
-    const response = problemResponse(error);
-    const answer = { status: response.status ?? 500, body: String(response.body ?? '') };
+    const answer = answerOf(problemResponse(error));
     const finishedAt = this.now();
     await inBatches(members, (m) =>
       this.deps.statuses.finish(
@@ -351,16 +350,7 @@ function isolatable(error: unknown): boolean {
 }
 
 function everyoneOptedOut(member: Member): { status: number; body: string } {
-  const response = problemResponse(
-    new UnprocessableError(
-      'Every recipient has opted out; nothing was sent.',
-      member.recipients.map((number, index) => ({
-        field: `recipients/${index}`,
-        message: `${maskPhoneNumber(number)} has opted out`,
-      })),
-    ),
-  );
-  return { status: response.status ?? 422, body: String(response.body ?? '') };
+  return answerOf(problemResponse(everyoneOptedOutError(member.recipients)));
 }
 
 function entriesOf(members: Member[]): PendingEntry[] {

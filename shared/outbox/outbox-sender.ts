@@ -14,7 +14,6 @@
  * whose call timed out after reaching Sendmode, or whose instance died between Sendmode's answer
  * and the status write, is sent again once its claim is stale.
  */
-import type { HttpResponseInit } from '@azure/functions';
 import { UnprocessableError } from '../errors.js';
 import { problemResponse } from '../http/problem.js';
 import type { Logger } from '../logger.js';
@@ -27,7 +26,12 @@ import type { SuppressionList } from '../optouts/suppression.js';
 import type { Settings } from '../settings.js';
 import { type MergeDeps, sendMerged } from '../merge/merged-send.js';
 import type { OutboxMessage } from './outbox-message.js';
-import type { SendStatus, SendStatusStore, StoredStatus } from './send-status.js';
+import {
+  answerOf,
+  type SendStatus,
+  type SendStatusStore,
+  type StoredStatus,
+} from './send-status.js';
 
 /** The longest a queue message can stay invisible, less a second. */
 export const MAX_HOLD_SECONDS = 7 * 86_400 - 1;
@@ -104,12 +108,17 @@ export async function sendFromOutbox(
     });
     const finishedAt = (deps.now ?? Date.now)();
     const body = { ...answer, id: message.id, sentAt: new Date(finishedAt).toISOString() };
-    await finish(stored, { status: 200, body: JSON.stringify(body) }, finishedAt, deps.statuses);
+    await recordFinal(
+      stored,
+      { status: 200, body: JSON.stringify(body) },
+      finishedAt,
+      deps.statuses,
+    );
     return 'sent';
   } catch (error) {
     if (!(error instanceof UnprocessableError)) throw error;
     // Every recipient opted out while it waited: nothing was sent, and nothing is to retry.
-    await finish(stored, answerOf(problemResponse(error)), Date.now(), deps.statuses);
+    await recordFinal(stored, answerOf(problemResponse(error)), Date.now(), deps.statuses);
     return 'all-opted-out';
   }
 }
@@ -132,11 +141,8 @@ function heldUntil(message: OutboxMessage, rules: SendRules): number | undefined
   return Date.parse(message.sms.scheduledate);
 }
 
-function answerOf(response: HttpResponseInit): { status: number; body: string } {
-  return { status: response.status ?? 500, body: String(response.body ?? '') };
-}
-
-async function finish(
+/** The final answer, conditioned on the status this delivery holds (a claim taken over stays the other's). */
+async function recordFinal(
   stored: StoredStatus,
   answer: { status: number; body: string },
   finishedAt: number,

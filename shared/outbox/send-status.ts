@@ -9,6 +9,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
+import type { HttpResponseInit } from '@azure/functions';
 import { DependencyUnavailableError } from '../errors.js';
 import { describeStorageError } from '../storage/storage-account.js';
 import { hasStatus, withTable } from '../storage/table-storage.js';
@@ -63,6 +64,11 @@ const CHUNK_CHARS = 30_000;
 function keysOf(id: string): { partitionKey: string; rowKey: string } {
   const rowKey = createHash('sha256').update(id).digest('hex');
   return { partitionKey: rowKey.slice(0, 2), rowKey };
+}
+
+/** An HTTP answer as a status keeps it. */
+export function answerOf(response: HttpResponseInit): { status: number; body: string } {
+  return { status: response.status ?? 500, body: String(response.body ?? '') };
 }
 
 export function hashToken(token: string): string {

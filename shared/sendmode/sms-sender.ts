@@ -70,6 +70,8 @@ export async function sendSmsRespectingOptOuts(
   return { ...result, skippedRecipients };
 }
 
+/** The 422 of a send none of whose recipients may be texted: each named by index, masked. */
+export /** The 422 of a send none of whose recipients may be texted: each named by index, masked. */
 function everyoneOptedOut(recipients: string[]): UnprocessableError {
   return new UnprocessableError(
     'Every recipient has opted out; nothing was sent.',
