@@ -13,10 +13,11 @@
  * the handler returns, and on a throw leaves it invisible for host.json's `visibilityTimeout`
  * (10 s) so it comes back as the host's redelivery would.
  *
- * Protocol on stdout, one JSON line each: `{"ready":true}` once loaded and warmed up (a few
- * sends and imports on an account of its own, so no slot of the measured limit is taken; the
- * parent clears the simulator's record afterwards); then, when a line `stop` arrives on stdin (or
- * stdin closes), it stops fetching, lets running handlers finish and prints its `WorkerSummary`.
+ * Protocol on stdout, one JSON line each: `{"ready":true}` once loaded, warmed up (a few sends
+ * and imports on an account and queues of its own, the limit out of reach, so nothing of it
+ * touches the measured limit or queues; the parent clears the simulator's record afterwards) and
+ * listening; then, when a line `stop` arrives on stdin (or stdin closes), it stops fetching, lets
+ * running handlers finish and prints its `WorkerSummary`.
  */
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -47,8 +48,10 @@ export interface ListenerSummary {
   deferredWithReservation: number;
   /** Handler throws (the message is left for the host's redelivery). */
   throws: number;
-  /** Messages of a later attempt or deferral (the `deferrals` field of the handler's log line). */
+  /** The most times one message had been deferred before (the handler's `deferrals` field). */
   maxDeferrals: number;
+  /** With OUTBOX_TRACE set: every outcome line, with the moment it was logged (ms since the epoch). */
+  trace?: { at: number; line: Record<string, unknown> }[];
 }
 
 export interface WorkerSummary {
@@ -113,6 +116,7 @@ function record(summary: ListenerSummary, line: string): void {
     return; // not the structured outcome line
   }
   if (typeof parsed.outcome !== 'string') return;
+  summary.trace?.push({ at: Date.now(), line: parsed as Record<string, unknown> });
   summary.outcomes[parsed.outcome] = (summary.outcomes[parsed.outcome] ?? 0) + 1;
   if (parsed.outcome === 'defer' && parsed.reserved === true) summary.deferredWithReservation++;
   if (typeof parsed.deferrals === 'number') {
@@ -130,6 +134,7 @@ function newSummary(queue: string): ListenerSummary {
     deferredWithReservation: 0,
     throws: 0,
     maxDeferrals: 0,
+    ...(process.env.OUTBOX_TRACE ? { trace: [] } : {}),
   };
 }
 
@@ -196,8 +201,12 @@ function listen(
   })();
 }
 
-async function useAccount(name: string): Promise<void> {
-  process.env.SENDMODE_ACCOUNT_NAME = name;
+/** Rebuilds settings and services from the environment with `overrides` applied. */
+async function useSettings(overrides: Record<string, string | undefined>): Promise<void> {
+  for (const [setting, value] of Object.entries(overrides)) {
+    if (value === undefined) delete process.env[setting];
+    else process.env[setting] = value;
+  }
   resetSettings();
   await resetServices();
   await getServices();
@@ -205,8 +214,10 @@ async function useAccount(name: string): Promise<void> {
 
 /**
  * Warms the whole path up (module code, the Table and Queue SDK pipelines, the HTTP client) on
- * an account and messages of this process's own: a cold process's first calls are slow, and a
- * margin of 200 ms is not there to cover that.
+ * an account and queues of this process's own, with the limit out of reach: nothing of it may
+ * take a slot of the measured limit or land on the measured queues (a deferral is re-enqueued on
+ * the configured queue). A cold process's first calls are slow, and a margin of 200 ms is not
+ * there to cover that.
  */
 async function warmUp(): Promise<void> {
   const ignore = () => undefined;
@@ -229,10 +240,20 @@ async function warmUp(): Promise<void> {
   }
 }
 
-const account = process.env.SENDMODE_ACCOUNT_NAME ?? 'default';
-await useAccount(`warmup-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+const measured = Object.fromEntries(
+  ['SENDMODE_ACCOUNT_NAME', 'SEND_QUEUE_NAME', 'IMPORT_QUEUE_NAME', 'RATE_LIMIT_MAX_CALLS'].map(
+    (setting) => [setting, process.env[setting]],
+  ),
+);
+const own = `warmup${process.pid}x${Math.random().toString(36).slice(2, 8)}`;
+await useSettings({
+  SENDMODE_ACCOUNT_NAME: own,
+  SEND_QUEUE_NAME: `${own}-send`,
+  IMPORT_QUEUE_NAME: `${own}-import`,
+  RATE_LIMIT_MAX_CALLS: '1000',
+});
 await warmUp();
-await useAccount(account);
+await useSettings(measured);
 const { settings } = await getServices();
 const limiter = await rateLimiterFromSettings(settings);
 const before = limiter.stats();

@@ -15,10 +15,19 @@ import * as coldStart from './cold-start.bench.js';
 import * as localHost from './host.bench.js';
 import * as bulkImport from './import.bench.js';
 import * as limiter from './limiter.bench.js';
+import * as outbox from './outbox.bench.js';
 import * as sendPath from './send-path.bench.js';
 import { type Benchmark, type BenchResult, formatTable } from './stats.js';
 
-const BENCHMARKS: Benchmark[] = [sendPath, coldStart, limiter, backlog, localHost, bulkImport];
+const BENCHMARKS: Benchmark[] = [
+  sendPath,
+  coldStart,
+  limiter,
+  backlog,
+  localHost,
+  bulkImport,
+  outbox,
+];
 
 const RESULTS_FILE = join(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
 
