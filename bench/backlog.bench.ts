@@ -164,7 +164,7 @@ async function runBacklog(azurite: Azurite, size: number): Promise<BacklogRun> {
           producer.sendMessage(
             JSON.stringify({
               group: 'backlog',
-              mobilenumber: `+35387${String(1_000_000 + start + k).slice(1)}`,
+              mobilenumber: `+35387${String(10_000_000 + start + k).slice(1)}`,
             }),
           ),
         ),

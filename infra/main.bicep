@@ -167,8 +167,18 @@ param optOutKeywords string = 'STOP,STOPALL,UNSUBSCRIBE,CANCEL,END,QUIT,OPTOUT'
 @description('Words that opt a number back in, comma or space separated (OPTIN_KEYWORDS).')
 param optInKeywords string = 'START,UNSTOP,SUBSCRIBE,YES'
 
-@description('Country calling code for national numbers on the suppression list, e.g. 353; empty for none (DEFAULT_COUNTRY_CODE).')
+@description('The country national numbers (087 123 4567) are read in: a region such as IE or GB, or a calling code such as 353; they are then checked and sent in international form, and match it on the suppression list. Empty: national numbers pass unchecked, as written (DEFAULT_COUNTRY_CODE).')
 param defaultCountryCode string = ''
+
+@description('Accept valid numbers that cannot receive SMS (fixed lines, toll-free, premium-rate numbers); false refuses them before any Sendmode call (ALLOW_NON_MOBILE_NUMBERS).')
+param allowNonMobileNumbers bool = false
+
+@description('Smart encoding: curly quotes, long dashes, ellipses and special spaces are replaced with GSM-7 look-alikes when that keeps a text GSM-7 (fewer SMS parts); off sends every text exactly as given (SMART_ENCODING).')
+@allowed([
+  'on'
+  'off'
+])
+param smartEncoding string = 'on'
 
 @description('App Service authentication (Easy Auth) is enabled on the function app, so x-ms-client-principal-name can be trusted (APP_SERVICE_AUTH_ENABLED). This template does not configure it: set true only once it is. Easy Auth that requires sign-in must exclude the anonymous routes, the queued sends\' status URLs (/api/sms/*) among them: see docs/deploy.md.')
 param appServiceAuthEnabled bool = false
@@ -412,7 +422,10 @@ module functionApp 'modules/functionapp.bicep' = {
       OPTOUT_KEYWORDS: optOutKeywords
       OPTIN_KEYWORDS: optInKeywords
       OPTOUT_AUDIT_TABLE_NAME: optOutAuditTableName
+      // The phone-number rule and smart encoding (shared/schemas/phone-number.ts, sms-text.ts).
       DEFAULT_COUNTRY_CODE: defaultCountryCode
+      ALLOW_NON_MOBILE_NUMBERS: allowNonMobileNumbers ? 'true' : 'false'
+      SMART_ENCODING: smartEncoding
       // Easy Auth (configured outside this template): the caller's principal header is trusted.
       APP_SERVICE_AUTH_ENABLED: appServiceAuthEnabled ? 'true' : 'false'
     }

@@ -1,4 +1,8 @@
-/** Phone numbers: one normalisation for sends, imports and opt-outs, and one mask for logs. */
+/**
+ * Phone numbers: the shape every number must have first (the whole rule, with libphonenumber-js:
+ * shared/schemas/phone-number.ts), the suppression list's key, and one mask for logs. Kept free of
+ * the metadata: logging and the settings import this.
+ */
 
 const SEPARATORS = /[\s\-.()]/g;
 const PLAUSIBLE = /^\+?\d{6,15}$/;

@@ -4,6 +4,7 @@
  * a bad or missing setting fails start-up with a message naming each one.
  */
 import * as z from 'zod';
+import { callingCodeOf, isCallingCode } from './calling-codes.js';
 import { MIN_IDEMPOTENCY_TTL_SECONDS } from './http/idempotency-limits.js';
 import { DEFAULT_QUEUE_NAMES, QUEUE_NAME_PATTERN } from './queue-names.js';
 
@@ -144,12 +145,36 @@ const settingsSchema = z.object({
    * x-ms-client-principal-name and it can be trusted.
    */
   APP_SERVICE_AUTH_ENABLED: booleanSetting(false),
+  /**
+   * How national numbers are read (shared/schemas/phone-number.ts): a region (`IE`) or a calling
+   * code (`353`, `+353`), kept as the calling code's digits.
+   */
   DEFAULT_COUNTRY_CODE: z
     .string()
-    .regex(/^\+?[1-9]\d{0,2}$/, 'must be a country calling code such as 353 or +44')
-    .transform((code) => code.replace('+', ''))
+    .transform((value, ctx) => {
+      const code = defaultCallingCode(value.trim());
+      if (code === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a region such as IE or GB${/^uk$/i.test(value.trim()) ? ' (the United Kingdom is GB)' : ''}, or a country calling code such as 353 or +44`,
+        });
+        return z.NEVER;
+      }
+      return code;
+    })
     .optional(),
+  /** Accept valid numbers that cannot receive SMS (fixed lines, toll-free, ...). */
+  ALLOW_NON_MOBILE_NUMBERS: booleanSetting(false),
+  /** `on`: characters with a GSM-7 look-alike are replaced when that keeps a text GSM-7. */
+  SMART_ENCODING: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
 });
+
+/** A region's calling code (`IE` → `353`), or a calling code's digits (`+353` → `353`). */
+function defaultCallingCode(value: string): string | undefined {
+  if (/^[A-Za-z]{2}$/.test(value)) return callingCodeOf(value);
+  const digits = /^\+?([1-9]\d{0,2})$/.exec(value)?.[1];
+  return digits !== undefined && isCallingCode(digits) ? digits : undefined;
+}
 
 type ParsedSettings = z.infer<typeof settingsSchema>;
 

@@ -83,12 +83,12 @@ async function messageCount(name = QUEUE): Promise<number> {
 
 const customer = (i: number) => ({
   group: 'Newsletter',
-  mobilenumber: `+353 87 ${String(1_000_000 + i).slice(1, 4)} ${String(1_000_000 + i).slice(4)}`,
+  mobilenumber: `+353 87 100 ${1000 + i}`,
   firstname: `Name${i}`,
 });
 const normalised = (i: number) => ({
   group: 'Newsletter',
-  importdata: { mobilenumber: `+35387${String(1_000_000 + i).slice(1)}`, firstname: `Name${i}` },
+  importdata: { mobilenumber: `+35387100${1000 + i}`, firstname: `Name${i}` },
 });
 
 const full = {

@@ -158,7 +158,7 @@ describe('validation, rejects and re-runs', () => {
     expect(summary).toMatchObject({ rows: 5, valid: 2, rejected: 3, enqueued: 2, notSent: 0 });
     expect(summary.problems.map((p) => p.line)).toEqual([3, 4, 6]);
     expect(summary.problems[0]!.errors).toEqual([
-      'mobile (mobilenumber): is not a phone number: + optional, then 6-15 digits',
+      'mobile (mobilenumber): is not a phone number: + optional, then 6-15 digits (spaces, dashes, dots and brackets are ignored)',
       'email: must be an e-mail address',
       'dob (dateofbirth): must be a real date as dd/mm/yyyy, not in the future',
     ]);

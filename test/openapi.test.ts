@@ -472,6 +472,7 @@ describe('queued sends (Prefer: respond-async) and their status', () => {
       statusCode: 0,
       acceptedDateTime: '2026-12-04T09:00:30Z',
       message: { messagetext: 'Hello', recipients: ['+353871234567'] },
+      sms: { encoding: 'GSM-7', parts: 1, characters: 5, replaced: 0 },
       id: 'abc',
       sentAt: '2026-12-04T09:00:30.000Z',
     };

@@ -461,9 +461,9 @@ describe('the audit trail', () => {
 
 describe('GET /api/optouts/{number}', () => {
   it('a number never seen: not suppressed, empty trail', async () => {
-    const { response, json } = await lookUp('+447700900123');
+    const { response, json } = await lookUp('+447400123456');
     expect(response.status).toBe(200);
-    expect(json).toEqual({ number: '447700900123', suppressed: false, trail: [] });
+    expect(json).toEqual({ number: '447400123456', suppressed: false, trail: [] });
   });
 
   it('a suppressed number: since when, and Sendmode’s side', async () => {
@@ -696,7 +696,7 @@ describe('DELETE /api/optouts/{number}', () => {
   );
 
   it('a number not on the list → 404; an opted-in one too', async () => {
-    const never = await remove('+447700900123', { query: '?reason=cleanup' });
+    const never = await remove('+447400123456', { query: '?reason=cleanup' });
     expect(never.response.status).toBe(404);
     expect(never.json.type).toBe('urn:sendmode-connector:problem:not-found');
     await reply('STOP');

@@ -76,7 +76,7 @@ describe('wire format', () => {
   });
 
   it('several recipients: one POST /send/bulk with mobile_numbers', async () => {
-    const recipients = ['+353871234567', '+353861234567', '+447700900123'];
+    const recipients = ['+353871234567', '+353861234567', '+447400123456'];
     const result = await client.send(KEY, { messagetext: 'Hi all', recipients, senderid: 'Acme' });
     expect(result.message?.recipients).toEqual(recipients);
     const calls = simulator.calls();

@@ -102,7 +102,7 @@ describe.each(['v2', 'v3'] as const)('sends under %s answer in the same shape', 
 
   it('several recipients: one upstream call, one limiter slot', async () => {
     await useVersion(version, { RATE_LIMIT_MAX_CALLS: '1' });
-    const recipients = ['+353871234567', '+353861234567', '+447700900123'];
+    const recipients = ['+353871234567', '+353861234567', '+447400123456'];
     const first = await send({ messagetext: 'Hi all', recipients, senderid: 'Acme' });
     expect(first.status).toBe(200);
     expect((first.json.message as { recipients: string[] }).recipients).toEqual(recipients);

@@ -7,11 +7,12 @@ import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { sendSms } from '../functions/send-sms.js';
+import { getServices } from '../shared/services.js';
 import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
 
 const OPTED_OUT = '+353871234567';
 const OTHER = '+353861234567';
-const THIRD = '+447700900123';
+const THIRD = '+447400123456';
 
 let env: AppEnv;
 let accounts = 0;
@@ -120,7 +121,7 @@ describe('opted-out recipients in send-sms', () => {
   });
 
   it.each([
-    ['00353 87 123 4567', '00353871234567'],
+    ['00353 87 123 4567', '+353871234567'], // checked, so in E.164
     ['353871234567', '353871234567'],
     ['+353 (87) 123-4567', '+353871234567'],
   ])('an opt-out of +353871234567 blocks a send to %s', async (written, normalised) => {
@@ -150,11 +151,12 @@ describe('opted-out recipients in send-sms', () => {
     const withCode = await send(['0871234567']);
     expect(withCode.response.status).toBe(422);
     expect(withCode.json.errors).toEqual([
-      { field: 'recipients/0', message: '*******567 has opted out' },
+      { field: 'recipients/0', message: '*********567 has opted out' },
     ]);
+    // Read in Ireland, it is +353 87…, and named so (E.164).
     const mixed = await send(['0871234567', OTHER]);
     expect(mixed.json.skippedRecipients).toEqual([
-      { recipient: '0871234567', reason: 'opted-out' },
+      { recipient: '+353871234567', reason: 'opted-out' },
     ]);
     expect(env.simulator.callsFor('send').map((call) => call.payload)).toMatchObject([
       { recipients: ['0871234567'] },
@@ -179,6 +181,24 @@ describe('opted-out recipients in send-sms', () => {
     expect(env.simulator.callsFor('send')).toHaveLength(0);
   });
 
+  it('opt-outs stored under the keys of older versions still match their numbers, and a later opt-in under the new key wins', async () => {
+    await env.configure({ DEFAULT_COUNTRY_CODE: '1' });
+    const { suppression } = await getServices();
+    // As older versions keyed a national number written without its trunk prefix: as written.
+    await suppression.apply({ number: '2015550123', action: 'opt-out', source: 'api', eventAt: 1 });
+    expect(await suppression.suppressed(['+12015550123'])).toEqual(new Set(['+12015550123']));
+    const { json } = await send(['+1 201 555 0123', '+1 201 555 0199']);
+    expect(json.skippedRecipients).toEqual([{ recipient: '+12015550123', reason: 'opted-out' }]);
+    // Written now under its E.164 key, an opt-in is the newer word.
+    await suppression.apply({
+      number: '+12015550123',
+      action: 'opt-in',
+      source: 'api',
+      eventAt: 2,
+    });
+    expect(await suppression.suppressed(['+12015550123'])).toEqual(new Set());
+  });
+
   it('suppression storage down → 503, no upstream call', async () => {
     await optOut(OPTED_OUT);
     const callsBefore = env.simulator.calls().length;
@@ -201,7 +221,7 @@ describe('opted-out recipients in send-sms', () => {
     env.simulator.setBalance(100_000);
     const recipients = Array.from(
       { length: 1000 },
-      (_, i) => `+3538${String(i % 10)}${String(1_000_000 + i).slice(1)}`,
+      (_, i) => `+3538${'35679'[i % 5]}${String(10_000_000 + i).slice(1)}`,
     );
     expect(new Set(recipients).size).toBe(1000);
     const optedOut = [recipients[0]!, recipients[1]!, recipients[499]!, recipients[998]!];

@@ -106,12 +106,12 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
   messagetext: {
     summary: 'Message text',
     description:
-      'At most 10 SMS parts: 1530 GSM-7 characters (extension characters such as € [ ] { } count twice), or 670 UCS-2 characters when any character is outside GSM-7.',
+      'At most 10 SMS parts: 1530 GSM-7 characters (extension characters such as € [ ] { } count twice), or 670 UCS-2 characters when any character is outside GSM-7. Curly quotes, long dashes, ellipses and special spaces are replaced with GSM-7 look-alikes when that keeps the text GSM-7 (SMART_ENCODING, on by default).',
   },
   recipients: {
     summary: 'Recipients',
     description:
-      'Phone numbers: + optional, then 6-15 digits; spaces, dashes, dots and brackets are ignored. Duplicates are removed.',
+      'Mobile numbers, best international (+353 87 123 4567); national ones (087 123 4567) are read in DEFAULT_COUNTRY_CODE’s country. Each must be a valid number of its country, and not a fixed line or another number that cannot receive SMS; spaces, dashes, dots and brackets are ignored. Duplicates are removed.',
   },
   senderid: {
     summary: 'Sender ID',
@@ -131,7 +131,8 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
   group: { summary: 'Group', description: 'The group to add the customer to; not blank.' },
   mobilenumber: {
     summary: 'Mobile number',
-    description: '+ optional, then 6-15 digits; spaces, dashes, dots and brackets are ignored.',
+    description:
+      'As recipients of a send: best international (+353 87 123 4567), a valid mobile number of its country; spaces, dashes, dots and brackets are ignored.',
   },
   firstname: { summary: 'First name' },
   surname: { summary: 'Surname' },
@@ -168,6 +169,27 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
   skippedRecipients: {
     summary: 'Skipped recipients',
     description: 'Recipients left out because they opted out.',
+  },
+  sms: {
+    summary: 'SMS',
+    description:
+      'The text as sent: its encoding, how many SMS parts it took (what Sendmode bills), its characters and the look-alikes smart encoding replaced.',
+  },
+  encoding: {
+    summary: 'Encoding',
+    description:
+      'GSM-7 (160 characters in one part, 153 a part when longer), or UCS-2 when any character is outside GSM-7 (70, 67 a part).',
+  },
+  parts: { summary: 'Parts', description: 'SMS parts the text takes, each billed as one SMS.' },
+  characters: {
+    summary: 'Characters',
+    description:
+      'As the parts count them: in GSM-7, characters of the extension table (€ [ ] { } ...) count twice; in UCS-2, emoji count twice.',
+  },
+  replaced: {
+    summary: 'Replaced',
+    description:
+      'Characters smart encoding replaced with a GSM-7 look-alike (curly quotes, long dashes, ellipses, special spaces) to keep the text GSM-7 (SMART_ENCODING); 0 when it is off or there were none.',
   },
   recipient: { summary: 'Recipient' },
   reason: { summary: 'Reason' },
@@ -322,6 +344,12 @@ const sendSmsResultSchema = z.object({
   skippedRecipients: z
     .array(z.object({ recipient: z.string(), reason: z.literal('opted-out') }))
     .optional(),
+  sms: z.object({
+    encoding: z.enum(['GSM-7', 'UCS-2']),
+    parts: z.number().int(),
+    characters: z.number().int(),
+    replaced: z.number().int(),
+  }),
 }) satisfies z.ZodType<SendSmsAnswer>;
 
 const creditsResultSchema = z.object({

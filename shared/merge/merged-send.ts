@@ -26,6 +26,7 @@ import type { BackgroundSlot } from '../queues/queue-work.js';
 import { NotYetError } from '../queues/queue-work.js';
 import { prepareSend } from '../sendmode/api-version.js';
 import type { SendSmsRequest, SendSmsResult } from '../sendmode/client.js';
+import { describeSms } from '../sendmode/sms-text.js';
 import { everyoneOptedOut as everyoneOptedOutError } from '../sendmode/sms-sender.js';
 import type { OutboxDeps, OutboxOutcome } from '../outbox/outbox-sender.js';
 import type { OutboxMessage } from '../outbox/outbox-message.js';
@@ -67,7 +68,13 @@ export async function sendMerged(
 ): Promise<OutboxOutcome> {
   const clock = deps.now ?? Date.now;
   const prepared = prepareSend(sms, deps.rules);
-  const partition = mergeKeyOf(prepared, deps.rules.version, deps.account);
+  // Keyed on the text as given, so the sends of one call report one `sms` (smart encoding's
+  // replacements included).
+  const partition = mergeKeyOf(
+    { ...prepared, messagetext: sms.messagetext },
+    deps.rules.version,
+    deps.account,
+  );
   const now = clock();
   const current = await deps.pending.lease(partition);
   // A collector deferred for its slot comes back to the lease it kept. (Two deliveries of one
@@ -229,6 +236,7 @@ class Collector {
               skippedRecipients: m.skipped.map((recipient) => ({ recipient, reason: 'opted-out' })),
             }
           : {}),
+        sms: describeSms(this.message.sms.messagetext, this.deps.rules.smartEncoding === true),
         id: m.id,
         sentAt,
         ...(members.length > 1

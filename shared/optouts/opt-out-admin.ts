@@ -10,7 +10,7 @@ import type { HttpRequest } from '@azure/functions';
 import { csvField } from '../csv-safe.js';
 import { type FieldError, ValidationError } from '../errors.js';
 import { isJsonType, mediaType, parseJson, readBodyBytes } from '../http/http.js';
-import { normalisePhoneNumber } from '../phone.js';
+import { checkPhoneNumber } from '../schemas/phone-number.js';
 import { TRAIL_ROW_KEY, type TrailEntry } from './audit-trail.js';
 import { SENDMODE_OPT_IN_NOTE } from './opt-outs.js';
 import type { SuppressionEntry, SuppressionList } from './suppression.js';
@@ -20,14 +20,11 @@ export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1_000;
 export const MAX_REASON_LENGTH = 500;
 export const MAX_BY_LENGTH = 100;
-const MAX_RAW_NUMBER_LENGTH = 32;
 /** Rows read from storage per pull of the CSV stream when no pageSize is given. */
 const CSV_SCAN_PAGE = 1_000;
 /** Trail entries in one look-up answer: the newest; older ones follow `trailContinuationToken`. */
 export const TRAIL_PAGE_SIZE = 50;
 
-const NUMBER_MESSAGE =
-  'is not a phone number: + optional, then 6-15 digits (spaces, dashes, dots and brackets are ignored)';
 // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
 const CONTROL = /[\u0000-\u001F\u007F-\u009F]/;
 const DATE_TIME =
@@ -44,16 +41,14 @@ export interface ListQuery {
   format: 'json' | 'csv';
 }
 
-/** A route's `{number}`: normalised as for sends; 400 naming `number` otherwise (never echoed). */
+/**
+ * A route's `{number}`: by the phone-number rule of sends (shared/schemas/phone-number.ts);
+ * 400 naming `number` otherwise (masked).
+ */
 export function parseNumberParam(raw: string | undefined): string {
-  const normalised =
-    raw !== undefined && raw.length <= MAX_RAW_NUMBER_LENGTH
-      ? normalisePhoneNumber(raw)
-      : undefined;
-  if (normalised === undefined) {
-    throw new ValidationError([{ field: 'number', message: NUMBER_MESSAGE }]);
-  }
-  return normalised;
+  const checked = checkPhoneNumber(raw);
+  if (!checked.ok) throw new ValidationError([{ field: 'number', message: checked.message }]);
+  return checked.number;
 }
 
 /** `since`, `continuationToken`, `pageSize` and `format` from the query string; 400 naming each bad one. */

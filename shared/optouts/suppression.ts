@@ -272,27 +272,40 @@ export class SuppressionList {
     });
   }
 
-  /** The numbers among `numbers` that are suppressed. Fails closed: no answer, no send. */
+  /**
+   * The numbers among `numbers` that are suppressed. Fails closed: no answer, no send. A number
+   * is looked up under its key and under the keys an older version of the app stored that same
+   * number under (see `legacyKeys`): the row under its key decides when there is one; otherwise
+   * an older row that suppresses it does.
+   */
   async suppressed(numbers: string[]): Promise<Set<string>> {
     return this.guard(async () => {
-      const byKey = new Map(numbers.map((number) => [this.key(number), number]));
-      const keys = [...byKey.keys()];
+      const candidates = new Map<string, string[]>();
+      for (const number of numbers) {
+        const key = this.key(number);
+        candidates.set(number, [key, ...legacyKeys(key, this.defaultCountryCode)]);
+      }
+      const keys = [...new Set([...candidates.values()].flat())];
       const chunks: string[][] = [];
       for (let i = 0; i < keys.length; i += NUMBERS_PER_QUERY) {
         chunks.push(keys.slice(i, i + NUMBERS_PER_QUERY));
       }
-      const found = new Set<string>();
+      const rows = new Map<string, boolean>();
       for (let i = 0; i < chunks.length; i += PARALLEL_QUERIES) {
         const rounds = chunks.slice(i, i + PARALLEL_QUERIES).map(async (chunk) => {
           for await (const entity of this.table.listEntities<SuppressionEntity>({
             queryOptions: { filter: filterFor(chunk), select: ['RowKey', 'suppressed'] },
           })) {
-            if (entity.suppressed === false) continue; // opted back in
-            const number = byKey.get(entity.rowKey ?? '');
-            if (number) found.add(number);
+            // `suppressed: false` is an opt-in; a row without the flag predates opt-ins.
+            rows.set(entity.rowKey ?? '', entity.suppressed !== false);
           }
         });
         await Promise.all(rounds);
+      }
+      const found = new Set<string>();
+      for (const [number, [key = '', ...older]] of candidates) {
+        const own = rows.get(key);
+        if (own ?? older.some((k) => rows.get(k) === true)) found.add(number);
       }
       return found;
     });
@@ -511,6 +524,22 @@ function parseTrailEntry(text: string | undefined): TrailEntry | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Keys an older version of the app may have stored this number under, before numbers were read
+ * with the phone-number metadata (shared/schemas/phone-number.ts) and written in E.164: with a
+ * default country code, a national number written without its trunk 0 was kept as written (its
+ * national digits), one whose trunk 0 is part of the number (Italy) lost that 0, and
+ * `+44 (0)20…` kept the 0. Erring towards a match only ever withholds a send.
+ */
+export function legacyKeys(key: string, defaultCountryCode?: string): string[] {
+  if (!defaultCountryCode || !key.startsWith(defaultCountryCode)) return [];
+  const national = key.slice(defaultCountryCode.length);
+  if (national.length < 4) return [];
+  const keys = [national, `${defaultCountryCode}0${national}`];
+  if (national.startsWith('0')) keys.push(`${defaultCountryCode}${national.slice(1)}`);
+  return keys.filter((k) => k !== key);
 }
 
 function filterFor(keys: string[]): string {

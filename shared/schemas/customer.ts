@@ -3,8 +3,8 @@
  * `{ group, mobilenumber, ... }` or the connector's `{ group, importdata: { ... } }`.
  */
 import * as z from 'zod';
-import { normalisePhoneNumber } from '../phone.js';
 import type { ImportCustomerRequest } from '../sendmode/client.js';
+import { phoneNumberSchema } from './phone-number.js';
 import { hasControlCharacters, validate } from './validate.js';
 
 /** The most customers one POST /api/customers may carry (one queue message each). */
@@ -15,21 +15,6 @@ const text = (max: number) =>
     .string({ error: 'must be a string' })
     .max(max, `must be at most ${max} characters`)
     .refine((value) => !hasControlCharacters(value), 'must not contain control characters');
-
-const mobilenumber = z
-  .string({ error: 'is required and must be a string' })
-  .max(32, 'is not a phone number')
-  .transform((raw, ctx) => {
-    const normalised = normalisePhoneNumber(raw);
-    if (!normalised) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'is not a phone number: + optional, then 6-15 digits',
-      });
-      return z.NEVER;
-    }
-    return normalised;
-  });
 
 /** dd/mm/yyyy and a real calendar date, not in the future. */
 const dateofbirth = z
@@ -50,7 +35,8 @@ function isPastCalendarDate(value: string): boolean {
 }
 
 const customerFields = {
-  mobilenumber,
+  // The one phone-number rule (phone-number.ts), as for sends.
+  mobilenumber: phoneNumberSchema,
   firstname: text(100).optional(),
   surname: text(100).optional(),
   address: text(200).optional(),

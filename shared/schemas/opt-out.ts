@@ -21,8 +21,9 @@
  *
  * Values and limits:
  * - the number: a string of at most 32 characters, or a JSON number that is a non-negative
- *   safe integer (taken as its digits); then `normalisePhoneNumber` (as for sends): `+`
- *   optional, 6-15 digits, spaces, dashes, dots and brackets ignored;
+ *   safe integer (taken as its digits); then the phone-number rule of sends
+ *   (phone-number.ts): `+` optional, 6-15 digits, spaces, dashes, dots and brackets ignored,
+ *   a valid number of its country, refused when it cannot receive SMS;
  * - the reply text and `returnedresponse`: strings of at most 1600 UTF-16 code units (ten
  *   SMS parts and more); control characters other than tab, LF and CR, and lone
  *   surrogates, are stripped, not rejected, so a stray byte never loses an opt-out; the
@@ -35,9 +36,9 @@
  */
 import * as z from 'zod';
 import { type FieldError, ValidationError } from '../errors.js';
-import { normalisePhoneNumber } from '../phone.js';
+import { checkPhoneNumber, MAX_RAW_NUMBER_LENGTH } from './phone-number.js';
 
-export const MAX_RAW_NUMBER_LENGTH = 32;
+export { MAX_RAW_NUMBER_LENGTH };
 export const MAX_REPLY_TEXT_LENGTH = 1600;
 export const MAX_RETURNED_RESPONSE_LENGTH = 1600;
 
@@ -46,7 +47,7 @@ export const REPLY_TEXT_ALIASES = ['optoutresponse', 'message', 'text', 'body'] 
 const RETURNED_RESPONSE_ALIASES = ['returnedresponse'] as const;
 
 export interface OptOutInput {
-  /** Normalised with `normalisePhoneNumber`, as for sends. */
+  /** Checked and normalised by the phone-number rule, as for sends (E.164 when checked). */
   mobilenumber: string;
   /** The reply text (`optoutresponse` or an alias), when the payload carried one. */
   optoutresponse?: string;
@@ -62,21 +63,16 @@ const STRIPPED =
 
 const clean = (text: string): string => text.replace(STRIPPED, '');
 
-const NUMBER_MESSAGE =
-  'is not a phone number: + optional, then 6-15 digits (spaces, dashes, dots and brackets are ignored)';
-
 const mobilenumber = z
   .union([z.string(), z.number()], { error: 'must be a string (or its digits as a JSON number)' })
   .transform((raw, ctx) => {
     const text =
       typeof raw === 'number' ? (Number.isSafeInteger(raw) && raw >= 0 ? String(raw) : '') : raw;
-    const normalised =
-      text.length <= MAX_RAW_NUMBER_LENGTH ? normalisePhoneNumber(text) : undefined;
-    if (normalised === undefined) {
-      ctx.addIssue({ code: 'custom', message: NUMBER_MESSAGE });
-      return z.NEVER;
-    }
-    return normalised;
+    // The one phone-number rule (phone-number.ts), as for sends.
+    const checked = checkPhoneNumber(text);
+    if (checked.ok) return checked.number;
+    ctx.addIssue({ code: 'custom', message: checked.message });
+    return z.NEVER;
   });
 
 const boundedText = (max: number) =>

@@ -3,22 +3,23 @@
  * published API description. Limits are documented in the README.
  */
 import * as z from 'zod';
-import { normalisePhoneNumber } from '../phone.js';
-import { MAX_SMS_PARTS, measureSms } from '../sendmode/sms-text.js';
+import { MAX_SMS_PARTS, measureSms, smartEncoded } from '../sendmode/sms-text.js';
+import { getSettings } from '../settings.js';
+import { checkPhoneNumber, currentPhoneRule } from './phone-number.js';
 import { unwrap, validate } from './validate.js';
 
 export const MAX_RECIPIENTS = 1000;
 export const MAX_CUSTOMER_ID_LENGTH = 100;
 /** How far ahead a send may be scheduled. */
 export const MAX_SCHEDULE_DAYS = 365;
-/** A raw recipient longer than this cannot be a phone number, whatever its separators. */
-const MAX_RAW_RECIPIENT_LENGTH = 32;
 
 const messagetext = z
   .string({ error: 'is required and must be a string' })
   .refine((text) => text.trim().length > 0, 'must not be empty')
   .refine(
-    (text) => measureSms(text).parts <= MAX_SMS_PARTS,
+    // Counted as it will be sent: with SMART_ENCODING on, after its look-alikes are replaced.
+    (text) =>
+      measureSms(smartEncoded(text, getSettings().SMART_ENCODING === 'on')).parts <= MAX_SMS_PARTS,
     `is too long: at most ${MAX_SMS_PARTS} SMS parts (1530 GSM-7 or 670 UCS-2 characters)`,
   );
 
@@ -27,20 +28,12 @@ const recipients = z
   .min(1, 'must list at least one phone number')
   .max(MAX_RECIPIENTS, `must list at most ${MAX_RECIPIENTS} phone numbers`)
   .transform((list, ctx) => {
+    const rule = currentPhoneRule();
     const unique = new Set<string>();
     list.forEach((raw, index) => {
-      const normalised =
-        typeof raw === 'string' && raw.length <= MAX_RAW_RECIPIENT_LENGTH
-          ? normalisePhoneNumber(raw)
-          : undefined;
-      if (normalised) unique.add(normalised);
-      else
-        ctx.addIssue({
-          code: 'custom',
-          path: [index],
-          message:
-            'is not a phone number: + optional, then 6-15 digits (spaces, dashes, dots and brackets are ignored)',
-        });
+      const checked = checkPhoneNumber(raw, rule);
+      if (checked.ok) unique.add(checked.number);
+      else ctx.addIssue({ code: 'custom', path: [index], message: checked.message });
     });
     return [...unique];
   });

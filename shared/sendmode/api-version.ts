@@ -8,6 +8,7 @@ import { type FieldError, NotOfferedError, ValidationError } from '../errors.js'
 import { canonicalNumber, maskPhoneNumber } from '../phone.js';
 import type { SendmodeApiVersion, Settings } from '../settings.js';
 import type { SendSmsRequest } from './client.js';
+import { smartEncoded } from './sms-text.js';
 
 export type SendmodeOperation = 'send' | 'credits' | 'import' | 'optout';
 
@@ -61,6 +62,8 @@ export interface SendRules {
   defaultSenderId?: string;
   /** Turns national numbers (leading 0) international, for v3. */
   defaultCountryCode?: string;
+  /** SMART_ENCODING: look-alikes replaced when that keeps the text GSM-7; unset, off. */
+  smartEncoding?: boolean;
 }
 
 export function sendRulesFrom(settings: Settings): SendRules {
@@ -68,17 +71,23 @@ export function sendRulesFrom(settings: Settings): SendRules {
     version: settings.SENDMODE_API_VERSION,
     ...(settings.DEFAULT_SENDER_ID ? { defaultSenderId: settings.DEFAULT_SENDER_ID } : {}),
     ...(settings.DEFAULT_COUNTRY_CODE ? { defaultCountryCode: settings.DEFAULT_COUNTRY_CODE } : {}),
+    smartEncoding: settings.SMART_ENCODING === 'on',
   };
 }
 
 /**
- * The send as the configured generation will carry it: the default sender id applied, and for
- * v3 a sender id required, numbers made international (`+353…`) and scheduling refused (3.0
- * has no known scheduling field). Throws ValidationError (400) or NotOfferedError (501).
+ * The send as the configured generation will carry it: the default sender id applied, the text
+ * smart-encoded (with SMART_ENCODING on: see sms-text.ts), and for v3 a sender id required,
+ * numbers made international (`+353…`) and scheduling refused (3.0 has no known scheduling
+ * field). Throws ValidationError (400) or NotOfferedError (501).
  */
 export function prepareSend(sms: SendSmsRequest, rules: SendRules): SendSmsRequest {
   const senderid = sms.senderid ?? rules.defaultSenderId;
-  const prepared = senderid === undefined ? sms : { ...sms, senderid };
+  const messagetext = smartEncoded(sms.messagetext, rules.smartEncoding === true);
+  const prepared =
+    senderid === undefined && messagetext === sms.messagetext
+      ? sms
+      : { ...sms, messagetext, ...(senderid === undefined ? {} : { senderid }) };
   return rules.version === 'v3' ? prepareForV3(prepared, rules.defaultCountryCode) : prepared;
 }
 

@@ -4,7 +4,8 @@
  * removed (and reported), so a number that opted out is never texted; when none remain, nothing
  * is sent and no limiter slot is used. The list is read again once the limiter grants the slot,
  * since a recipient may opt out while the send waits for it. A send scheduled with Sendmode
- * (`scheduledate`) is Sendmode's from then on: a later opt-out cannot recall it.
+ * (`scheduledate`) is Sendmode's from then on: a later opt-out cannot recall it. The answer says
+ * what the text cost as sent (`sms`: encoding, parts, characters, look-alikes replaced).
  *
  * HTTP callers send as interactive work; the send queue as background work in the sends lane
  * (`slot`), and it records the send as being sent once the slot is granted (`onSlot`).
@@ -16,6 +17,7 @@ import type { Logger } from '../logger.js';
 import { maskPhoneNumber } from '../phone.js';
 import type { Sendmode } from './sendmode.js';
 import type { SendSmsRequest, SendSmsResult } from './client.js';
+import { describeSms, type SmsReport } from './sms-text.js';
 import type { SuppressionList } from '../optouts/suppression.js';
 
 export interface SkippedRecipient {
@@ -23,7 +25,11 @@ export interface SkippedRecipient {
   reason: 'opted-out';
 }
 
-export type SendSmsAnswer = SendSmsResult & { skippedRecipients?: SkippedRecipient[] };
+/** Sendmode's answer, the recipients skipped, and what the text cost (encoding, parts). */
+export type SendSmsAnswer = SendSmsResult & {
+  skippedRecipients?: SkippedRecipient[];
+  sms: SmsReport;
+};
 
 export interface SmsSenderDeps {
   sendmode: Sendmode;
@@ -61,13 +67,14 @@ export async function sendSmsRespectingOptOuts(
       return remaining;
     },
   });
-  if (suppressed.size === 0) return result;
+  const report = describeSms(request.messagetext, deps.rules.smartEncoding === true);
+  if (suppressed.size === 0) return { ...result, sms: report };
   // The caller's own numbers, in a success answer that already echoes every recipient.
   const skippedRecipients = [...suppressed].map((recipient) => ({
     recipient,
     reason: 'opted-out' as const,
   }));
-  return { ...result, skippedRecipients };
+  return { ...result, skippedRecipients, sms: report };
 }
 
 /** The 422 of a send none of whose recipients may be texted: each named by index, masked. */

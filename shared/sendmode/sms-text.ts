@@ -65,3 +65,96 @@ export function measureSms(text: string): SmsLength {
   }
   return { encoding, units, parts };
 }
+
+/* ------------------------------- smart encoding ------------------------------- */
+
+/**
+ * Characters phones and mail clients put in by themselves that have a GSM-7 look-alike, and
+ * what each becomes (SMART_ENCODING; listed in the README). Letters with accents GSM-7 lacks
+ * (á, ç, ê, …) are not here: replacing them would change the spelling, not the look.
+ */
+export const GSM7_LOOK_ALIKES: Readonly<Record<string, string>> = Object.freeze({
+  // single quotes, apostrophes, primes and accents used as apostrophes
+  ...same("'", '\u2018\u2019\u201A\u201B\u2032\u2035\u02BC\u02BB\u02B9\u00B4\u0060\u2039\u203A'),
+  // double quotes, double primes and guillemets
+  ...same('"', '\u201C\u201D\u201E\u201F\u2033\u2036\u02BA\u00AB\u00BB'),
+  // hyphens, dashes and minus signs
+  ...same('-', '\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\uFE58\uFE63'),
+  '\u2026': '...', // horizontal ellipsis
+  // no-break, fixed-width and other spaces, and tab
+  ...same(' ', '\u0009\u00A0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009'),
+  ...same(' ', '\u200A\u202F\u205F\u3000'),
+  // invisible: zero-width space, word joiner, byte order mark, soft hyphen
+  ...same('', '\u200B\u2060\uFEFF\u00AD'),
+  // line and paragraph separators
+  ...same('\n', '\u2028\u2029'),
+  // slashes, circumflex and tilde
+  ...same('/', '\u2044\u2215'),
+  '\u02C6': '^',
+  '\u02DC': '~',
+  // full-width forms of ASCII (CJK keyboards): ！ → !, Ａ → A, ０ → 0, …
+  ...fullWidthForms(),
+});
+
+function same(to: string, from: string): Record<string, string> {
+  return Object.fromEntries([...from].map((char) => [char, to]));
+}
+
+/** U+FF01-U+FF5E are ASCII 0x21-0x7E shifted; the grave accent (no GSM-7 form) is left out. */
+function fullWidthForms(): Record<string, string> {
+  const forms: Record<string, string> = {};
+  for (let code = 0x21; code <= 0x7e; code++) {
+    const ascii = String.fromCharCode(code);
+    if (basic.has(ascii) || extension.has(ascii)) forms[String.fromCharCode(code + 0xfee0)] = ascii;
+  }
+  forms['\uFF40'] = "'"; // full-width grave accent, as the grave accent
+  return forms;
+}
+
+export interface SmartEncoded {
+  text: string;
+  /** Characters replaced (or removed). */
+  replaced: number;
+}
+
+/**
+ * The text with its look-alikes replaced, when that makes it GSM-7. A text that is GSM-7
+ * already, or that something else (an emoji, a letter of another script) keeps in UCS-2, is
+ * left exactly as it is: replacing would save nothing.
+ */
+export function smartEncode(text: string): SmartEncoded {
+  if (isGsm7(text)) return { text, replaced: 0 };
+  let out = '';
+  let replaced = 0;
+  for (const char of text) {
+    const alike = GSM7_LOOK_ALIKES[char];
+    if (alike === undefined) {
+      out += char;
+    } else {
+      out += alike;
+      replaced += 1;
+    }
+  }
+  return isGsm7(out) ? { text: out, replaced } : { text, replaced: 0 };
+}
+
+/** The text as it is sent: with SMART_ENCODING on, `smartEncode`d; off, exactly as given. */
+export function smartEncoded(text: string, on: boolean): string {
+  return on ? smartEncode(text).text : text;
+}
+
+/** What every send answer reports of its text (`sms`), as sent. */
+export interface SmsReport {
+  encoding: SmsEncoding;
+  parts: number;
+  /** As the parts count them: GSM-7 septets (extension characters two) or UTF-16 code units. */
+  characters: number;
+  /** Look-alikes replaced by smart encoding (0 when it is off or changed nothing). */
+  replaced: number;
+}
+
+export function describeSms(text: string, smartEncoding: boolean): SmsReport {
+  const sent = smartEncoding ? smartEncode(text) : { text, replaced: 0 };
+  const { encoding, parts, units } = measureSms(sent.text);
+  return { encoding, parts, characters: units, replaced: sent.replaced };
+}

@@ -81,7 +81,7 @@ async function lookUp(host: HostProcess, number: string): Promise<Json> {
 }
 
 const numbersFor = (prefix: string, count: number) =>
-  Array.from({ length: count }, (_, i) => `+35387${prefix}${String(i).padStart(4, '0')}`);
+  Array.from({ length: count }, (_, i) => `+35387${prefix}${String(i).padStart(6, '0')}`);
 
 describe('STOP and START racing through two instances', () => {
   it('signed: racing through two instances, each is decided once and the opt-out stands', async () => {

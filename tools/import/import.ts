@@ -20,6 +20,7 @@ import { ValidationError } from '../../shared/errors.js';
 import { maskPhoneNumber } from '../../shared/phone.js';
 import { enqueue } from '../../shared/queues/queue-storage.js';
 import { parseCustomer } from '../../shared/schemas/customer.js';
+import { type PhoneRule, withPhoneRule } from '../../shared/schemas/phone-number.js';
 import type { ImportCustomerRequest } from '../../shared/sendmode/client.js';
 import { type ColumnMap, columnName, mapColumns } from './columns.js';
 import { type CsvRow, detectDelimiter, readCsv, readHead } from './csv.js';
@@ -43,6 +44,11 @@ export interface ImportOptions {
   queue?: QueueClient;
   /** Progress bar and reject lines (stderr). */
   progress: ProgressOutput;
+  /**
+   * The app's phone-number rule (its DEFAULT_COUNTRY_CODE and ALLOW_NON_MOBILE_NUMBERS), so rows
+   * are checked as the queue will check them; default: this process's settings.
+   */
+  phoneRule?: PhoneRule;
 }
 
 export interface RowProblem {
@@ -87,7 +93,13 @@ interface Parsed {
   problem?: RowProblem;
 }
 
-function parseRow(row: CsvRow, header: string[], columns: ColumnMap, group?: string): Parsed {
+function parseRow(
+  row: CsvRow,
+  header: string[],
+  columns: ColumnMap,
+  group?: string,
+  phoneRule?: PhoneRule,
+): Parsed {
   const input: Record<string, string> = {};
   for (const [index, field] of columns.fields) {
     const value = row.cells[index]?.trim();
@@ -106,7 +118,10 @@ function parseRow(row: CsvRow, header: string[], columns: ColumnMap, group?: str
     };
   }
   try {
-    return { customer: parseCustomer(input) };
+    const customer = phoneRule
+      ? withPhoneRule(phoneRule, () => parseCustomer(input))
+      : parseCustomer(input);
+    return { customer };
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     return {
@@ -165,7 +180,13 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   let rejectsDone: Promise<void> | undefined;
   for await (const row of first.rows) {
     summary.rows++;
-    const { customer, problem } = parseRow(row, first.header, first.columns, options.group);
+    const { customer, problem } = parseRow(
+      row,
+      first.header,
+      first.columns,
+      options.group,
+      options.phoneRule,
+    );
     if (customer) {
       summary.valid++;
       const key = customerKey(customer);
@@ -212,7 +233,13 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   try {
     for await (const row of second.rows) {
       if (summary.stopped) break;
-      const { customer } = parseRow(row, second.header, second.columns, options.group);
+      const { customer } = parseRow(
+        row,
+        second.header,
+        second.columns,
+        options.group,
+        options.phoneRule,
+      );
       if (!customer || lastLineOf.get(customerKey(customer)) !== row.line) continue;
       const sending: Promise<void> = enqueue(queue, customer).then(
         () => {

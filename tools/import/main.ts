@@ -7,7 +7,9 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { openQueueStorage } from '../queues/storage.js';
+import { phoneRuleFrom } from '../../shared/schemas/phone-number.js';
+import { parseSettings, SettingsError } from '../../shared/settings.js';
+import { appSettings, openQueueStorage } from '../queues/storage.js';
 import { HeaderError } from './columns.js';
 import { CsvError } from './csv.js';
 import { defaultRejectsFile, ImportError, type ImportSummary, runImport } from './import.js';
@@ -124,6 +126,20 @@ function report(summary: ImportSummary, queue: string | undefined, where: string
   }
 }
 
+/**
+ * Rows are checked with the app's phone-number rule, from its settings as the app would see them
+ * here (the environment over local.settings.json): DEFAULT_COUNTRY_CODE, ALLOW_NON_MOBILE_NUMBERS.
+ */
+function appPhoneRule() {
+  const settings = appSettings(ROOT);
+  return phoneRuleFrom(
+    parseSettings({
+      DEFAULT_COUNTRY_CODE: settings.DEFAULT_COUNTRY_CODE,
+      ALLOW_NON_MOBILE_NUMBERS: settings.ALLOW_NON_MOBILE_NUMBERS,
+    }),
+  );
+}
+
 async function main(): Promise<number> {
   let args;
   try {
@@ -133,6 +149,14 @@ async function main(): Promise<number> {
     return 2;
   }
   const { file, group, values, concurrency, delimiter, rejectsFile } = args;
+  let phoneRule;
+  try {
+    phoneRule = appPhoneRule();
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return 2;
+  }
   try {
     let queue;
     let where: string | undefined;
@@ -155,6 +179,7 @@ async function main(): Promise<number> {
       delimiter,
       concurrency,
       progress: process.stderr,
+      phoneRule,
       ...(queue ? { queue } : {}),
     });
     report(summary, queue?.name, where);
