@@ -76,7 +76,16 @@ export async function sendMerged(
     deps.account,
   );
   const now = clock();
-  const current = await deps.pending.lease(partition);
+  // The send joins the waiting set while the lease is read (one round trip, not two): a
+  // collector takes its own entry along with the rest.
+  const [current] = await Promise.all([
+    deps.pending.lease(partition),
+    deps.pending.add(partition, {
+      id: message.id,
+      recipients: prepared.recipients,
+      queuedAt: stored.status.queuedAt,
+    }),
+  ]);
   // A collector deferred for its slot comes back to the lease it kept. (Two deliveries of one
   // send at once both pass here; the claim on its status lets only one of them call.)
   const free = !current || current.until <= now || current.holder === message.id;
@@ -90,11 +99,6 @@ export async function sendMerged(
       })
     : undefined;
   if (!lease) {
-    await deps.pending.add(partition, {
-      id: message.id,
-      recipients: prepared.recipients,
-      queuedAt: stored.status.queuedAt,
-    });
     const doneAt = current?.expectedDoneAt ?? now;
     const waitMs = Math.min(10_000, Math.max(1_000, doneAt - now + LOOK_AGAIN_AFTER_MS));
     throw new NotYetError(waitMs / 1000, 'Waiting to share a Sendmode call.');
@@ -280,8 +284,8 @@ class Collector {
       await this.done();
       return 'sent';
     }
-    // As it was: the others wait for the next call; this delivery is retried (or parked).
-    await this.deps.pending.release(this.partition, entriesOf(this.members.slice(1)));
+    // As it was: the sends go back to wait for the next call; this delivery is retried.
+    await this.deps.pending.release(this.partition, entriesOf(this.members));
     await this.releaseLease(this.lease.lastCallAt);
     throw error;
   }
