@@ -1,8 +1,9 @@
 /**
- * One app instance of the outbox benchmark (bench/outbox.bench.ts), run as
- * `node --import tsx bench/outbox-worker.ts` with the app's settings in the environment
- * (AzureWebJobsStorage, SENDMODE_BASE_URL, SENDMODE_API_KEY, SENDMODE_ACCOUNT_NAME,
- * SEND_QUEUE_NAME, IMPORT_QUEUE_NAME, RATE_LIMIT_*).
+ * One app instance of the outbox and merge benchmarks (bench/outbox.bench.ts,
+ * bench/merge.bench.ts), run as `node --import tsx bench/outbox-worker.ts` with the app's settings
+ * in the environment (AzureWebJobsStorage, SENDMODE_BASE_URL, SENDMODE_API_KEY,
+ * SENDMODE_ACCOUNT_NAME, SEND_QUEUE_NAME, IMPORT_QUEUE_NAME, RATE_LIMIT_*, and SEND_MERGE,
+ * SEND_MERGE_TABLE_NAME and the like when set: every setting is read from the environment).
  *
  * It runs the app's queue handlers in this process the way the Functions host does, one listener
  * per queue: `sendQueuedSms` on SEND_QUEUE_NAME and `importCustomer` on IMPORT_QUEUE_NAME. Each
@@ -227,7 +228,9 @@ async function warmUp(): Promise<void> {
         sendQueuedSms(
           {
             id: `warmup-${process.pid}-${round}-${i}`,
-            message: { messagetext: `warm-up ${i}`, recipients: ['+353870000001'] },
+            // A text per round: with SEND_MERGE on, a key that made a call within the merge
+            // window waits for company (up to 2 s), which a warm-up has no use for.
+            message: { messagetext: `warm-up ${round}-${i}`, recipients: ['+353870000001'] },
           },
           contextFor('send-queued-sms', `w${round}${i}`, 1, ignore),
         ),

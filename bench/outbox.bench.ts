@@ -245,7 +245,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function startInstances(count: number, settings: Record<string, string>) {
+export async function startInstances(count: number, settings: Record<string, string>) {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const setting of settingNames()) delete env[setting];
   Object.assign(env, settings);
@@ -388,7 +388,7 @@ async function drainOn(
             producer.sendMessage(
               JSON.stringify({
                 group: 'outbox-bench',
-                mobilenumber: `+35386${String(1_000_000 + start + k).slice(1)}`,
+                mobilenumber: `+35386${String(10_000_000 + start + k).slice(1)}`,
               }),
             ),
           ),
@@ -505,7 +505,7 @@ async function drainOn(
  * Times one cheap storage round trip (the send queue's properties) every 250 ms until stopped:
  * a stall of the emulator or the machine shows here, whatever the app was doing.
  */
-function storageProbe(connectionString: string, queueName: string) {
+export function storageProbe(connectionString: string, queueName: string) {
   const queue = new QueueClient(connectionString, queueName);
   const samples: { at: number; ms: number }[] = [];
   let stopped = false;
@@ -566,7 +566,7 @@ function textOf(payload: unknown): string {
   return typeof text === 'string' ? text : '';
 }
 
-async function resetSimulator(simulator: SimulatorProcess): Promise<void> {
+export async function resetSimulator(simulator: SimulatorProcess): Promise<void> {
   const res = await fetch(`${simulator.origin}/__admin/reset`, { method: 'POST' });
   if (!res.ok) throw new Error(`Could not reset the simulator: HTTP ${res.status}`);
 }

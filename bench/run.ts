@@ -15,8 +15,10 @@ import * as coldStart from './cold-start.bench.js';
 import * as localHost from './host.bench.js';
 import * as bulkImport from './import.bench.js';
 import * as limiter from './limiter.bench.js';
+import * as merge from './merge.bench.js';
 import * as outbox from './outbox.bench.js';
 import * as sendPath from './send-path.bench.js';
+import * as smsText from './sms-text.bench.js';
 import { type Benchmark, type BenchResult, formatTable } from './stats.js';
 
 const BENCHMARKS: Benchmark[] = [
@@ -27,6 +29,8 @@ const BENCHMARKS: Benchmark[] = [
   localHost,
   bulkImport,
   outbox,
+  merge,
+  smsText,
 ];
 
 const RESULTS_FILE = join(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');

@@ -168,21 +168,29 @@ class Collector {
    * and takes the company; every time, reads the opt-out list.
    */
   private async request(): Promise<SendSmsRequest> {
-    if (this.members.length === 0) {
-      const claim = { ...this.stored.status, state: 'sending' as const, claimedAt: this.now() };
-      const claimed = await this.deps.statuses.update(this.stored, claim);
-      if (!claimed) throw new NotYetError(1, 'Its status changed while it waited; look again.');
-      this.stored = claimed;
-      this.members = await this.takeCompany();
-    }
-    return this.withoutOptedOut(this.members);
+    if (this.members.length > 0) return this.withoutOptedOut(this.members);
+    // Steps that do not wait on each other go at once: a lone send pays few round trips.
+    const claim = { ...this.stored.status, state: 'sending' as const, claimedAt: this.now() };
+    const [claimed, listed] = await Promise.all([
+      this.deps.statuses.update(this.stored, claim),
+      this.deps.pending.takeable(this.partition, this.staleBefore()),
+    ]);
+    if (!claimed) throw new NotYetError(1, 'Its status changed while it waited; look again.');
+    this.stored = claimed;
+    const chosen = this.choose(listed);
+    const everyone = [...this.prepared.recipients, ...chosen.flatMap((e) => e.recipients)];
+    const [taken, suppressed] = await Promise.all([
+      this.deps.pending.take(this.partition, chosen, this.message.id, this.now()),
+      this.deps.suppression.suppressed(everyone),
+    ]);
+    this.members = this.membersOf(taken);
+    return this.withoutOptedOut(this.members, suppressed);
   }
 
-  private async takeCompany(): Promise<Member[]> {
-    const own = this.prepared.recipients;
-    const listed = await this.deps.pending.takeable(this.partition, this.staleBefore());
+  /** The waiting sends this call can carry, its own entry first, each number once. */
+  private choose(listed: PendingEntry[]): PendingEntry[] {
     const ownEntry = listed.find((e) => e.id === this.message.id);
-    const carried = new Set(own);
+    const carried = new Set(this.prepared.recipients);
     const chosen: PendingEntry[] = ownEntry ? [ownEntry] : [];
     for (const entry of listed) {
       if (entry === ownEntry) continue;
@@ -192,7 +200,10 @@ class Collector {
       chosen.push(entry);
       for (const r of entry.recipients) carried.add(r);
     }
-    const taken = await this.deps.pending.take(this.partition, chosen, this.message.id, this.now());
+    return chosen;
+  }
+
+  private membersOf(taken: PendingEntry[]): Member[] {
     const member = (id: string, recipients: string[], entry?: PendingEntry): Member => ({
       id,
       recipients,
@@ -202,15 +213,15 @@ class Collector {
     });
     const ownTaken = taken.find((e) => e.id === this.message.id);
     return [
-      member(this.message.id, own, ownTaken),
+      member(this.message.id, this.prepared.recipients, ownTaken),
       ...taken.filter((e) => e !== ownTaken).map((e) => member(e.id, e.recipients, e)),
     ];
   }
 
   /** The call for `members` without the numbers on the opt-out list now; each notes its own. */
-  private async withoutOptedOut(members: Member[]): Promise<SendSmsRequest> {
-    const all = members.flatMap((m) => m.recipients);
-    const suppressed = await this.deps.suppression.suppressed(all);
+  private async withoutOptedOut(members: Member[], read?: Set<string>): Promise<SendSmsRequest> {
+    const suppressed =
+      read ?? (await this.deps.suppression.suppressed(members.flatMap((m) => m.recipients)));
     for (const m of members) {
       m.remaining = m.recipients.filter((r) => !suppressed.has(r));
       m.skipped = m.recipients.filter((r) => suppressed.has(r));
