@@ -20,6 +20,7 @@
  * and the sends it took to go stale (the claim bound, outbox-sender.ts); then they are taken
  * again (at least once).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RateLimitedError, UnprocessableError, UpstreamRejectedError } from '../errors.js';
 import { problemResponse } from '../http/problem.js';
 import type { BackgroundSlot } from '../queues/queue-work.js';
@@ -155,7 +156,7 @@ class Collector {
       const waiting = await this.deps.pending.takeable(this.partition, this.staleBefore());
       const recipients = waiting.reduce((sum, e) => sum + e.recipients.length, 0);
       if (recipients + this.prepared.recipients.length >= this.deps.maxRecipients) return;
-      await new Promise((resolve) => setTimeout(resolve, GATHER_POLL_MS));
+      await sleep(GATHER_POLL_MS);
     }
   }
 
@@ -356,9 +357,12 @@ class Collector {
     await this.releaseLease(this.now());
   }
 
+  /**
+   * Conditioned on the lease this collector wrote: one that went stale and was taken over is
+   * the new collector's, and stays as it is.
+   */
   private async releaseLease(lastCallAt: number): Promise<void> {
-    const fresh = await this.deps.pending.lease(this.partition);
-    await this.deps.pending.writeLease(this.partition, fresh, {
+    await this.deps.pending.writeLease(this.partition, this.lease, {
       holder: '',
       until: 0,
       expectedDoneAt: 0,

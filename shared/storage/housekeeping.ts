@@ -9,6 +9,7 @@
  * for a transaction's deletes), so the purge deletes one entity at a time, a few at once.
  */
 import type { TableClient } from '@azure/data-tables';
+import { CALL_RECORD_RETENTION_MS, CALLS_PARTITION } from '../merge/pending-sends.js';
 import { hasStatus, storageErrorCode, withTable } from './table-storage.js';
 
 /** Webhook ids only matter within the 5-minute timestamp tolerance; a day is ample. */
@@ -26,7 +27,7 @@ export const expiredStatusFilter = expiredIdempotencyFilter;
 
 /** Rows of merged calls (shared/merge/pending-sends.ts) are kept a day. */
 export function oldMergedCallFilter(now: number): string {
-  return `PartitionKey eq 'calls' and at lt ${Math.floor(now - 24 * 3_600_000)}`;
+  return `PartitionKey eq '${CALLS_PARTITION}' and at lt ${Math.floor(now - CALL_RECORD_RETENTION_MS)}`;
 }
 
 export function oldWebhookIdFilter(now: number): string {
