@@ -60,15 +60,27 @@ interface Member {
   skipped: string[];
 }
 
-export async function sendMerged(
+/** A queued send on its way to a merged call, with its key's lease being read already. */
+export interface MergeStart {
+  send(stored: StoredStatus, slot: BackgroundSlot): Promise<OutboxOutcome>;
+}
+
+/**
+ * Starts reading the lease of the send's merge key at once, so the read goes while the caller
+ * reads the send's status (one round trip, not two): the key depends only on the message.
+ */
+export function startMerge(
   message: OutboxMessage,
   sms: SendSmsRequest,
-  stored: StoredStatus,
-  slot: BackgroundSlot,
   deps: MergeDeps,
-): Promise<OutboxOutcome> {
-  const clock = deps.now ?? Date.now;
-  const prepared = prepareSend(sms, deps.rules);
+): MergeStart {
+  let prepared: SendSmsRequest;
+  try {
+    prepared = prepareSend(sms, deps.rules);
+  } catch (error) {
+    // Thrown when sent: a send final already ends as it would have without merging.
+    return { send: () => Promise.reject(error) };
+  }
   // Keyed on the text as given, so the sends of one call report one `sms` (smart encoding's
   // replacements included).
   const partition = mergeKeyOf(
@@ -76,17 +88,31 @@ export async function sendMerged(
     deps.rules.version,
     deps.account,
   );
-  const now = clock();
-  // The send joins the waiting set while the lease is read (one round trip, not two): a
-  // collector takes its own entry along with the rest.
-  const [current] = await Promise.all([
-    deps.pending.lease(partition),
-    deps.pending.add(partition, {
-      id: message.id,
-      recipients: prepared.recipients,
-      queuedAt: stored.status.queuedAt,
-    }),
-  ]);
+  const lease = deps.pending.lease(partition);
+  // A delivery that ends before it sends never reads it: its failure is not unhandled.
+  lease.catch(() => undefined);
+  return {
+    send: async (stored, slot) =>
+      sendMerged({ message, prepared, partition, current: await lease, stored, slot }, deps),
+  };
+}
+
+interface MergeTurn {
+  message: OutboxMessage;
+  prepared: SendSmsRequest;
+  partition: string;
+  current: Lease | undefined;
+  stored: StoredStatus;
+  slot: BackgroundSlot;
+}
+
+/**
+ * A send finding the lease free becomes the collector (it needs no entry of its own: its queue
+ * message is its record); one finding it held joins the waiting set and comes back later.
+ */
+async function sendMerged(turn: MergeTurn, deps: MergeDeps): Promise<OutboxOutcome> {
+  const { message, partition, current, stored, slot } = turn;
+  const now = (deps.now ?? Date.now)();
   // A collector deferred for its slot comes back to the lease it kept. (Two deliveries of one
   // send at once both pass here; the claim on its status lets only one of them call.)
   const free = !current || current.until <= now || current.holder === message.id;
@@ -99,29 +125,36 @@ export async function sendMerged(
         lastCallAt: current?.lastCallAt ?? 0,
       })
     : undefined;
-  if (!lease) {
-    const doneAt = current?.expectedDoneAt ?? now;
-    const waitMs = Math.min(10_000, Math.max(1_000, doneAt - now + LOOK_AGAIN_AFTER_MS));
-    throw new NotYetError(waitMs / 1000, 'Waiting to share a Sendmode call.');
-  }
-  return new Collector(partition, lease, stored, message, prepared, slot, deps).run();
+  if (lease) return new Collector(partition, lease, turn, deps).run();
+  await deps.pending.add(partition, {
+    id: message.id,
+    recipients: turn.prepared.recipients,
+    queuedAt: stored.status.queuedAt,
+  });
+  // Lost a race for a free lease: the winner's expected end is not known, so look again soon.
+  const doneAt = free ? now : (current?.expectedDoneAt ?? now);
+  const waitMs = Math.min(10_000, Math.max(1_000, doneAt - now + LOOK_AGAIN_AFTER_MS));
+  throw new NotYetError(waitMs / 1000, 'Waiting to share a Sendmode call.');
 }
 
 class Collector {
   private members: Member[] = [];
-  private lease: Lease;
   private calls = 0;
+  private stored: StoredStatus;
+  private readonly message: OutboxMessage;
+  private readonly prepared: SendSmsRequest;
+  private readonly slot: BackgroundSlot;
 
   constructor(
     private readonly partition: string,
-    lease: Lease,
-    private stored: StoredStatus,
-    private readonly message: OutboxMessage,
-    private readonly prepared: SendSmsRequest,
-    private readonly slot: BackgroundSlot,
+    private readonly lease: Lease,
+    turn: MergeTurn,
     private readonly deps: MergeDeps,
   ) {
-    this.lease = lease;
+    this.stored = turn.stored;
+    this.message = turn.message;
+    this.prepared = turn.prepared;
+    this.slot = turn.slot;
   }
 
   private now(): number {
@@ -181,7 +214,10 @@ class Collector {
     const chosen = this.choose(listed);
     const everyone = [...this.prepared.recipients, ...chosen.flatMap((e) => e.recipients)];
     const [taken, suppressed] = await Promise.all([
-      this.deps.pending.take(this.partition, chosen, this.message.id, this.now()),
+      // A lone send has nothing to take: the opt-out read is its only step here.
+      chosen.length > 0
+        ? this.deps.pending.take(this.partition, chosen, this.message.id, this.now())
+        : [],
       this.deps.suppression.suppressed(everyone),
     ]);
     this.members = this.membersOf(taken);

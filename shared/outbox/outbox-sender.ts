@@ -24,7 +24,7 @@ import type { Sendmode } from '../sendmode/sendmode.js';
 import { sendSmsRespectingOptOuts } from '../sendmode/sms-sender.js';
 import type { SuppressionList } from '../optouts/suppression.js';
 import type { Settings } from '../settings.js';
-import { type MergeDeps, sendMerged } from '../merge/merged-send.js';
+import { type MergeDeps, startMerge } from '../merge/merged-send.js';
 import type { OutboxMessage } from './outbox-message.js';
 import {
   answerOf,
@@ -72,6 +72,11 @@ export async function sendFromOutbox(
   deps: OutboxDeps,
 ): Promise<OutboxOutcome> {
   const now = (deps.now ?? Date.now)();
+  const due = heldUntil(message, deps.rules);
+  const { scheduledate: _due, ...unscheduled } = message.sms;
+  const sms = due === undefined ? message.sms : unscheduled;
+  // Merging reads its key's lease while the status is read.
+  const merge = deps.merge ? startMerge(message, sms, { ...deps, ...deps.merge }) : undefined;
   let stored = await statusOf(message.id, now, deps.statuses);
   const { status } = stored;
   if (status.state === 'sent' || status.state === 'failed') return 'already-final';
@@ -79,7 +84,6 @@ export async function sendFromOutbox(
     const waitMs = (status.claimedAt ?? now) + deps.claimStaleMs - now;
     throw new NotYetError(waitMs / 1000, 'Another delivery is sending it now.');
   }
-  const due = heldUntil(message, deps.rules);
   if (due !== undefined && due - HOLD_LEAD_MS > now) {
     if (status.state !== 'scheduled' || status.expectedAt !== due) {
       await deps.statuses.update(stored, { ...status, state: 'scheduled', expectedAt: due });
@@ -87,9 +91,7 @@ export async function sendFromOutbox(
     const seconds = Math.min(MAX_HOLD_SECONDS, Math.floor((due - HOLD_LEAD_MS - now) / 1000));
     throw new NotYetError(seconds, 'Held until its scheduledate.');
   }
-  const { scheduledate: _due, ...unscheduled } = message.sms;
-  const sms = due === undefined ? message.sms : unscheduled;
-  if (deps.merge) return sendMerged(message, sms, stored, slot, { ...deps, ...deps.merge });
+  if (merge) return merge.send(stored, slot);
   try {
     const answer = await sendSmsRespectingOptOuts(sms, {
       sendmode: deps.sendmode,
