@@ -151,6 +151,23 @@ param sendMergeWindowMs int = 2000
 @description('Most recipients one merged call carries (SEND_MAX_RECIPIENTS_PER_CALL); at most 1000, what one Sendmode call takes.')
 param sendMaxRecipientsPerCall int = 1000
 
+@description('on once Sendmode\'s account setting "Post Delivery Reports to URL" points at /api/delivery-reports: sends that go unreported or undelivered then raise a warning on /api/health and the status page (DELIVERY_REPORTS).')
+@allowed([
+  'on'
+  'off'
+])
+param deliveryReports string = 'off'
+
+@minValue(1)
+@maxValue(10080)
+@description('Minutes after which a send without any delivery report counts as unreported (DELIVERY_REPORT_EXPECTED_MINUTES).')
+param deliveryReportExpectedMinutes int = 30
+
+@minValue(1)
+@maxValue(1000)
+@description('How many of the latest sends old enough to be reported the "nothing delivered" warning looks at (DELIVERY_REPORT_WATCH_SENDS).')
+param deliveryReportWatchSends int = 20
+
 @minValue(1)
 @maxValue(3600)
 @description('First retry delay of a queue message, seconds; doubles each attempt (QUEUE_RETRY_BASE_SECONDS).')
@@ -234,6 +251,9 @@ var webhookIdsTableName = 'webhookids'
 var optOutAuditTableName = 'optoutaudit'
 var sendStatusTableName = 'sendstatus'
 var sendMergeTableName = 'sendmerge'
+var deliveryTableName = 'deliveries'
+var subscriptionTableName = 'subscriptions'
+var eventQueueName = 'event-deliveries'
 
 var requireSignature = requireWebhookSignature || !empty(webhookSigningSecret)
 
@@ -282,6 +302,8 @@ module storage 'modules/storage.bicep' = {
       '${importQueueName}-poison'
       optOutQueueName
       '${optOutQueueName}-poison'
+      eventQueueName
+      '${eventQueueName}-poison'
     ]
     tableNames: [
       rateLimitTableName
@@ -291,6 +313,8 @@ module storage 'modules/storage.bicep' = {
       optOutAuditTableName
       sendStatusTableName
       sendMergeTableName
+      deliveryTableName
+      subscriptionTableName
     ]
   }
 }
@@ -412,6 +436,14 @@ module functionApp 'modules/functionapp.bicep' = {
       SEND_MERGE_WINDOW_MS: string(sendMergeWindowMs)
       SEND_MAX_RECIPIENTS_PER_CALL: string(sendMaxRecipientsPerCall)
       SEND_MERGE_TABLE_NAME: sendMergeTableName
+      // Sendmode's delivery reports (POST/GET /api/delivery-reports) and the warning when none come.
+      DELIVERY_REPORTS: deliveryReports
+      DELIVERY_REPORT_EXPECTED_MINUTES: string(deliveryReportExpectedMinutes)
+      DELIVERY_REPORT_WATCH_SENDS: string(deliveryReportWatchSends)
+      DELIVERY_TABLE_NAME: deliveryTableName
+      // Webhook subscriptions to the app's events (the connector's triggers).
+      SUBSCRIPTION_TABLE_NAME: subscriptionTableName
+      EVENT_QUEUE_NAME: eventQueueName
       // Queues and opt-outs.
       IMPORT_QUEUE_NAME: importQueueName
       OPTOUT_QUEUE_NAME: optOutQueueName

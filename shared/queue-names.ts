@@ -11,6 +11,7 @@ export const DEFAULT_QUEUE_NAMES = {
   IMPORT_QUEUE_NAME: 'customer-imports',
   OPTOUT_QUEUE_NAME: 'optout-sync',
   SEND_QUEUE_NAME: 'sms-outbox',
+  EVENT_QUEUE_NAME: 'event-deliveries',
 } as const;
 
 const POISON_SUFFIX = '-poison';

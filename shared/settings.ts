@@ -131,6 +131,16 @@ const settingsSchema = z.object({
   SEND_MERGE_WINDOW_MS: intSetting(2_000, 0, 10_000),
   SEND_MAX_RECIPIENTS_PER_CALL: intSetting(1_000, 1, 1_000),
   SEND_MERGE_TABLE_NAME: tableName.default('sendmerge'),
+  /** `on` once Sendmode posts delivery reports to /api/delivery-reports: unreported sends warn. */
+  DELIVERY_REPORTS: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
+  /** A send older than this without any report counts as unreported. */
+  DELIVERY_REPORT_EXPECTED_MINUTES: intSetting(30, 1, 7 * 1_440),
+  /** How many of the latest sends old enough to be reported the warning looks at. */
+  DELIVERY_REPORT_WATCH_SENDS: intSetting(20, 1, 1_000),
+  DELIVERY_TABLE_NAME: tableName.default('deliveries'),
+  /** Webhook subscriptions to the app's events (shared/subscriptions/). */
+  SUBSCRIPTION_TABLE_NAME: tableName.default('subscriptions'),
+  EVENT_QUEUE_NAME: queueName.default(DEFAULT_QUEUE_NAMES.EVENT_QUEUE_NAME),
   QUEUE_RETRY_BASE_SECONDS: intSetting(30, 1, 3_600),
   QUEUE_RETRY_MAX_SECONDS: intSetting(3_600, 1, 86_400),
   SUPPRESSION_TABLE_NAME: tableName.default('optouts'),

@@ -22,8 +22,11 @@ import {
 } from './recent-optouts.js';
 
 export type ChangeAction = 'opt-out' | 'opt-in' | 'removal';
-/** webhook: a signed delivery; api: an unsigned call to /api/optout; manual: an operator. */
-export type ChangeSource = 'webhook' | 'api' | 'manual';
+/**
+ * webhook: a signed delivery; api: an unsigned call to /api/optout; manual: an operator;
+ * sendmode: a delivery report saying Sendmode's own list blocks the number.
+ */
+export type ChangeSource = 'webhook' | 'api' | 'manual' | 'sendmode';
 
 export interface TrailEntry {
   /** Unique per change; with `at`, the row key. */
