@@ -7,7 +7,9 @@
  *      AzureWebJobsStorage points at other storage, or an Azurite already answers there;
  *   3. starts the Sendmode simulator on 8081 (key local-dev-key), unless SENDMODE_BASE_URL and a
  *      real key (SENDMODE_API_KEY, or KEY_VAULT_URI) are set in the environment: then the app
- *      talks to real Sendmode, and this says so loudly;
+ *      talks to real Sendmode, and this says so loudly. The simulator posts its delivery reports
+ *      to the host's /api/delivery-reports, and the host gets DELIVERY_REPORTS=on (unless
+ *      DELIVERY_REPORTS is set in the environment);
  *   4. starts the local functions host on $PORT (default 7071);
  *   5. prints each URL, a curl for every HTTP function the app registered (a send both at once
  *      and queued, and a queued send's status looked up by its id and by its Location) and a
@@ -27,6 +29,8 @@ const AZURITE_PORTS = { blob: 10000, queue: 10001, table: 10002 } as const;
 const SIMULATOR_PORT = Number(process.env.SIMULATOR_PORT ?? 8081);
 const SIMULATOR_KEY = 'local-dev-key';
 const HOST_PORT = Number(process.env.PORT ?? 7071);
+/** The local host checks no function keys, so the simulator needs none to report. */
+const DELIVERY_REPORT_URL = `http://127.0.0.1:${HOST_PORT}/api/delivery-reports`;
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const red = (s: string) => (process.stdout.isTTY ? `\x1b[1;31m${s}\x1b[0m` : s);
@@ -232,6 +236,8 @@ async function startSimulator(apiVersion: string): Promise<string> {
       String(SIMULATOR_PORT),
       '--key',
       SIMULATOR_KEY,
+      '--delivery-report-url',
+      DELIVERY_REPORT_URL,
     ],
     process.env,
     true,
@@ -241,6 +247,16 @@ async function startSimulator(apiVersion: string): Promise<string> {
     async () => sim.child.exitCode === null && (await portAnswers(SIMULATOR_PORT)),
   );
   return url;
+}
+
+/** Where the simulator (started here or found running) sends delivery reports. */
+async function simulatorReportUrl(): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${SIMULATOR_PORT}/__admin/delivery-reports`).catch(
+    () => undefined,
+  );
+  if (!res?.ok) return '(unknown: an older simulator?)';
+  const { url } = (await res.json()) as { url: string | null };
+  return url ?? 'nowhere (none configured)';
 }
 
 interface FunctionInfo {
@@ -427,9 +443,14 @@ async function main(): Promise<void> {
       SENDMODE_API_KEY: SIMULATOR_KEY,
       KEY_VAULT_URI: '',
     });
+    const reportsChosen = Boolean(process.env.DELIVERY_REPORTS);
+    if (!reportsChosen) hostEnv.DELIVERY_REPORTS = 'on';
     lines.push(
       `Sendmode:   simulator ${url} (key ${SIMULATOR_KEY}; admin http://127.0.0.1:${SIMULATOR_PORT}/__admin/calls)`,
       `Inbox:      ${bold(`http://127.0.0.1:${SIMULATOR_PORT}/`)} (every SMS the simulator took, live)`,
+      `Reports:    the simulator's delivery reports to ${await simulatorReportUrl()} ` +
+        `(DELIVERY_REPORTS=${hostEnv.DELIVERY_REPORTS ?? ''}${reportsChosen ? ', as set in the environment' : ''}; ` +
+        `change them: http://127.0.0.1:${SIMULATOR_PORT}/__admin/delivery-reports)`,
     );
   }
 

@@ -2,17 +2,19 @@
  * Standalone Sendmode simulator (development only, never deployed).
  *
  *   npx tsx tools/sendmode-simulator/main.ts [--port 8081] [--host|--bind 127.0.0.1]
- *       [--key local-dev-key]... [--balance 1000] [--quiet]
+ *       [--key local-dev-key]... [--balance 1000] [--delivery-report-url URL] [--quiet]
  *   npm run simulator -- --port 0
  *
- * Environment: SIMULATOR_PORT, SIMULATOR_API_KEY (comma-separated), SIMULATOR_BALANCE.
+ * Environment: SIMULATOR_PORT, SIMULATOR_API_KEY (comma-separated), SIMULATOR_BALANCE,
+ * SIMULATOR_DELIVERY_REPORT_URL.
  * Flags win over the environment. Point the connector at it with SENDMODE_BASE_URL=<printed URL>
  * (the v2 one, or the 3.0 one with SENDMODE_API_VERSION=v3).
  * Logs one line per call (operation, HTTP status, Sendmode statusCode, fault, phone numbers
- * masked to their last 3 digits); never logs keys.
+ * masked to their last 3 digits) and per delivery report attempt; never logs keys.
  */
 import { parseArgs } from 'node:util';
 import { bindWarning } from '../local-host/host-guard.js';
+import type { ReportAttempt } from './delivery-reports.js';
 import { startSimulator, type RecordedCall } from './simulator.js';
 
 const USAGE = `Usage: tsx tools/sendmode-simulator/main.ts [options]
@@ -21,7 +23,10 @@ const USAGE = `Usage: tsx tools/sendmode-simulator/main.ts [options]
                   anyone on the network use its admin API and read the inbox
   --key <k>       accepted API key; repeat or comma-separate (env SIMULATOR_API_KEY, default local-dev-key)
   --balance <n>   initial credit balance (env SIMULATOR_BALANCE, default 1000)
-  --quiet         do not log one line per call
+  --delivery-report-url <url>
+                  where delivery reports of accepted sends go (env SIMULATOR_DELIVERY_REPORT_URL;
+                  default none; PUT /__admin/delivery-reports changes it and the rest)
+  --quiet         do not log one line per call and per delivery report
   --help          show this help`;
 
 function die(message: string): never {
@@ -76,6 +81,24 @@ function logCall(call: RecordedCall): void {
   console.log(parts.join(' '));
 }
 
+function logReport(attempt: ReportAttempt): void {
+  const answer =
+    attempt.answerStatus === 0 ? `no answer (${attempt.error})` : `http=${attempt.answerStatus}`;
+  console.log(
+    [
+      attempt.at,
+      'delivery-report',
+      attempt.method,
+      `status=${attempt.status}`,
+      `number=${mask(attempt.phonenumber)}`,
+      `event=${attempt.eventId}`,
+      `attempt=${attempt.attempt}`,
+      answer,
+      attempt.answeredTrue ? 'True' : 'not-True',
+    ].join(' '),
+  );
+}
+
 async function main(): Promise<void> {
   let values;
   try {
@@ -86,6 +109,7 @@ async function main(): Promise<void> {
         bind: { type: 'string' },
         key: { type: 'string', multiple: true },
         balance: { type: 'string' },
+        'delivery-report-url': { type: 'string' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -119,16 +143,24 @@ async function main(): Promise<void> {
   );
   if (warning) console.error(warning);
 
+  const deliveryReportUrl =
+    values['delivery-report-url'] ?? process.env.SIMULATOR_DELIVERY_REPORT_URL;
+
   const sim = await startSimulator({
     port,
     host,
     apiKeys,
     balance,
-    ...(values.quiet ? {} : { onCall: logCall }),
+    ...(deliveryReportUrl ? { deliveryReportUrl } : {}),
+    ...(values.quiet ? {} : { onCall: logCall, onReport: logReport }),
   });
   console.log(`Sendmode simulator listening on ${sim.url} (admin: ${sim.origin}/__admin)`);
   console.log(`Inbox (every call, live): ${sim.origin}/`);
   console.log(`Sendmode 3.0 (Engage) on ${sim.urlV3} (SENDMODE_API_VERSION=v3)`);
+  const reportUrl = sim.deliveryReports.config().url;
+  console.log(
+    `Delivery reports: ${reportUrl ?? 'none (--delivery-report-url, or PUT /__admin/delivery-reports)'}`,
+  );
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -7,7 +7,8 @@
  * strings, or the same object as JSON), checks the raw-key `Authorization` header, validates like
  * the real service (HTTP 200 with `{status, statusCode, error}`), keeps a balance, contacts and an
  * opt-out list, records every call, and injects faults (latency, HTTP errors, 429, connection
- * resets, malformed bodies, SYSTEM_ERROR) so clients can be tested against them.
+ * resets, malformed bodies, SYSTEM_ERROR) so clients can be tested against them. Accepted sends are
+ * followed by delivery reports to a configured URL (delivery-reports.ts).
  *
  * It deliberately shares no code with the connector: a bug in the connector's own validation or
  * SMS-part counting must not be copied into the thing that tests it.
@@ -34,6 +35,11 @@ import { z } from 'zod';
 import { refuseCrossSite, refuseForeignHost } from '../local-host/host-guard.js';
 import { handleV3Call, isV3Path, routeV3, V3_BASE_PATH } from './v3.js';
 import { createInbox, type InboxEvent } from './inbox/inbox.js';
+import {
+  createDeliveryReports,
+  type DeliveryReports,
+  type ReportAttempt,
+} from './delivery-reports.js';
 
 export type Operation = 'send' | 'credits' | 'import' | 'optout';
 
@@ -62,6 +68,10 @@ export interface SimulatorOptions {
    * main.ts uses it to log one line per call. Must not throw.
    */
   onCall?: (call: RecordedCall) => void;
+  /** Where delivery reports go until changed (delivery-reports.ts); default none. */
+  deliveryReportUrl?: string;
+  /** Called once each delivery report attempt is answered. Must not throw. */
+  onReport?: (attempt: ReportAttempt) => void;
 }
 
 export interface RecordedCall {
@@ -130,7 +140,10 @@ export interface Simulator {
   /** Copy of every call so far (admin calls are not recorded). */
   calls(): RecordedCall[];
   callsFor(op: Operation): RecordedCall[];
-  /** Clears calls (seq restarts at 1), faults, contacts, opt-outs; balance back to initial. Keys are kept. */
+  /**
+   * Clears calls (seq restarts at 1), faults, contacts, opt-outs and pending delivery reports;
+   * balance and report settings back to initial. Keys are kept.
+   */
   reset(): void;
   injectFault(fault: FaultSpec): void;
   clearFaults(): void;
@@ -145,6 +158,8 @@ export interface Simulator {
   balance(): number;
   contacts(): Contact[];
   optOuts(): OptOut[];
+  /** Delivery reports of accepted sends (also `/__admin/delivery-reports`); reset restores them. */
+  deliveryReports: Pick<DeliveryReports, 'config' | 'configure' | 'sent'>;
   /** Tells `listener` of each answered call (with its raw body) and each clear; returns an unsubscribe. */
   subscribe(listener: (event: InboxEvent) => void): () => void;
   /** Stops listening and destroys open (keep-alive) sockets so it closes promptly. */
@@ -552,6 +567,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     listeners.add(listener);
     return () => void listeners.delete(listener);
   };
+  // First: a bad report URL throws before anything is started.
+  const reports = createDeliveryReports({
+    url: options.deliveryReportUrl,
+    onUpdate: (update) => emit({ type: 'delivery', update }),
+    onAttempt: options.onReport,
+  });
   const inbox = createInbox(subscribe);
 
   function sleep(ms: number): Promise<void> {
@@ -642,6 +663,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       );
     }
     balance -= cost;
+    reports.accepted(call, recipients.map(normaliseNumber), customerid ?? '');
     return {
       status: 'OK',
       statusCode: STATUS.OK,
@@ -822,6 +844,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         closing: () => closing,
         balance: () => balance,
         spend: (credits) => (balance -= credits),
+        accepted: (numbers, customerId) => reports.accepted(call, numbers, customerId),
         smsParts,
       });
       return;
@@ -1029,6 +1052,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
           noContent();
         },
       },
+      '/delivery-reports': {
+        GET: () => sendJson(res, 200, reports.config()),
+        PUT: () => sendJson(res, 200, reports.configure(jsonBody())),
+      },
+      '/delivery-reports/sent': { GET: () => sendJson(res, 200, reports.sent()) },
       '/state': { GET: () => sendJson(res, 200, state()) },
       '/reset': {
         POST: () => {
@@ -1118,6 +1146,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       optOuts.clear();
       refused = new Set();
       balance = initialBalance;
+      reports.reset();
       emit({ type: 'cleared' });
     },
     refuseNumbers: (numbers) => {
@@ -1139,6 +1168,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     balance: () => balance,
     contacts: contactsCopy,
     optOuts: optOutsCopy,
+    deliveryReports: reports,
     subscribe,
     close: async () => {
       if (closing) return;
@@ -1152,7 +1182,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       for (const socket of sockets) socket.destroy();
-      await closed;
+      await Promise.all([closed, reports.close()]);
     },
   };
   return sim;

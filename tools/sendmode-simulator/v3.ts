@@ -44,6 +44,8 @@ export interface V3Context {
   balance(): number;
   spend(credits: number): void;
   smsParts(text: string): number;
+  /** The send was accepted: its delivery reports follow (delivery-reports.ts). */
+  accepted(numbers: string[], customerId: string): void;
 }
 
 class Rejection extends Error {
@@ -190,5 +192,12 @@ function send(call: RecordedCall, raw: Buffer, ctx: V3Context): { is_successful:
     );
   }
   ctx.spend(cost);
+  ctx.accepted(numbers as string[], customerIdOf(fields));
   return { is_successful: true };
+}
+
+/** The app sends `customer_id`; a v2-style `customerid` is taken too (empty when neither). */
+function customerIdOf(fields: Record<string, unknown>): string {
+  const id = fields.customer_id ?? fields.customerid;
+  return typeof id === 'string' ? id : '';
 }

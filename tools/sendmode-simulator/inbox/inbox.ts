@@ -4,7 +4,8 @@
  *
  *   GET /                    the page (static HTML; script and styles from /__inbox/)
  *   GET /__inbox/entries     every entry so far, oldest first, as JSON
- *   GET /__inbox/events      server-sent events: `snapshot` on connect, then `entry` and `cleared`
+ *   GET /__inbox/events      server-sent events: `snapshot` on connect, then `entry`, `update`
+ *                            (an entry again, its delivery reports changed) and `cleared`
  *
  * Clearing is the admin API's `DELETE /__admin/calls` (a DELETE needs a CORS pre-flight, which
  * the simulator never grants; the simulator also refuses cross-site admin and data requests and
@@ -13,10 +14,13 @@
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import type { RecordedCall } from '../simulator.js';
-import { type InboxEntry, toEntry } from './model.js';
+import { type DeliveryUpdate, messageKey } from '../delivery-reports.js';
+import { type Deliveries, type InboxEntry, toEntry, withDelivery } from './model.js';
 
 export type InboxEvent =
-  { type: 'call'; call: RecordedCall; body: Buffer | undefined } | { type: 'cleared' };
+  | { type: 'call'; call: RecordedCall; body: Buffer | undefined }
+  | { type: 'delivery'; update: DeliveryUpdate }
+  | { type: 'cleared' };
 
 export type Subscribe = (listener: (event: InboxEvent) => void) => () => void;
 
@@ -40,6 +44,14 @@ const SECURITY_HEADERS = {
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 };
 
+/** Keeps a map (in insertion order, as entries are) to the newest MAX_ENTRIES. */
+function dropOldest(map: Map<string, unknown>): void {
+  for (const key of map.keys()) {
+    if (map.size <= MAX_ENTRIES) return;
+    map.delete(key);
+  }
+}
+
 export function createInbox(subscribe: Subscribe): Inbox {
   const files: Record<string, { type: string; body: Buffer }> = {
     '/': { type: 'text/html; charset=utf-8', body: asset('index.html') },
@@ -47,6 +59,10 @@ export function createInbox(subscribe: Subscribe): Inbox {
     '/__inbox/inbox.css': { type: 'text/css; charset=utf-8', body: asset('inbox.css') },
   };
   let entries: InboxEntry[] = [];
+  /** Entries by messageKey, for their delivery reports. */
+  const byKey = new Map<string, InboxEntry>();
+  /** Reports for calls not answered yet (a send's first state comes before its answer). */
+  const early = new Map<string, Deliveries>();
   const streams = new Set<http.ServerResponse>();
 
   const broadcast = (event: string, data: unknown) => {
@@ -54,16 +70,38 @@ export function createInbox(subscribe: Subscribe): Inbox {
     for (const res of streams) res.write(frame);
   };
 
-  subscribe((event) => {
-    if (event.type === 'cleared') {
-      entries = [];
-      broadcast('cleared', {});
+  function addEntry(call: RecordedCall, body: Buffer | undefined): void {
+    const key = messageKey(call);
+    const entry = toEntry(call, body);
+    const delivery = early.get(key);
+    if (delivery) entry.delivery = delivery;
+    early.delete(key);
+    entries.push(entry);
+    byKey.set(key, entry);
+    if (entries.length > MAX_ENTRIES) entries = entries.slice(-MAX_ENTRIES);
+    dropOldest(byKey);
+    broadcast('entry', entry);
+  }
+
+  function addDelivery({ message, recipient, delivery }: DeliveryUpdate): void {
+    const key = messageKey(message);
+    const entry = byKey.get(key);
+    if (entry) {
+      entry.delivery = withDelivery(entry.delivery, recipient, delivery);
+      broadcast('update', entry);
       return;
     }
-    const entry = toEntry(event.call, event.body);
-    entries.push(entry);
-    if (entries.length > MAX_ENTRIES) entries = entries.slice(-MAX_ENTRIES);
-    broadcast('entry', entry);
+    early.set(key, withDelivery(early.get(key), recipient, delivery));
+    dropOldest(early);
+  }
+
+  subscribe((event) => {
+    if (event.type === 'call') return addEntry(event.call, event.body);
+    if (event.type === 'delivery') return addDelivery(event.update);
+    entries = [];
+    byKey.clear();
+    early.clear();
+    broadcast('cleared', {});
   });
 
   const heartbeat = setInterval(() => {

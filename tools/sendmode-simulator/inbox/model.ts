@@ -9,6 +9,7 @@
  */
 import type { RecordedCall } from '../simulator.js';
 import { smsEncoding, smsParts } from '../simulator.js';
+import { isFinalStatus, type RecipientDelivery } from '../delivery-reports.js';
 
 export type EntryKind = 'sms' | 'import' | 'optout' | 'credits' | 'other';
 
@@ -42,6 +43,26 @@ export interface InboxEntry {
   contact?: { group: string; mobileNumber: string; name: string };
   /** Opt-outs: the number and the reply text or reason given. */
   optOut?: { mobileNumber: string; reason: string };
+  /** Accepted sends: each recipient's delivery report so far (delivery-reports.ts). */
+  delivery?: Deliveries;
+}
+
+/** By recipient, spelt as in `sms.recipients`. */
+export type Deliveries = Record<string, RecipientDelivery>;
+
+/**
+ * A report moves a recipient forward only: a DISPATCHED after the final status (out of order, or
+ * a retry) leaves the final one shown.
+ */
+export function withDelivery(
+  deliveries: Deliveries | undefined,
+  recipient: string,
+  next: RecipientDelivery,
+): Deliveries {
+  const shown = deliveries?.[recipient];
+  const backwards =
+    shown !== undefined && isFinalStatus(shown.status) && !isFinalStatus(next.status);
+  return backwards ? { ...deliveries } : { ...deliveries, [recipient]: next };
 }
 
 /** Sendmode's status codes by number, to name a rejection (the recorded call keeps only the number). */

@@ -57,6 +57,20 @@ function result(entry) {
     : el('span', 'result failed', `failed: ${entry.failure}`);
 }
 
+/** Sendmode's failure statuses (delivery-reports.ts); the notes when no report comes are neutral. */
+const UNDELIVERED = new Set(['EXPIRED', 'UNDELIV', 'REJECTD', 'OPTED OUT - BLOCKED']);
+
+function delivery(entry, recipient) {
+  const report = entry.delivery?.[recipient];
+  if (!report) return undefined;
+  const tone = report.status === 'DELIVRD' ? 'ok' : UNDELIVERED.has(report.status) ? 'failed' : '';
+  const line = el('p', `delivery ${tone}`.trim());
+  line.dataset.recipient = recipient;
+  line.append('Delivery: ', el('strong', 'status', report.status));
+  if (report.note) line.append(el('span', 'note', ` (${report.note})`));
+  return line;
+}
+
 function renderThreads() {
   const list = threads();
   const numbers = list.map((t) => t.number);
@@ -91,7 +105,7 @@ function renderThreads() {
   const thread = list.find((t) => t.number === state.selected);
   if (!thread) return;
   pane.append(el('h2', '', thread.number));
-  for (const { entry, sms } of thread.messages) {
+  for (const { entry, sms, recipient } of thread.messages) {
     const bubble = el('article', entry.ok ? 'sms' : 'sms failed');
     bubble.dataset.seq = String(entry.seq);
     bubble.append(el('p', 'text', sms.text || '(no text)'));
@@ -110,6 +124,8 @@ function renderThreads() {
     for (const fact of facts) meta.append(el('span', 'fact', fact));
     bubble.append(meta);
     if (!entry.ok) bubble.append(el('p', 'failure', `Failed: ${entry.failure}`));
+    const report = delivery(entry, recipient);
+    if (report) bubble.append(report);
     pane.append(bubble);
   }
 }
@@ -212,6 +228,11 @@ function connect() {
   });
   source.addEventListener('entry', (e) => {
     state.entries.push(JSON.parse(e.data));
+    render();
+  });
+  source.addEventListener('update', (e) => {
+    const entry = JSON.parse(e.data);
+    state.entries = state.entries.map((old) => (old.seq === entry.seq ? entry : old));
     render();
   });
   source.addEventListener('cleared', () => {
