@@ -159,6 +159,14 @@ param sendMaxRecipientsPerCall int = 1000
 param deliveryReports string = 'off'
 
 @minValue(1)
+@maxValue(100)
+@description('The delivered-ratio alert fires when fewer than this percentage of an hour\'s final delivery reports are DELIVRD.')
+param deliveredAlertPercent int = 50
+
+@description('E-mail address told when an alert fires; empty: alerts show in Azure Monitor only.')
+param alertEmail string = ''
+
+@minValue(1)
 @maxValue(10080)
 @description('Minutes after which a send without any delivery report counts as unreported (DELIVERY_REPORT_EXPECTED_MINUTES).')
 param deliveryReportExpectedMinutes int = 30
@@ -283,6 +291,19 @@ module monitoring 'modules/monitoring.bicep' = {
     applicationInsightsName: names.applicationInsights
     location: location
     tags: tags
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    namePrefix: 'alert-${resourceToken}'
+    deliveredPercentThreshold: deliveredAlertPercent
+    alertEmail: alertEmail
   }
 }
 

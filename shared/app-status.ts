@@ -5,6 +5,7 @@
  */
 import type { LimitSnapshot } from './limit/rate-limiter.js';
 import type { CallRecord } from './merge/pending-sends.js';
+import { type DeliveryReportsStatus, deliveryReportsStatus } from './delivery/delivery-watch.js';
 import { poisonQueueOf } from './queue-names.js';
 import type { Services } from './services.js';
 
@@ -32,6 +33,8 @@ export interface AppStatus {
   outbox: OutboxStatus;
   /** Merged calls over the last window (shared/merge/). */
   merging: MergingStatus;
+  /** Whether sends are reported delivered, and the warning when they are not (shared/delivery/). */
+  deliveryReports: DeliveryReportsStatus;
 }
 
 export interface MergingStatus {
@@ -60,13 +63,14 @@ export interface OutboxStatus {
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
 export async function appStatus(
-  services: Pick<Services, 'settings' | 'limiter' | 'queueDepth' | 'pending'>,
+  services: Pick<Services, 'settings' | 'limiter' | 'queueDepth' | 'pending' | 'deliveries'>,
 ): Promise<AppStatus> {
-  const { settings, limiter, queueDepth, pending } = services;
+  const { settings, limiter, queueDepth, pending, deliveries } = services;
   const queueNames = [
     settings.SEND_QUEUE_NAME,
     settings.IMPORT_QUEUE_NAME,
     settings.OPTOUT_QUEUE_NAME,
+    settings.EVENT_QUEUE_NAME,
   ];
   const queueStatus = async (name: string): Promise<QueueStatus> => {
     const poison = poisonQueueOf(name);
@@ -78,10 +82,11 @@ export async function appStatus(
     };
   };
   const windowMs = settings.RATE_LIMIT_WINDOW_SECONDS * 1000;
-  const [window, queues, calls] = await Promise.all([
+  const [window, queues, calls, reports] = await Promise.all([
     limiter.snapshot(),
     Promise.all(queueNames.map(queueStatus)),
     pending.callsSince(Date.now() - windowMs),
+    deliveryReportsStatus(deliveries, settings),
   ]);
   const waiting = queues[0]?.approximateMessages ?? 0;
   // After the snapshot, so the estimate starts from the log just read.
@@ -110,6 +115,7 @@ export async function appStatus(
       maxRecipientsPerCall: settings.SEND_MAX_RECIPIENTS_PER_CALL,
       lastWindow: mergedCalls(calls),
     },
+    deliveryReports: reports,
   };
 }
 

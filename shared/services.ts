@@ -8,9 +8,12 @@ import type { QueueClient } from '@azure/storage-queue';
 import type { IdempotencyStore } from './http/idempotency.js';
 import type { SendStatusStore } from './outbox/send-status.js';
 import type { PendingSends } from './merge/pending-sends.js';
+import type { DeliveryStore } from './delivery/delivery-store.js';
 import type { RateLimiter } from './limit/rate-limiter.js';
 import type { Sendmode } from './sendmode/sendmode.js';
 import type { SuppressionList } from './optouts/suppression.js';
+import type { EventPublisher } from './subscriptions/publisher.js';
+import type { SubscriptionStore } from './subscriptions/store.js';
 import type { WebhookAuthenticator } from './optouts/webhook-auth.js';
 import { getSettings, type Settings } from './settings.js';
 import type { PurgeCounts } from './storage/housekeeping.js';
@@ -25,6 +28,12 @@ export interface Services {
   statuses: SendStatusStore;
   /** Queued sends waiting to share a call. */
   pending: PendingSends;
+  /** Publishes the app's events to their subscribers (shared/subscriptions/). */
+  events: EventPublisher;
+  /** Webhook subscriptions to the events. */
+  subscriptions: SubscriptionStore;
+  /** Delivery reports against each send (shared/delivery/). */
+  deliveries: DeliveryStore;
   /** When a send queued now is expected to go (ms): the limiter's line behind the queued ones. */
   outboxExpectedAt(): Promise<number>;
   /** Deletes expired idempotency outcomes, old webhook ids and statuses (see housekeeping.ts). */
@@ -56,6 +65,10 @@ async function build(settings: Settings): Promise<Services> {
     { purgeExpired },
     { SendStatusStore },
     { PendingSends },
+    { EventPublisher },
+    { SubscriptionStore },
+    { optOutChangedData },
+    { DeliveryStore },
   ] = await Promise.all([
     import('./secrets.js'),
     import('./http/idempotency.js'),
@@ -71,6 +84,10 @@ async function build(settings: Settings): Promise<Services> {
     import('./storage/housekeeping.js'),
     import('./outbox/send-status.js'),
     import('./merge/pending-sends.js'),
+    import('./subscriptions/publisher.js'),
+    import('./subscriptions/store.js'),
+    import('./subscriptions/optout-changed.js'),
+    import('./delivery/delivery-store.js'),
   ]);
   // The API generation is chosen here: v2 (default) or v3 (Engage, 3.0), one client either way.
   const Client = settings.SENDMODE_API_VERSION === 'v3' ? SendmodeClientV3 : SendmodeClient;
@@ -91,6 +108,8 @@ async function build(settings: Settings): Promise<Services> {
     auditTable,
     statusTable,
     mergeTable,
+    deliveryTable,
+    subscriptionTable,
   ] = await Promise.all([
     apiKeyProviderFromSettings(settings),
     webhookSecretProviderFromSettings(settings),
@@ -101,6 +120,8 @@ async function build(settings: Settings): Promise<Services> {
     createTableClient(settings, settings.OPTOUT_AUDIT_TABLE_NAME),
     createTableClient(settings, settings.SEND_STATUS_TABLE_NAME),
     createTableClient(settings, settings.SEND_MERGE_TABLE_NAME),
+    createTableClient(settings, settings.DELIVERY_TABLE_NAME),
+    createTableClient(settings, settings.SUBSCRIPTION_TABLE_NAME),
   ]);
   const queues = new Map<string, Promise<QueueClient>>();
   const queueClient = (queueName: string) => {
@@ -111,6 +132,9 @@ async function build(settings: Settings): Promise<Services> {
     }
     return queue;
   };
+  const events = new EventPublisher(async (message) =>
+    enqueue(await queueClient(settings.EVENT_QUEUE_NAME), message),
+  );
   return {
     settings,
     sendmode: new Sendmode(client, keys, limiter),
@@ -119,10 +143,20 @@ async function build(settings: Settings): Promise<Services> {
       suppressionTable,
       new AuditTrail(auditTable),
       settings.DEFAULT_COUNTRY_CODE,
+      async (change) => {
+        await events.publish('optout.changed', optOutChangedData(change));
+      },
     ),
     webhooks: new WebhookAuthenticator(webhookSecret, webhookIdsTable),
     statuses: new SendStatusStore(statusTable, settings.SEND_STATUS_TTL_SECONDS * 1000),
     pending: new PendingSends(mergeTable),
+    events,
+    subscriptions: new SubscriptionStore(subscriptionTable),
+    deliveries: new DeliveryStore(
+      deliveryTable,
+      settings.SEND_STATUS_TTL_SECONDS * 1000,
+      settings.DEFAULT_COUNTRY_CODE,
+    ),
     outboxExpectedAt: async () => {
       const ahead = await approximateDepth(await queueClient(settings.SEND_QUEUE_NAME));
       return limiter.expectedStart(ahead, 'sends');
@@ -134,6 +168,7 @@ async function build(settings: Settings): Promise<Services> {
           webhookIds: webhookIdsTable,
           sendStatuses: statusTable,
           mergedCalls: mergeTable,
+          deliveries: deliveryTable,
         },
         now,
       ),

@@ -15,6 +15,14 @@ export function isLoopbackUrl(url: URL): boolean {
   return LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(url.hostname);
 }
 
+/**
+ * The app's own host name as App Service sets it (`WEBSITE_HOSTNAME`), lower case; undefined
+ * elsewhere. The platform's, not a setting of this app: not in the schema below.
+ */
+export function appHostname(): string | undefined {
+  return process.env.WEBSITE_HOSTNAME?.trim().toLowerCase() || undefined;
+}
+
 const intSetting = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
@@ -134,7 +142,7 @@ const settingsSchema = z.object({
   /** `on` once Sendmode posts delivery reports to /api/delivery-reports: unreported sends warn. */
   DELIVERY_REPORTS: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   /** A send older than this without any report counts as unreported. */
-  DELIVERY_REPORT_EXPECTED_MINUTES: intSetting(30, 1, 7 * 1_440),
+  DELIVERY_REPORT_EXPECTED_MINUTES: intSetting(30, 0, 7 * 1_440),
   /** How many of the latest sends old enough to be reported the warning looks at. */
   DELIVERY_REPORT_WATCH_SENDS: intSetting(20, 1, 1_000),
   DELIVERY_TABLE_NAME: tableName.default('deliveries'),

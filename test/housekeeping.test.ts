@@ -131,6 +131,7 @@ describe('purge-expired', () => {
       webhookIds: 1,
       sendStatuses: 0,
       mergedCalls: 0,
+      deliveries: 0,
     });
     const remaining: string[] = [];
     for await (const entity of webhookIds.listEntities()) remaining.push(entity.rowKey ?? '');

@@ -144,6 +144,7 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       .sort();
     expect(modules).toEqual(
       [
+        'alerts',
         'functionapp',
         'identity',
         'keyvault',
@@ -517,6 +518,8 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
         `${settings.IMPORT_QUEUE_NAME as string}-poison`,
         settings.OPTOUT_QUEUE_NAME,
         `${settings.OPTOUT_QUEUE_NAME as string}-poison`,
+        settings.EVENT_QUEUE_NAME,
+        `${settings.EVENT_QUEUE_NAME as string}-poison`,
       ]);
       expect(queues).toEqual([
         'sms-outbox',
@@ -525,6 +528,8 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
         'customer-imports-poison',
         'optout-sync',
         'optout-sync-poison',
+        'event-deliveries',
+        'event-deliveries-poison',
       ]);
       const tables = storage.scope.parameter('tableNames') as string[];
       expect([...tables].sort()).toEqual(
@@ -536,15 +541,19 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
           settings.OPTOUT_AUDIT_TABLE_NAME,
           settings.SEND_STATUS_TABLE_NAME,
           settings.SEND_MERGE_TABLE_NAME,
+          settings.DELIVERY_TABLE_NAME,
+          settings.SUBSCRIPTION_TABLE_NAME,
         ].sort(),
       );
       expect([...tables].sort()).toEqual([
+        'deliveries',
         'idempotency',
         'optoutaudit',
         'optouts',
         'ratelimits',
         'sendmerge',
         'sendstatus',
+        'subscriptions',
         'webhookids',
       ]);
 
@@ -612,6 +621,27 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       expect(props(insights).WorkspaceResourceId).toContain(
         'Microsoft.OperationalInsights/workspaces',
       );
+    });
+  });
+
+  describe('alerts', () => {
+    it('alert on the delivered ratio of an hour’s final delivery reports, from the app’s log lines', () => {
+      const alerts = mod('alerts');
+      const rule = only(alerts, 'Microsoft.Insights/scheduledQueryRules');
+      const properties = props(rule) as unknown as {
+        windowSize: string;
+        evaluationFrequency: string;
+        scopes: string[];
+        criteria: { allOf: { query: string }[] };
+      };
+      expect(properties.windowSize).toBe('PT1H');
+      expect(properties.evaluationFrequency).toBe('PT15M');
+      const query = JSON.stringify(properties.criteria.allOf[0]?.query);
+      // The field names the delivery-report route logs (functions/handlers/delivery-reports.ts).
+      for (const field of ['delivery-report', 'deliveryState', 'changed', 'delivered']) {
+        expect(query).toContain(field);
+      }
+      expect(JSON.stringify(properties.scopes)).toContain('applicationInsightsId');
     });
   });
 
@@ -789,6 +819,9 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
     expect(file.parameters.appServiceAuthEnabled?.value).toBe('${APP_SERVICE_AUTH_ENABLED=false}');
     // `azd env set SEND_MERGE off` sends each queued send in its own call.
     expect(file.parameters.sendMerge?.value).toBe('${SEND_MERGE=on}');
+    // `azd env set DELIVERY_REPORTS on` once Sendmode posts reports; ALERT_EMAIL for alert mail.
+    expect(file.parameters.deliveryReports?.value).toBe('${DELIVERY_REPORTS=off}');
+    expect(file.parameters.alertEmail?.value).toBe('${ALERT_EMAIL=}');
     for (const name of Object.keys(file.parameters)) {
       expect(template.parameters, name).toHaveProperty(name);
       expect(SECRET_PARAMS).not.toContain(name);

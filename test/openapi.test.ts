@@ -17,6 +17,7 @@ import {
 import { appStatus } from '../shared/app-status.js';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../shared/http/idempotency-key.js';
 import type { LimitSnapshot, RateLimiter } from '../shared/limit/rate-limiter.js';
+import type { DeliveryStore } from '../shared/delivery/delivery-store.js';
 import type { PendingSends } from '../shared/merge/pending-sends.js';
 import {
   API_TITLE,
@@ -26,6 +27,7 @@ import {
   FUNCTION_KEY_HEADER,
   swaggerSchema,
 } from '../shared/http/openapi.js';
+import { SUBSCRIPTION_LABELS } from '../shared/http/openapi-subscriptions.js';
 import { RESPOND_ASYNC } from '../shared/http/prefer.js';
 import { queueSend } from '../shared/outbox/async-send.js';
 import type { SendStatus, SendStatusStore } from '../shared/outbox/send-status.js';
@@ -38,6 +40,7 @@ import {
   MAX_RECIPIENTS,
   sendSmsSchema,
 } from '../shared/schemas/send-sms.js';
+import { EVENT_TYPE_NAMES, EVENT_TYPES } from '../shared/subscriptions/event-types.js';
 import { compileRoute, matchRoute } from '../tools/local-host/routes.js';
 import { testContext } from './helpers/app-env.js';
 
@@ -83,6 +86,19 @@ const ADDED_OPERATIONS = [
   { path: '/status', method: 'get', operationId: 'Get_Status', summary: 'Get Status' },
   { path: '/sms/', method: 'post', operationId: 'QueueSms', summary: 'Queue SMS' },
   { path: '/sms/{id}', method: 'get', operationId: 'GetSmsStatus', summary: 'Get SMS Status' },
+  // The webhook triggers (flows see them as triggers, not actions).
+  {
+    path: '/subscriptions/optout-changed',
+    method: 'post',
+    operationId: 'WhenANumberOptsOutOrIn',
+    summary: 'When a number opts out or opts back in',
+  },
+  {
+    path: '/subscriptions/sms-delivery',
+    method: 'post',
+    operationId: 'WhenAnSmsIsDeliveredOrFails',
+    summary: 'When an SMS is delivered or fails',
+  },
 ];
 
 /**
@@ -91,6 +107,16 @@ const ADDED_OPERATIONS = [
  * /sms/, which routing takes as /sms (a trailing slash is ignored).
  */
 const ALIASES: Record<string, string> = { '/sms/': '/sms' };
+
+/**
+ * Documented paths a route with a parameter serves: subscribe and every trigger are one function,
+ * POST subscriptions/{event?}, which takes a trigger's event from the route.
+ */
+const SERVED_BY: Record<string, string> = {
+  '/subscriptions': '/subscriptions/{event?}',
+  '/subscriptions/optout-changed': '/subscriptions/{event?}',
+  '/subscriptions/sms-delivery': '/subscriptions/{event?}',
+};
 
 /** Routes the app registers that are not part of the connector. */
 const NOT_IN_CONNECTOR = ['health', 'openapi.json', 'status/page'];
@@ -289,7 +315,10 @@ describe('the OpenAPI 2.0 document', () => {
       const walk = (schema: Json & { properties?: Record<string, Json>; required?: string[] }) => {
         for (const [field, property] of Object.entries(schema.properties ?? {})) {
           expect(FIELD_DOCS, `a label for ${name}.${field} in FIELD_DOCS`).toHaveProperty(field);
-          expect(property['x-ms-summary'], `${name}.${field}`).toBe(FIELD_DOCS[field]?.summary);
+          // A definition may relabel a shared name (a subscription's id is not a send's).
+          expect(property['x-ms-summary'], `${name}.${field}`).toBe(
+            SUBSCRIPTION_LABELS[name]?.[field] ?? FIELD_DOCS[field]?.summary,
+          );
           if (request) {
             expect(property['x-ms-visibility'], `${name}.${field}`).toBe(
               schema.required?.includes(field) ? 'important' : 'advanced',
@@ -530,6 +559,10 @@ describe('Get Status’s merged calls', () => {
             { at: Date.now(), sends: 1, recipients: 1 },
           ]),
       } as unknown as PendingSends,
+      deliveries: {
+        watch: () => Promise.resolve({ watched: 0, reported: 0, delivered: 0 }),
+        unmatchedCount: () => Promise.resolve(0),
+      } as unknown as DeliveryStore,
     });
     expect(answered.merging).toEqual({
       enabled: true,
@@ -622,7 +655,7 @@ describe('the routes the app registers', () => {
   it('documents every route with exactly its methods (but health and the document itself)', () => {
     const documented = new Map<string, string[]>();
     for (const { path: written, method } of operations(doc)) {
-      const path = ALIASES[written] ?? written;
+      const path = ALIASES[written] ?? SERVED_BY[written] ?? written;
       const methods = documented.get(path) ?? [];
       // An alias documents a second operation on a method its route has already.
       if (written in ALIASES) {
@@ -631,7 +664,7 @@ describe('the routes the app registers', () => {
         );
         continue;
       }
-      documented.set(path, [...methods, method.toUpperCase()]);
+      documented.set(path, [...new Set([...methods, method.toUpperCase()])]);
     }
     const routes = new Map<string, string[]>();
     for (const { route, methods, authLevel } of registered) {
@@ -658,6 +691,22 @@ describe('the routes the app registers', () => {
           `/api${alias}`.split('/').filter((s) => s !== ''),
         ),
       ).toEqual({});
+    }
+  });
+
+  it('routes subscribe and each trigger to subscriptions-create, the event from the route, and DELETE to subscriptions-delete', () => {
+    const create = registered.find((r) => r.name === 'subscriptions-create');
+    const remove = registered.find((r) => r.name === 'subscriptions-delete');
+    expect(create).toMatchObject({ route: 'subscriptions/{event?}', methods: ['POST'] });
+    expect(remove).toMatchObject({ route: 'subscriptions/{id}', methods: ['DELETE'] });
+    expect(new Set(Object.values(SERVED_BY))).toEqual(new Set([`/${create!.route}`]));
+    const route = compileRoute(`api/${create!.route}`);
+    const segments = (path: string) => `/api${path}`.split('/').filter((s) => s !== '');
+    expect(matchRoute(route, segments('/subscriptions'))).toEqual({});
+    for (const type of EVENT_TYPE_NAMES) {
+      const path = `/subscriptions/${EVENT_TYPES[type].trigger.path}`;
+      expect(SERVED_BY, path).toHaveProperty([path]);
+      expect(matchRoute(route, segments(path))).toEqual({ event: EVENT_TYPES[type].trigger.path });
     }
   });
 
@@ -721,6 +770,97 @@ describe('the routes the app registers', () => {
     expect(odd.response.status).toBe(200);
     expect(odd.body).not.toHaveProperty('host');
     expect(odd.body.schemes).toEqual(['https']);
+  });
+});
+
+describe('webhook subscriptions: the connector’s triggers', () => {
+  const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
+  type Path = Record<string, Operation & Json>;
+
+  it('has one webhook trigger per event type: x-ms-trigger, the callback URL as x-ms-notification-url, the event as its outputs', () => {
+    expect(EVENT_TYPE_NAMES).toEqual(['optout.changed', 'sms.delivery']);
+    const trigger = doc.definitions.TriggerSubscription!;
+    expect(trigger.required).toEqual(['callbackUrl']);
+    expect(Object.keys(trigger.properties)).toEqual(['callbackUrl']);
+    expect(trigger.properties.callbackUrl).toMatchObject({
+      type: 'string',
+      'x-ms-notification-url': true,
+      'x-ms-visibility': 'internal',
+    });
+    for (const type of EVENT_TYPE_NAMES) {
+      const { path, operationId, definition } = EVENT_TYPES[type].trigger;
+      const item = doc.paths[`/subscriptions/${path}`] as unknown as Path;
+      const post = item.post!;
+      expect(post, type).toMatchObject({ operationId, 'x-ms-trigger': 'single' });
+      expect(post).not.toHaveProperty('x-ms-visibility');
+      expect(post.parameters).toEqual([
+        expect.objectContaining({ in: 'body', required: true, schema: ref('TriggerSubscription') }),
+      ]);
+      // The platform shows the trigger's outputs from its response schema: the event's body.
+      expect(post.responses['201']?.schema).toEqual(ref(definition));
+      expect(post.responses['201']?.headers).toHaveProperty('Location');
+      expect(item['x-ms-notification-content']).toMatchObject({ schema: ref(definition) });
+      const event = doc.definitions[definition]!;
+      expect(event.required).toEqual(['type', 'timestamp', 'data']);
+      expect(event.properties.type?.enum).toEqual([type]);
+      const data = event.properties.data as Doc['definitions'][string];
+      expect(Object.keys(data.properties).sort()).toEqual(
+        Object.keys(EVENT_TYPES[type].data.shape).sort(),
+      );
+    }
+    const optOut = doc.definitions.OptOutChangedEvent!.properties
+      .data as Doc['definitions'][string];
+    expect(optOut.properties.action?.enum).toEqual(['opt-out', 'opt-in', 'removal']);
+    expect(optOut.properties.source?.enum).toEqual(['webhook', 'api', 'manual', 'sendmode']);
+  });
+
+  it('subscribes and unsubscribes with internal operations: POST /subscriptions and DELETE its Location', () => {
+    const create = doc.paths['/subscriptions']?.post;
+    expect(create).toMatchObject({
+      operationId: 'CreateSubscription',
+      'x-ms-visibility': 'internal',
+    });
+    expect(create?.responses['201']).toMatchObject({
+      schema: ref('Subscription'),
+      headers: { Location: expect.any(Object) },
+    });
+    expect(create?.responses['422']?.schema).toEqual(ref('Problem'));
+    const request = doc.definitions.SubscriptionRequest!;
+    expect(request.required).toEqual(['callbackUrl']);
+    expect(request.properties.events).toMatchObject({
+      type: 'array',
+      items: { type: 'string', enum: EVENT_TYPE_NAMES },
+    });
+    expect(doc.definitions.Subscription?.required).toEqual([
+      'id',
+      'callbackUrl',
+      'events',
+      'secret',
+    ]);
+    const remove = doc.paths['/subscriptions/{id}']?.delete;
+    expect(remove).toMatchObject({
+      operationId: 'DeleteSubscription',
+      'x-ms-visibility': 'internal',
+    });
+    expect(Object.keys(remove?.responses ?? {}).sort()).toEqual(['204', '401', '404', '503']);
+  });
+
+  it('names the new operations in PascalCase, with descriptions that end in a full stop', () => {
+    const paths = Object.keys(doc.paths).filter((path) => path.startsWith('/subscriptions'));
+    expect(paths.sort()).toEqual(
+      [
+        '/subscriptions',
+        '/subscriptions/{id}',
+        ...EVENT_TYPE_NAMES.map((t) => `/subscriptions/${EVENT_TYPES[t].trigger.path}`),
+      ].sort(),
+    );
+    for (const path of paths) {
+      for (const { operation } of operations({ ...doc, paths: { [path]: doc.paths[path]! } })) {
+        expect(operation.operationId).toMatch(/^(?:[A-Z][a-z]*|SMS|Sms)+$/);
+        expect(operation.summary.length).toBeGreaterThan(0);
+        expect(operation.description, operation.operationId).toMatch(/\.$/);
+      }
+    }
   });
 });
 

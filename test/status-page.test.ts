@@ -272,3 +272,61 @@ describe('GET /api/status/page', () => {
     );
   });
 });
+
+describe('the status page’s delivery reports', () => {
+  it('shows how many sends were delivered, the unmatched reports, and the warning when there is one', async () => {
+    const { response } = await get();
+    const html = String(response.body);
+    const body = /<body>([\s\S]*?)<script>/.exec(html)?.[1] ?? '';
+    const script = /<script>([\s\S]*?)<\/script>/.exec(html)?.[1] ?? '';
+    const section = /<section id="delivery">([\s\S]*?)<\/section>/.exec(body)?.[1] ?? '';
+    expect(section).toContain('<h2>Delivery reports');
+    expect(section).toMatch(/id="delivery-warning" role="alert" hidden/);
+    const warning = {
+      kind: 'unreported',
+      message:
+        'None of the last 20 sends has any delivery report. Usually the sender id is not registered.',
+    };
+    const warned = await render(script, {
+      deliveryReports: {
+        expected: true,
+        watched: 20,
+        reported: 0,
+        delivered: 0,
+        unmatched: 3,
+        warning,
+      },
+    });
+    expect(warned['delivery-state']).toEqual({ text: 'expected', className: 'on' });
+    expect(warned['delivery-headline']?.text).toBe('0 of 20 sends delivered');
+    expect(warned['delivery-summary']?.text).toBe(
+      '0 sends with any report, of the latest 20 old enough to have one.',
+    );
+    expect(warned['delivery-unmatched']?.text).toBe('3 reports matched no send.');
+    expect(warned['delivery-warning']?.text).toBe(warning.message);
+    const fine = await render(script, {
+      deliveryReports: {
+        expected: true,
+        watched: 20,
+        reported: 20,
+        delivered: 19,
+        unmatched: 1,
+        warning: null,
+      },
+    });
+    expect(fine['delivery-headline']?.text).toBe('19 of 20 sends delivered');
+    expect(fine['delivery-warning']?.text).toBe('');
+    const off = await render(script, {
+      deliveryReports: {
+        expected: false,
+        watched: 0,
+        reported: 0,
+        delivered: 0,
+        unmatched: 0,
+        warning: null,
+      },
+    });
+    expect(off['delivery-state']).toEqual({ text: 'not expected', className: 'muted' });
+    expect(off['delivery-summary']?.text).toMatch(/DELIVERY_REPORTS is off/);
+  });
+});

@@ -108,6 +108,8 @@ describe('GET /api/status', () => {
       [outbox, 0, { name: `${outbox}-poison`, approximateMessages: 0 }],
       [imports, 0, { name: `${imports}-poison`, approximateMessages: 0 }],
       [expect.stringMatching(/^status-optouts-/), 0, expect.anything()],
+      // The events on their way to subscribers (shared/subscriptions/).
+      ['event-deliveries', 0, { name: 'event-deliveries-poison', approximateMessages: 0 }],
     ]);
     expect(body.outbox).toEqual({
       queue: outbox,

@@ -1,14 +1,22 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
+import { deliveryReportsStatus } from '../../shared/delivery/delivery-watch.js';
 import { handleHttp, jsonResponse } from '../../shared/http/http.js';
+import type { Logger } from '../../shared/logger.js';
 import { API_GENERATION_NAMES } from '../../shared/sendmode/api-version.js';
 import { getSettings, type Settings } from '../../shared/settings.js';
 
-/** Liveness and configuration, without calling Sendmode and without revealing any secret. */
+/**
+ * Liveness and configuration, without calling Sendmode and without revealing any secret. With
+ * DELIVERY_REPORTS=on, also whether sends are reported delivered: `status: "warn"` and a warning
+ * when they are not (still 200: the app runs; the account or its sender id needs attention).
+ */
 export async function health(_request: HttpRequest, context: InvocationContext) {
   return handleHttp(context, 'health', async () => {
     const settings = getSettings();
+    const delivery = settings.DELIVERY_REPORTS === 'on' ? await deliveryCheck(context) : undefined;
     return jsonResponse(200, {
-      status: 'ok',
+      status: delivery?.warning ? 'warn' : 'ok',
+      ...(delivery ? { deliveryReports: delivery } : {}),
       apiKeySource: settings.KEY_VAULT_URI
         ? 'key-vault'
         : settings.SENDMODE_API_KEY
@@ -45,4 +53,19 @@ function webhookSigning(settings: Settings) {
         ? 'setting'
         : 'none';
   return { signatureRequired, secretSource };
+}
+
+/** The delivery figures, or why they could not be read (storage is not health's to fail on). */
+async function deliveryCheck(log: Logger) {
+  try {
+    const { getServices } = await import('../../shared/services.js');
+    const services = await getServices();
+    const status = await deliveryReportsStatus(services.deliveries, services.settings);
+    return { ...status, warnings: status.warning ? [status.warning.message] : [] };
+  } catch (error) {
+    log.warn(
+      `health: delivery figures unreadable (${error instanceof Error ? error.name : 'error'})`,
+    );
+    return { expected: true, unreadable: true, warning: null, warnings: [] };
+  }
 }

@@ -22,9 +22,11 @@ export async function sendQueuedSms(message: unknown, context: InvocationContext
       const queued = parseOutboxMessage(payload);
       log.recipientCount = queued.sms.recipients.length;
       log.recipients = queued.sms.recipients.slice(0, 10).map(maskPhoneNumber);
-      const { sendmode, suppression, statuses, pending, settings } = await getServices();
+      const { sendmode, suppression, statuses, pending, deliveries, settings } =
+        await getServices();
       log.result = await sendFromOutbox(queued, slot, {
         statuses,
+        deliveries,
         sendmode,
         suppression,
         rules: sendRulesFrom(settings),

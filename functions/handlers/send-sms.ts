@@ -2,7 +2,9 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { handleHttp, jsonResponse, readJsonBody } from '../../shared/http/http.js';
 import { fingerprintOf, isReplay, readIdempotencyKey } from '../../shared/http/idempotency-key.js';
 import { prefers, RESPOND_ASYNC } from '../../shared/http/prefer.js';
-import { queueSend } from '../../shared/outbox/async-send.js';
+import { newSendId, queueSend } from '../../shared/outbox/async-send.js';
+import { planCall } from '../../shared/delivery/delivery-store.js';
+import { callCarriesReference } from '../../shared/delivery/report-format.js';
 import { maskPhoneNumber } from '../../shared/phone.js';
 import { parseSendSms, type SendSmsInput } from '../../shared/schemas/send-sms.js';
 import { getServices, type Services } from '../../shared/services.js';
@@ -39,22 +41,49 @@ export async function sendSms(request: HttpRequest, context: InvocationContext) 
   });
 }
 
+/**
+ * Sends now. The send gets an id and a status, as a queued one does, so `GET /api/sms/{id}`
+ * shows it and its delivery reports; its call carries the reference they will name.
+ */
 async function sendNow(
   sms: SendSmsInput,
-  { sendmode, suppression, settings }: Services,
+  { sendmode, suppression, settings, statuses, deliveries }: Services,
   context: InvocationContext,
   log: Record<string, unknown>,
 ): Promise<HttpResponseInit> {
+  const startedAt = Date.now();
+  const id = newSendId();
+  const carried = callCarriesReference(settings.SENDMODE_API_VERSION, sms.recipients.length);
+  const plan = planCall(sms, [{ id, recipients: sms.recipients }], id, carried, startedAt);
   const result = await sendSmsRespectingOptOuts(sms, {
     sendmode,
     suppression,
     log: context,
     maxWaitMs: settings.RATE_LIMIT_MAX_WAIT_SECONDS * 1000,
     rules: sendRulesFrom(settings),
+    delivery: { store: deliveries, plan },
   });
   log.upstreamStatusCode = result.statusCode;
   log.skippedCount = result.skippedRecipients?.length ?? 0;
-  return jsonResponse(200, result);
+  const finishedAt = Date.now();
+  const answer = { ...result, id, sentAt: new Date(finishedAt).toISOString() };
+  const body = JSON.stringify(answer);
+  await Promise.all([
+    statuses.create(
+      {
+        id,
+        state: 'sent',
+        queuedAt: startedAt,
+        expectedAt: startedAt,
+        finishedAt,
+        answer: { status: 200, body },
+        reference: plan.reference,
+      },
+      finishedAt,
+    ),
+    deliveries.accepted(plan, finishedAt),
+  ]);
+  return jsonResponse(200, answer);
 }
 
 async function queueValidated(

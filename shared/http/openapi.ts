@@ -18,6 +18,11 @@ import {
   ADMIN_SECURITY,
   adminPaths,
 } from './openapi-admin.js';
+import {
+  SUBSCRIPTION_FIELD_DOCS,
+  subscriptionDefinitions,
+  subscriptionPaths,
+} from './openapi-subscriptions.js';
 import type { Problem } from './problem.js';
 import { customerSchema, MAX_CUSTOMER_BATCH } from '../schemas/customer.js';
 import { optOutSchema } from '../schemas/opt-out.js';
@@ -28,6 +33,7 @@ import type { SendState } from '../outbox/send-status.js';
 import type { RecentOptOut } from '../optouts/recent-optouts.js';
 import type { CreditsResult } from '../sendmode/client.js';
 import type { SendSmsAnswer } from '../sendmode/sms-sender.js';
+import type { DeliveryStatus, DeliveryView } from '../delivery/delivery-view.js';
 
 /** package.json's version (not imported: JSON modules and ESM do not mix well); a test keeps it in sync. */
 export const API_VERSION = '0.1.0';
@@ -318,7 +324,46 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
     description: 'Sends that rode along in another send’s call: sends minus calls.',
   },
   recentOptOuts: { summary: 'Recent opt-outs', description: 'Numbers masked.' },
+  deliveryReports: {
+    summary: 'Delivery reports',
+    description:
+      'Whether the latest sends old enough to be reported were reported and delivered (DELIVERY_REPORTS, DELIVERY_REPORT_EXPECTED_MINUTES, DELIVERY_REPORT_WATCH_SENDS).',
+  },
+  delivery: {
+    summary: 'Delivery',
+    description:
+      'Sendmode’s delivery reports for this send’s recipients, once it was sent (see the README’s Delivery reports).',
+  },
+  summary: { summary: 'Summary', description: 'How many recipients are at each stage.' },
+  failed: {
+    summary: 'Failed',
+    description: 'Recipients reported expired, undelivered, rejected or opted out.',
+  },
+  pending: { summary: 'Pending', description: 'Recipients with no final report yet.' },
+  unreported: {
+    summary: 'Unreported',
+    description: 'Recipients with no report past DELIVERY_REPORT_EXPECTED_MINUTES.',
+  },
+  sendmodeStatus: { summary: 'Sendmode status', description: 'Sendmode’s word, e.g. DELIVRD.' },
+  statusText: { summary: 'Status text', description: 'What the status means.' },
+  kind: {
+    summary: 'Kind',
+    description: 'unreported (no report at all) or undelivered (reports, none delivered).',
+  },
+  expected: { summary: 'Expected', description: 'DELIVERY_REPORTS is on.' },
+  watched: { summary: 'Sends watched', description: 'The latest sends old enough to be reported.' },
+  reported: { summary: 'Reported', description: 'Of those, sends with any delivery report.' },
+  delivered: { summary: 'Delivered', description: 'Of those, sends with a recipient delivered.' },
+  unmatched: {
+    summary: 'Unmatched reports',
+    description: 'Reports that matched no send, kept apart (counted up to 1,000).',
+  },
+  warning: {
+    summary: 'Warning',
+    description: 'Set when sends go unreported or undelivered: what it usually means.',
+  },
   ...ADMIN_FIELD_DOCS,
+  ...SUBSCRIPTION_FIELD_DOCS,
 };
 
 /* ------------------------------ response shapes ------------------------------ */
@@ -350,6 +395,8 @@ const sendSmsResultSchema = z.object({
     characters: z.number().int(),
     replaced: z.number().int(),
   }),
+  id: z.string().describe('The send’s id: GET /sms/{id} shows it, and its delivery reports.'),
+  sentAt: z.string(),
 }) satisfies z.ZodType<SendSmsAnswer>;
 
 const creditsResultSchema = z.object({
@@ -399,12 +446,22 @@ const appStatusSchema = z.object({
       callsSaved: z.number().int(),
     }),
   }),
+  deliveryReports: z.object({
+    expected: z.boolean(),
+    watched: z.number().int(),
+    reported: z.number().int(),
+    delivered: z.number().int(),
+    unmatched: z.number().int(),
+    warning: z
+      .object({ kind: z.enum(['unreported', 'undelivered']), message: z.string() })
+      .nullable(),
+  }),
   recentOptOuts: z
     .array(
       z.object({
         number: z.string(),
         at: z.string(),
-        source: z.enum(['webhook', 'api', 'manual']),
+        source: z.enum(['webhook', 'api', 'manual', 'sendmode']),
       }),
     )
     .optional(),
@@ -434,9 +491,38 @@ const smsWaitingSchema = z.object({
   lastError: z.string().optional(),
 });
 
+// Every state a recipient's delivery can show: complete by type.
+const deliveryStatus: { [K in DeliveryStatus]: K } = {
+  pending: 'pending',
+  dispatched: 'dispatched',
+  delivered: 'delivered',
+  expired: 'expired',
+  undelivered: 'undelivered',
+  rejected: 'rejected',
+  'opted-out': 'opted-out',
+  unknown: 'unknown',
+  unreported: 'unreported',
+};
+const deliverySchema = z.object({
+  summary: z.object({
+    delivered: z.number().int(),
+    failed: z.number().int(),
+    pending: z.number().int(),
+    unreported: z.number().int(),
+  }),
+  recipients: z.array(
+    z.object({
+      recipient: z.string(),
+      status: z.enum(deliveryStatus),
+      sendmodeStatus: z.string().optional(),
+      statusText: z.string(),
+      at: z.string().optional(),
+    }),
+  ),
+}) satisfies z.ZodType<DeliveryView>;
+
 const smsSentSchema = sendSmsResultSchema.extend({
-  id: z.string(),
-  sentAt: z.string(),
+  delivery: deliverySchema.optional(),
   // A merged call (shared/merge/merged-send.ts): its status keeps its own recipients.
   mergedCall: z
     .object({
@@ -670,6 +756,41 @@ function errors(...statuses: ErrorStatus[]): Record<string, Schema> {
   return Object.fromEntries(
     statuses.map((status) => [String(status), { ...ERRORS[status], schema: problemRef }]),
   );
+}
+
+/* ------------------------------ delivery reports ------------------------------ */
+
+const deliveryReportParameters = [
+  ['EventID', 'Event ID', 'Sendmode’s unique id of the message.', false],
+  ['Phonenumber', 'Phone number', 'The recipient: international digits (353870000000).', true],
+  ['DataType', 'Data type', 'SMS (any other type is refused).', false],
+  [
+    'Status',
+    'Status',
+    'DELIVRD, DISPATCHED, EXPIRED, UNDELIV, REJECTD or OPTED OUT - BLOCKED.',
+    true,
+  ],
+  ['CustomerID', 'Customer ID', 'The customerid the send carried.', false],
+].map(([name, summary, description, required]) => ({
+  name,
+  in: 'query',
+  required,
+  type: 'string',
+  maxLength: 256,
+  description,
+  'x-ms-summary': summary,
+}));
+
+function deliveryReportResponses(
+  problems: (...statuses: ErrorStatus[]) => Record<string, Schema>,
+): Record<string, Schema> {
+  return {
+    200: {
+      description: 'Stored (against its send, or apart when it matched none): the text True.',
+      schema: { type: 'string' },
+    },
+    ...problems(400, 401, 413, 415, 503),
+  };
 }
 
 /* ------------------------------ queued sends ------------------------------ */
@@ -1033,6 +1154,32 @@ function document(): Schema {
           },
         },
       },
+      // Sendmode's delivery reports (shared/delivery/): Sendmode calls it, not a flow.
+      '/delivery-reports': {
+        get: {
+          operationId: 'ReceiveDeliveryReport',
+          summary: 'Receive a delivery report',
+          description:
+            'Sendmode’s account setting “Post Delivery Reports to URL” calls this with the function key as ?code=. Answers the text True once the report is stored.',
+          'x-ms-visibility': 'internal',
+          produces: ['text/plain', 'application/problem+json'],
+          parameters: deliveryReportParameters,
+          responses: deliveryReportResponses(errors),
+        },
+        post: {
+          operationId: 'ReceiveDeliveryReportPosted',
+          summary: 'Receive a posted delivery report',
+          description:
+            'The same report as a form or JSON body (field names in any case). Answers the text True once it is stored.',
+          'x-ms-visibility': 'internal',
+          consumes: ['application/x-www-form-urlencoded', 'application/json'],
+          produces: ['text/plain', 'application/problem+json'],
+          parameters: deliveryReportParameters.map((p) => ({ ...p, in: 'formData' })),
+          responses: deliveryReportResponses(errors),
+        },
+      },
+      // Webhook subscriptions: the connector's triggers (openapi-subscriptions.ts).
+      ...subscriptionPaths(errors),
     },
     definitions: {
       SendSmsRequest: definition(sendSmsSchema, 'input', 'An SMS to send.'),
@@ -1054,6 +1201,7 @@ function document(): Schema {
         'output',
         'The shared limit, the queues and the merged calls now.',
       ),
+      ...subscriptionDefinitions(definition),
       Problem: definition(problemSchema, 'output', 'An RFC 9457 problem.'),
     },
   };

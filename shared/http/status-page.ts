@@ -58,6 +58,7 @@ ul.optouts { list-style:none; margin:0; padding:0; }
 ul.optouts li { display:flex; gap:10px; padding:5px 0; border-bottom:1px solid var(--line); }
 ul.optouts time { margin-left:auto; color:var(--muted); }
 .muted { color:var(--muted); }
+.warning { margin:0 0 8px; padding:8px 10px; border-radius:6px; background:#fef3f2; color:var(--bad); }
 #problem { grid-column:1/-1; border-color:#fda29b; background:#fef3f2; color:var(--bad); }
 `;
 
@@ -208,6 +209,28 @@ const SCRIPT = String.raw`
         : 'a send of a busy text waits up to ' + duration(waitMs) + ' for company.'));
   }
 
+  function showDelivery(reports) {
+    var warning = $('delivery-warning');
+    if (!reports || typeof reports !== 'object') {
+      text('delivery-state', '');
+      text('delivery-headline', 'not reported by this version of /api/status');
+      ['delivery-summary', 'delivery-unmatched'].forEach(function (id) { text(id, ''); });
+      warning.hidden = true;
+      return;
+    }
+    text('delivery-state', reports.expected ? 'expected' : 'not expected');
+    $('delivery-state').className = reports.expected ? 'on' : 'muted';
+    var watched = num(reports.watched);
+    text('delivery-headline', watched === 0 ? 'No send old enough to be reported yet'
+      : count(num(reports.delivered)) + ' of ' + plural(watched, 'send', 'sends') + ' delivered');
+    text('delivery-summary', watched === 0 ? (reports.expected ? '' : 'DELIVERY_REPORTS is off: set it on once Sendmode posts reports to /api/delivery-reports.')
+      : plural(num(reports.reported), 'send', 'sends') + ' with any report, of the latest ' + count(watched) + ' old enough to have one.');
+    text('delivery-unmatched', plural(num(reports.unmatched), 'report', 'reports') + ' matched no send.');
+    var message = reports.warning && reports.warning.message;
+    warning.hidden = !message;
+    text('delivery-warning', message || '');
+  }
+
   function showQueues(queues) {
     var body = $('queues');
     body.replaceChildren();
@@ -272,6 +295,7 @@ const SCRIPT = String.raw`
         showLimit(status.limit || {});
         showOutbox(status.outbox, status.limit || {}, status.queues);
         showMerging(status.merging, status.limit || {});
+        showDelivery(status.deliveryReports);
         showQueues(status.queues);
         showOptOuts(status.recentOptOuts);
         text('updated', 'updated ' + new Date(status.at || Date.now()).toLocaleTimeString());
@@ -329,6 +353,15 @@ const BODY = String.raw`
     <ul class="facts">
       <li id="merging-summary"></li>
       <li class="muted" id="merging-settings"></li>
+    </ul>
+  </section>
+  <section id="delivery">
+    <h2>Delivery reports <span class="muted" id="delivery-state"></span></h2>
+    <p class="headline" id="delivery-headline">…</p>
+    <p class="warning" id="delivery-warning" role="alert" hidden></p>
+    <ul class="facts">
+      <li id="delivery-summary"></li>
+      <li class="muted" id="delivery-unmatched"></li>
     </ul>
   </section>
   <section>

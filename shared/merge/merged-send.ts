@@ -32,6 +32,8 @@ import { everyoneOptedOut as everyoneOptedOutError } from '../sendmode/sms-sende
 import type { OutboxDeps, OutboxOutcome } from '../outbox/outbox-sender.js';
 import type { OutboxMessage } from '../outbox/outbox-message.js';
 import { answerOf, type StoredStatus } from '../outbox/send-status.js';
+import { type CallPlan, planCall } from '../delivery/delivery-store.js';
+import { callCarriesReference } from '../delivery/report-format.js';
 import { mergeKeyOf } from './merge-key.js';
 import type { Lease, PendingEntry, PendingSends } from './pending-sends.js';
 
@@ -140,6 +142,8 @@ async function sendMerged(turn: MergeTurn, deps: MergeDeps): Promise<OutboxOutco
 class Collector {
   private members: Member[] = [];
   private calls = 0;
+  /** Where the call's delivery reports are kept; set with the company, once the slot is granted. */
+  private plan: CallPlan | undefined;
   private stored: StoredStatus;
   private readonly message: OutboxMessage;
   private readonly prepared: SendSmsRequest;
@@ -213,15 +217,32 @@ class Collector {
     this.stored = claimed;
     const chosen = this.choose(listed);
     const everyone = [...this.prepared.recipients, ...chosen.flatMap((e) => e.recipients)];
+    const plan = this.planFor(chosen);
     const [taken, suppressed] = await Promise.all([
       // A lone send has nothing to take: the opt-out read is its only step here.
       chosen.length > 0
         ? this.deps.pending.take(this.partition, chosen, this.message.id, this.now())
         : [],
       this.deps.suppression.suppressed(everyone),
+      // Rows for sends another collector takes meanwhile are never reported: harmless.
+      plan && this.deps.deliveries?.expect(plan, this.now()),
     ]);
     this.members = this.membersOf(taken);
     return this.withoutOptedOut(this.members, suppressed);
+  }
+
+  /** The call's reference and the sends it may carry (its own first), when reports are kept. */
+  private planFor(chosen: PendingEntry[]): CallPlan | undefined {
+    if (!this.deps.deliveries) return undefined;
+    const own = { id: this.message.id, recipients: this.prepared.recipients };
+    const company = chosen.filter((e) => e.id !== this.message.id);
+    const sends = [own, ...company.map((e) => ({ id: e.id, recipients: e.recipients }))];
+    const recipients = sends.reduce((sum, e) => sum + e.recipients.length, 0);
+    const carried = callCarriesReference(this.deps.rules.version, recipients);
+    // A merged call's own reference: its collector's id and the moment, unique per call.
+    const callId = `${this.message.id}@${this.now()}`;
+    this.plan = planCall(this.prepared, sends, callId, carried, this.now());
+    return this.plan;
   }
 
   /** The waiting sends this call can carry, its own entry first, each number once. */
@@ -267,7 +288,8 @@ class Collector {
     if (recipients.length === 0) {
       throw new UnprocessableError('Every recipient has opted out; nothing was sent.');
     }
-    return { ...this.prepared, recipients };
+    const reference = this.plan ? { customerid: this.plan.reference } : {};
+    return { ...this.prepared, ...reference, recipients };
   }
 
   /** Each member's status: its own recipients with Sendmode's answer for the call. */
@@ -299,8 +321,10 @@ class Collector {
         m.id,
         { status: 200, body: JSON.stringify(body) },
         finishedAt,
+        this.plan?.reference,
       );
     });
+    if (this.plan) await this.deps.deliveries?.accepted(this.plan, finishedAt);
     await this.deps.pending.recordCall({
       at: finishedAt,
       sends: members.length,

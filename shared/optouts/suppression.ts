@@ -119,11 +119,26 @@ export interface SuppressionEntry {
   lastChange?: TrailEntry;
 }
 
+/** A change the list applied, as `onApplied` is told of it. */
+export interface AppliedChange {
+  /** Canonical: the list's key. */
+  number: string;
+  action: ChangeAction;
+  source: ChangeSource;
+  /** When it happened, as ordered (ISO 8601). */
+  at: string;
+}
+
 export class SuppressionList {
   constructor(
     private readonly table: TableClient,
     private readonly trail: AuditTrail,
     private readonly defaultCountryCode?: string,
+    /**
+     * Told of every change applied (the `optout.changed` event); a throw reaches `apply`'s
+     * caller, who retries: applying the same change again is harmless.
+     */
+    private readonly onApplied?: (change: AppliedChange) => Promise<void>,
   ) {}
 
   /** The key under which `number` (normalised) is kept. */
@@ -141,7 +156,7 @@ export class SuppressionList {
   ): Promise<ChangeResult> {
     const rowKey = this.key(change.number);
     const entry = trailEntry(change);
-    return this.guard(async () => {
+    const result = await this.guard(async (): Promise<ChangeResult> => {
       for (let attempt = 1; ; attempt++) {
         const existing = await this.read(rowKey);
         const current = existing ? currentState(existing) : undefined;
@@ -194,6 +209,16 @@ export class SuppressionList {
         };
       }
     });
+    // Outside the storage guard: the hook's own failure (the event queue) is passed on as it is.
+    if (result.applied && this.onApplied) {
+      await this.onApplied({
+        number: rowKey,
+        action: change.action,
+        source: change.source,
+        at: entry.at,
+      });
+    }
+    return result;
   }
 
   /**

@@ -28,7 +28,8 @@ export function statusUrlOf(origin: string, id: string, token: string): string {
   return `${origin}/api/sms/${encodeURIComponent(id)}/status?token=${token}`;
 }
 
-const randomId = () => randomBytes(16).toString('base64url');
+/** A new send's id: 22 URL-safe characters. */
+export const newSendId = () => randomBytes(16).toString('base64url');
 
 export async function queueSend(
   sms: SendSmsInput,
@@ -36,7 +37,7 @@ export async function queueSend(
   deps: AsyncSendDeps,
 ): Promise<HttpResponseInit> {
   const now = (deps.now ?? Date.now)();
-  const id = randomId();
+  const id = newSendId();
   const token = randomBytes(32).toString('base64url');
   const expectedAt = Math.max(now, await deps.expectedAt());
   const stored = await deps.statuses.create(

@@ -25,6 +25,8 @@ import { sendSmsRespectingOptOuts } from '../sendmode/sms-sender.js';
 import type { SuppressionList } from '../optouts/suppression.js';
 import type { Settings } from '../settings.js';
 import { type MergeDeps, startMerge } from '../merge/merged-send.js';
+import { type DeliveryStore, planCall } from '../delivery/delivery-store.js';
+import { callCarriesReference } from '../delivery/report-format.js';
 import type { OutboxMessage } from './outbox-message.js';
 import {
   answerOf,
@@ -46,6 +48,8 @@ export interface OutboxDeps {
   log: Logger;
   /** How long a `sending` claim may last before it is taken to be abandoned (ms). */
   claimStaleMs: number;
+  /** Where each call's delivery reports are kept (shared/delivery/); unset, none are matched. */
+  deliveries?: DeliveryStore;
   /** With SEND_MERGE on: where sends wait to share a call, and how (shared/merge/). */
   merge?: Pick<MergeDeps, 'pending' | 'windowMs' | 'maxRecipients' | 'account'>;
   now?: () => number;
@@ -92,6 +96,9 @@ export async function sendFromOutbox(
     throw new NotYetError(seconds, 'Held until its scheduledate.');
   }
   if (merge) return merge.send(stored, slot);
+  const carried = callCarriesReference(deps.rules.version, sms.recipients.length);
+  const sends = [{ id: message.id, recipients: sms.recipients }];
+  const plan = planCall(sms, sends, message.id, carried, now);
   try {
     const answer = await sendSmsRespectingOptOuts(sms, {
       sendmode: deps.sendmode,
@@ -100,6 +107,7 @@ export async function sendFromOutbox(
       maxWaitMs: slot.maxWaitMs,
       rules: deps.rules,
       slot: { ...slot, lane: 'sends' },
+      ...(deps.deliveries ? { delivery: { store: deps.deliveries, plan } } : {}),
       onSlot: async () => {
         const claimedAt = (deps.now ?? Date.now)();
         const claim = { ...stored.status, state: 'sending' as const, claimedAt };
@@ -110,12 +118,17 @@ export async function sendFromOutbox(
     });
     const finishedAt = (deps.now ?? Date.now)();
     const body = { ...answer, id: message.id, sentAt: new Date(finishedAt).toISOString() };
-    await recordFinal(
-      stored,
-      { status: 200, body: JSON.stringify(body) },
-      finishedAt,
-      deps.statuses,
-    );
+    const reference = deps.deliveries ? plan.reference : undefined;
+    await Promise.all([
+      recordFinal(
+        stored,
+        { status: 200, body: JSON.stringify(body) },
+        finishedAt,
+        deps.statuses,
+        reference,
+      ),
+      deps.deliveries?.accepted(plan, finishedAt),
+    ]);
     return 'sent';
   } catch (error) {
     if (!(error instanceof UnprocessableError)) throw error;
@@ -149,11 +162,18 @@ async function recordFinal(
   answer: { status: number; body: string },
   finishedAt: number,
   statuses: SendStatusStore,
+  reference?: string,
 ): Promise<void> {
   const state = answer.status < 400 ? 'sent' : 'failed';
   const { lastError: _lastError, ...rest } = stored.status;
   // Conditioned like every change: a stale claim taken over meanwhile keeps the newer story.
-  await statuses.update(stored, { ...rest, state, answer, finishedAt });
+  await statuses.update(stored, {
+    ...rest,
+    state,
+    answer,
+    finishedAt,
+    ...(reference !== undefined ? { reference } : {}),
+  });
 }
 
 /**

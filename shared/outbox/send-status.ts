@@ -33,6 +33,8 @@ export interface SendStatus {
   tokenHash?: string;
   /** Why the last attempt failed, while it is retried (no numbers, no text). */
   lastError?: string;
+  /** The `customerid` its call carried: where its delivery reports are kept (shared/delivery/). */
+  reference?: string;
   expiresAt: number;
 }
 
@@ -50,6 +52,7 @@ interface StatusEntity {
   bodyChunks?: number;
   tokenHash?: string;
   lastError?: string;
+  reference?: string;
   expiresAt: number;
   [chunk: `body${number}`]: string;
 }
@@ -108,6 +111,7 @@ function fromEntity(entity: StatusEntity): SendStatus {
     ...optional('finishedAt', entity.finishedAt),
     ...optional('tokenHash', entity.tokenHash),
     ...optional('lastError', entity.lastError),
+    ...optional('reference', entity.reference),
   };
   if (entity.answerStatus !== undefined) {
     let body = '';
@@ -193,6 +197,7 @@ export class SendStatusStore {
     id: string,
     answer: { status: number; body: string },
     finishedAt: number,
+    reference?: string,
   ): Promise<void> {
     const state: SendState = answer.status < 400 ? 'sent' : 'failed';
     const { answerStatus, bodyChunks, ...chunks } = toEntity({
@@ -211,6 +216,7 @@ export class SendStatusStore {
       answerStatus,
       bodyChunks,
       lastError: '',
+      ...(reference !== undefined ? { reference } : {}),
       ...Object.fromEntries(Object.entries(chunks).filter(([key]) => /^body\d+$/.test(key))),
     };
     try {

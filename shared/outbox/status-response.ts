@@ -5,6 +5,7 @@
  */
 import type { HttpResponseInit } from '@azure/functions';
 import { jsonResponse } from '../http/http.js';
+import type { DeliveryView } from '../delivery/delivery-view.js';
 import type { SendStatus } from './send-status.js';
 
 /** A poller never waits longer than this between looks, however far off the send is. */
@@ -20,18 +21,25 @@ export function retryAfterFor(expectedAt: number, now: number): number {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** The answer for `status`; `location` is repeated on a 202 so a poller keeps following it. */
+/**
+ * The answer for `status`; `location` is repeated on a 202 so a poller keeps following it. A sent
+ * one's answer gains `delivery` (its recipients' delivery reports) when given.
+ */
 export function statusResponse(
   status: SendStatus,
   now: number,
   location?: string,
+  delivery?: DeliveryView,
 ): HttpResponseInit {
   if (status.answer) {
     const type = status.answer.status < 400 ? 'application/json' : 'application/problem+json';
+    const body = delivery
+      ? JSON.stringify({ ...(JSON.parse(status.answer.body) as object), delivery })
+      : status.answer.body;
     return {
       status: status.answer.status,
       headers: { 'content-type': type, 'cache-control': 'no-store' },
-      body: status.answer.body,
+      body,
     };
   }
   const retryAfter =

@@ -15,6 +15,9 @@ export function importRetryPolicy(settings: Settings): RetryPolicy {
 /** Queued sends: as imports (sends are never retried forever: a failed one is reported). */
 export const sendRetryPolicy = importRetryPolicy;
 
+/** Event deliveries: as imports; a subscriber down for longer is parked, to be replayed. */
+export const eventRetryPolicy = importRetryPolicy;
+
 /** Opt-outs: retried until Sendmode takes them; only a permanent rejection is parked. */
 export function optOutRetryPolicy(settings: Settings): RetryPolicy {
   return {

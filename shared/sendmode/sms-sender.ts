@@ -19,6 +19,7 @@ import type { Sendmode } from './sendmode.js';
 import type { SendSmsRequest, SendSmsResult } from './client.js';
 import { describeSms, type SmsReport } from './sms-text.js';
 import type { SuppressionList } from '../optouts/suppression.js';
+import type { CallPlan, DeliveryStore } from '../delivery/delivery-store.js';
 
 export interface SkippedRecipient {
   recipient: string;
@@ -42,13 +43,17 @@ export interface SmsSenderDeps {
   slot?: SlotRequest;
   /** Runs once the slot is granted and some recipient remains, right before the call. */
   onSlot?(): Promise<void>;
+  /** Where this call's delivery reports will be looked for: written before the call. */
+  delivery?: { store: DeliveryStore; plan: CallPlan };
 }
 
 export async function sendSmsRespectingOptOuts(
   request: SendSmsRequest,
   deps: SmsSenderDeps,
 ): Promise<SendSmsAnswer> {
-  const sms = prepareSend(request, deps.rules);
+  const prepared = prepareSend(request, deps.rules);
+  // The call carries its reference, so its delivery reports can be matched to it.
+  const sms = deps.delivery ? { ...prepared, customerid: deps.delivery.plan.reference } : prepared;
   const suppressed = new Set<string>();
   /** The request without the recipients suppressed now; throws when none remain. */
   const withoutOptedOut = async (send: SendSmsRequest): Promise<SendSmsRequest> => {
@@ -62,7 +67,10 @@ export async function sendSmsRespectingOptOuts(
     maxWaitMs: deps.maxWaitMs,
     ...(deps.slot ?? { workClass: 'interactive' }),
     beforeCall: async (send) => {
-      const remaining = await withoutOptedOut(send);
+      const [remaining] = await Promise.all([
+        withoutOptedOut(send),
+        deps.delivery?.store.expect(deps.delivery.plan, Date.now()),
+      ]);
       await deps.onSlot?.();
       return remaining;
     },

@@ -84,6 +84,8 @@ export interface ExpiringTables {
   webhookIds: TableClient;
   sendStatuses: TableClient;
   mergedCalls: TableClient;
+  /** Delivery reports' rows (shared/delivery/): each carries `expiresAt`. */
+  deliveries: TableClient;
 }
 
 export type PurgeCounts = Record<keyof ExpiringTables, number>;
@@ -95,5 +97,6 @@ export async function purgeExpired(tables: ExpiringTables, now: number): Promise
     webhookIds: await purge(tables.webhookIds, oldWebhookIdFilter(now)),
     sendStatuses: await purge(tables.sendStatuses, expiredStatusFilter(now)),
     mergedCalls: await purge(tables.mergedCalls, oldMergedCallFilter(now)),
+    deliveries: await purge(tables.deliveries, expiredStatusFilter(now)),
   };
 }

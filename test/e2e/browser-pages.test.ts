@@ -8,6 +8,8 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { QueueClient } from '@azure/storage-queue';
@@ -56,6 +58,9 @@ beforeAll(async () => {
       RATE_LIMIT_MAX_CALLS: '100',
       RATE_LIMIT_WINDOW_SECONDS: '60',
       RATE_LIMIT_MAX_WAIT_SECONDS: '0',
+      // Sends count as unreported at once, and two make the warning (the status page's test).
+      DELIVERY_REPORT_EXPECTED_MINUTES: '0',
+      DELIVERY_REPORT_WATCH_SENDS: '2',
     },
   });
   await start.waitFor(/^Ready\./, 90_000);
@@ -207,6 +212,83 @@ describe('the simulator inbox in Chromium', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
+
+  it("shows each recipient's delivery report as it arrives", async () => {
+    // A page of our own answering True (npm start points the simulator at the app's).
+    const queries: URLSearchParams[] = [];
+    const receiver = createServer((req, res) => {
+      queries.push(new URL(req.url ?? '/', 'http://receiver.invalid').searchParams);
+      res.end('True');
+    });
+    await new Promise<void>((done) => receiver.listen(0, '127.0.0.1', done));
+    const reportsUrl = `${simulatorOrigin}/__admin/delivery-reports`;
+    const configure = (settings: unknown) =>
+      fetch(reportsUrl, { method: 'PUT', body: JSON.stringify(settings) });
+    const started = (await (await fetch(reportsUrl)).json()) as { url: string };
+    // npm start points the simulator at the app, and says so.
+    expect(started.url).toBe(`${hostUrl.replace('localhost', '127.0.0.1')}/api/delivery-reports`);
+    expect(start.output()).toContain(
+      `Reports:    the simulator's delivery reports to ${started.url} (DELIVERY_REPORTS=on;`,
+    );
+    try {
+      const put = await configure({
+        url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/reports`,
+        delayMs: 500,
+        finalDelayMs: 1500,
+        statusByNumber: { '353870000012': 'UNDELIV' },
+      });
+      expect(put.status).toBe(200);
+      const { page, foreign, errors } = await openPage(inboxUrl);
+      await expect.poll(() => page.locator('#live').textContent()).toBe('live');
+      await page.evaluate(() => Object.assign(globalThis, { notReloaded: true }));
+      const sent = await sendSms({
+        messagetext: 'Delivery check',
+        recipients: ['+353870000011', '+353870000012'],
+        customerid: 'order-2001',
+      });
+      expect(sent.status).toBe(200);
+      const report = (number: string) =>
+        page.locator(`#thread .delivery[data-recipient="${number}"]`);
+      await page.locator('.thread-item[data-number="+353870000011"]').click();
+      await expect
+        .poll(() => report('+353870000011').textContent(), { timeout: 10_000 })
+        .toBe('Delivery: DISPATCHED');
+      await expect
+        .poll(() => report('+353870000011').textContent(), { timeout: 10_000 })
+        .toBe('Delivery: DELIVRD');
+      expect(await report('+353870000011').getAttribute('class')).toBe('delivery ok');
+      await page.locator('.thread-item[data-number="+353870000012"]').click();
+      await expect
+        .poll(() => report('+353870000012').textContent(), { timeout: 10_000 })
+        .toBe('Delivery: UNDELIV');
+      expect(await report('+353870000012').getAttribute('class')).toBe('delivery failed');
+      await page.screenshot({ path: join(TEST_RESULTS, 'inbox-delivery.png'), fullPage: true });
+      const seen = queries.map((q) => [q.get('Phonenumber'), q.get('Status'), q.get('CustomerID')]);
+      expect(seen.sort()).toEqual([
+        ['353870000011', 'DELIVRD', 'order-2001'],
+        ['353870000011', 'DISPATCHED', 'order-2001'],
+        ['353870000012', 'DISPATCHED', 'order-2001'],
+        ['353870000012', 'UNDELIV', 'order-2001'],
+      ]);
+
+      // Without a URL, the inbox says so.
+      await configure({ url: null });
+      expect(
+        (await sendSms({ messagetext: 'Unreported', recipients: ['+353870000013'] })).status,
+      ).toBe(200);
+      await page.locator('.thread-item[data-number="+353870000013"]').click();
+      await expect
+        .poll(() => report('+353870000013').textContent(), { timeout: 10_000 })
+        .toBe('Delivery: no report configured');
+      expect(await page.evaluate(() => 'notReloaded' in globalThis)).toBe(true);
+      expect(foreign).toEqual([]);
+      expect(errors).toEqual([]);
+      await page.close();
+    } finally {
+      await configure(started);
+      await new Promise((done) => receiver.close(done));
+    }
+  }, 60_000);
 });
 
 describe('the status page in Chromium', () => {
@@ -302,6 +384,43 @@ describe('the status page in Chromium', () => {
     expect(foreign).toEqual([]);
     expect(errors).toEqual([]);
     await page.close();
+  }, 60_000);
+});
+
+describe('the status page’s delivery warning in Chromium', () => {
+  it('warns when sends go out and no delivery report comes back', async () => {
+    const admin = `${simulatorOrigin}/__admin/delivery-reports`;
+    const saved = (await (await fetch(admin)).json()) as Record<string, unknown>;
+    const put = (config: Record<string, unknown>) =>
+      fetch(admin, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(config),
+      });
+    expect((await put({ url: saved.url, none: true })).status).toBe(200);
+    try {
+      for (const n of [1, 2]) {
+        const sent = await sendSms({ messagetext: 'Unreported', recipients: [`+35387000070${n}`] });
+        expect(sent.status).toBe(200);
+      }
+      const { page, errors } = await openPage(statusUrl);
+      const warning = page.locator('#delivery-warning');
+      await expect.poll(() => warning.isVisible(), { timeout: 30_000 }).toBe(true);
+      expect(await warning.textContent()).toMatch(
+        /^None of the last 2 sends has any delivery report\. Usually the sender id is not registered/,
+      );
+      expect(await page.locator('#delivery-state').textContent()).toBe('expected');
+      expect(await page.locator('#delivery-headline').textContent()).toBe('0 of 2 sends delivered');
+      expect(await page.locator('#delivery').textContent()).not.toContain('87000070');
+      await page.screenshot({
+        path: join(TEST_RESULTS, 'status-page-delivery.png'),
+        fullPage: true,
+      });
+      expect(errors).toEqual([]);
+      await page.close();
+    } finally {
+      await put(saved);
+    }
   }, 60_000);
 });
 

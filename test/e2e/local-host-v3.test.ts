@@ -89,10 +89,12 @@ it('a send to one number reaches /3.0/send; to several, one /3.0/send/bulk', asy
     ['/3.0/send', true, true],
     ['/3.0/send/bulk', true, true],
   ]);
+  // A single send carries the app's reference (customer_id), so its delivery reports match it.
   expect(sends[0]?.payload).toEqual({
     sender_id: 'AcmeE2E',
     message: 'Hello',
     mobile_number: '+353870000001',
+    customer_id: expect.stringMatching(/^sm[0-9a-f]{24}$/),
   });
   expect(sends[1]?.payload).toEqual({
     sender_id: 'Acme',

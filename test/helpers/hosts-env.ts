@@ -24,6 +24,8 @@ export interface HostsEnv {
   addHost(extra?: Record<string, string>): Promise<HostProcess>;
   /** Injects a fault into the simulator (its POST /__admin/faults). */
   fault(spec: Record<string, unknown>): Promise<void>;
+  /** Sets how the simulator sends delivery reports (its PUT /__admin/delivery-reports). */
+  deliveryReports(config: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -51,6 +53,9 @@ export async function startHostsEnv(
     SEND_QUEUE_NAME: `outbox-${run}`,
     SEND_STATUS_TABLE_NAME: `status${run}`,
     SUPPRESSION_TABLE_NAME: `optouts${run}`,
+    DELIVERY_TABLE_NAME: `deliveries${run}`,
+    SUBSCRIPTION_TABLE_NAME: `subscriptions${run}`,
+    EVENT_QUEUE_NAME: `events-${run}`,
     RATE_LIMIT_MAX_WAIT_SECONDS: '0',
     ...settings,
   };
@@ -79,6 +84,14 @@ export async function startHostsEnv(
         body: JSON.stringify(spec),
       });
       if (!res.ok) throw new Error(`The simulator refused the fault: ${await res.text()}`);
+    },
+    async deliveryReports(config) {
+      const res = await fetch(`${simulator.origin}/__admin/delivery-reports`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(config),
+      });
+      if (!res.ok) throw new Error(`The simulator refused the settings: ${await res.text()}`);
     },
     async stop() {
       await Promise.all(hosts.map((h) => h.stop()));
