@@ -5,6 +5,8 @@
  */
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
+import { metrics } from '@opentelemetry/api';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deliveryReports } from '../functions/delivery-reports.js';
 import { health } from '../functions/health.js';
@@ -13,6 +15,7 @@ import { smsStatus } from '../functions/sms-status.js';
 import { planCall } from '../shared/delivery/delivery-store.js';
 import { resetDeliveryWatch } from '../shared/delivery/delivery-watch.js';
 import { getServices } from '../shared/services.js';
+import { resetMetrics } from '../shared/telemetry/metrics.js';
 import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
 import { drainOutbox } from './helpers/outbox.js';
 import { takeMessages } from './helpers/queues.js';
@@ -326,6 +329,43 @@ describe('the sms.delivery event', () => {
       type: 'sms.delivery',
       data: { id: answer.id, recipient: '+353870000201', status: 'delivered', customerid: 'crm-9' },
     });
+  });
+});
+
+/** Reads the app's metrics when asked, as an exporter's reader would. */
+class TestReader extends MetricReader {
+  protected onForceFlush = () => Promise.resolve();
+  protected onShutdown = () => Promise.resolve();
+}
+
+describe('the sms.delivery metric', () => {
+  it('counts each recipient a report moves, by the status reached (duplicates and late reports not)', async () => {
+    const reader = new TestReader();
+    metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+    resetMetrics();
+    try {
+      await send({
+        messagetext: 'Hi',
+        recipients: ['+353870000211', '+353870000212'],
+        customerid: 'm-1',
+      });
+      await report(dlr('353870000211', 'DISPATCHED', 'm-1'));
+      await report(dlr('353870000211', 'DELIVRD', 'm-1'));
+      await report(dlr('353870000211', 'DELIVRD', 'm-1'));
+      await report(dlr('353870000211', 'DISPATCHED', 'm-1'));
+      await report(dlr('353870000212', 'UNDELIV', 'm-1'));
+      const { resourceMetrics } = await reader.collect();
+      const metric = resourceMetrics.scopeMetrics
+        .flatMap((s) => s.metrics)
+        .find((m) => m.descriptor.name === 'sms.delivery');
+      const counts = Object.fromEntries(
+        (metric?.dataPoints ?? []).map((p) => [String(p.attributes.status), p.value]),
+      );
+      expect(counts).toEqual({ dispatched: 1, delivered: 1, undelivered: 1 });
+    } finally {
+      metrics.disable();
+      resetMetrics();
+    }
   });
 });
 

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { SuppressionList } from '../optouts/suppression.js';
 import type { EventData } from '../subscriptions/event-types.js';
+import { countDelivery } from '../telemetry/metrics.js';
 import type { DeliveryStore, RecordOutcome } from './delivery-store.js';
 import { type DeliveryReport, isFinal } from './report-format.js';
 
@@ -42,6 +43,7 @@ export async function takeReport(
     deps.deliveries.record(report, now),
     report.state === 'opted-out' ? suppressBlocked(report.number, now, deps.suppression) : false,
   ]);
+  if (outcome.matched && outcome.changed) countDelivery(outcome.state);
   // A duplicate of the final report publishes again: a publish that failed (the report was
   // answered 503 and sent again) is not lost. The event's id is stable, so subscribers see one.
   if (outcome.matched && isFinal(report.state) && outcome.state === report.state) {
