@@ -452,10 +452,7 @@ describe('sent, but nothing is ever delivered', () => {
         at,
       ),
     );
-    for (const plan of plans) {
-      await deliveries.expect(plan, at);
-      await deliveries.accepted(plan, at);
-    }
+    for (const plan of plans) await deliveries.expect(plan, at);
     return plans;
   }
 
@@ -494,6 +491,30 @@ describe('sent, but nothing is ever delivered', () => {
       reported: 2,
       delivered: 1,
       warning: null,
+    });
+  });
+
+  it('counts only calls Sendmode took: a rejected send is not a send to watch', async () => {
+    await env.configure({ DELIVERY_REPORTS: 'on', DELIVERY_REPORT_EXPECTED_MINUTES: '0' });
+    env.simulator.injectFault({ kind: 'sendmode-error', operation: 'send', times: 2 });
+    for (const n of [1, 2]) {
+      const response = await sendSms(
+        new HttpRequest({
+          method: 'POST',
+          url: `${ORIGIN}/api/sms`,
+          headers: { 'content-type': 'application/json' },
+          body: { string: JSON.stringify({ messagetext: 'Hi', recipients: [`+35387000031${n}`] }) },
+        }),
+        testContext('send-sms'),
+      );
+      expect(response.status).toBe(502);
+    }
+    await send({ messagetext: 'Hi', recipients: ['+353870000319'] });
+    const { deliveries } = await getServices();
+    expect(await deliveries.watch(20, Date.now() + 1)).toEqual({
+      watched: 1,
+      reported: 0,
+      delivered: 0,
     });
   });
 

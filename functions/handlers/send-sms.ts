@@ -68,21 +68,18 @@ async function sendNow(
   const finishedAt = Date.now();
   const answer = { ...result, id, sentAt: new Date(finishedAt).toISOString() };
   const body = JSON.stringify(answer);
-  await Promise.all([
-    statuses.create(
-      {
-        id,
-        state: 'sent',
-        queuedAt: startedAt,
-        expectedAt: startedAt,
-        finishedAt,
-        answer: { status: 200, body },
-        reference: plan.reference,
-      },
+  await statuses.create(
+    {
+      id,
+      state: 'sent',
+      queuedAt: startedAt,
+      expectedAt: startedAt,
       finishedAt,
-    ),
-    deliveries.accepted(plan, finishedAt),
-  ]);
+      answer: { status: 200, body },
+      reference: plan.reference,
+    },
+    finishedAt,
+  );
   return jsonResponse(200, answer);
 }
 

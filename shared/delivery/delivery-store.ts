@@ -10,8 +10,9 @@
  * `n-<digits>` → the reference, so its reports are matched by the number alone.
  *
  * A report moves a row only forward (report-format.ts `rankOf`), conditioned on its ETag. Each
- * accepted call keeps a row in partition `sent` (newest first) that reports mark `reported` and
- * `delivered`: the "nothing is ever delivered" warning reads the latest of those. A report that
+ * call keeps a row in partition `sent` (newest first; written with the rest, taken back when the
+ * call fails) that reports mark `reported` and `delivered`: the "nothing is ever delivered"
+ * warning reads the latest of those. A report that
  * matches nothing is kept in partition `unmatched` with its reason (the number masked). Every row
  * expires with the send statuses (`expiresAt`, the daily purge).
  */
@@ -50,7 +51,7 @@ export type RecordOutcome =
   | { matched: true; changed: boolean; sendId: string; recipient: string; state: DeliveryState }
   | { matched: false; reason: string };
 
-/** Figures for the warning: the latest accepted calls old enough to have been reported. */
+/** Figures for the warning: the latest calls old enough to have been reported. */
 export interface WatchFigures {
   watched: number;
   reported: number;
@@ -82,6 +83,8 @@ interface CallEntity {
 const SENT_PARTITION = 'sent';
 const UNMATCHED_PARTITION = 'unmatched';
 const PER_TRANSACTION = 100;
+/** Up to this many rows are written one by one, in parallel, rather than in a batch. */
+const SINGLE_WRITES = 4;
 const WRITE_ATTEMPTS = 4;
 /** Counting stops here: the status page shows "1000+". */
 export const UNMATCHED_COUNT_CAP = 1_000;
@@ -126,7 +129,10 @@ export class DeliveryStore {
     return canonicalNumber(normalisePhoneNumber(recipient) ?? recipient, this.defaultCountryCode);
   }
 
-  /** Writes the rows reports of `plan` will find; before the call, so no report can beat them. */
+  /**
+   * Writes the rows reports of `plan` will find, and the call's row; before the call, so no
+   * report can beat them.
+   */
   async expect(plan: CallPlan, now: number): Promise<void> {
     const partitionKey = referencePartition(plan.reference);
     const rows: RecipientEntity[] = plan.sends.flatMap((send) =>
@@ -144,12 +150,32 @@ export class DeliveryStore {
     );
     await this.guard(async () => {
       const writes: Promise<unknown>[] = [];
-      for (let i = 0; i < rows.length; i += PER_TRANSACTION) {
-        const actions = rows
-          .slice(i, i + PER_TRANSACTION)
-          .map((row): TransactionAction => ['upsert', row, 'Replace']);
-        writes.push(this.table.submitTransaction(actions));
+      if (rows.length <= SINGLE_WRITES) {
+        // A few rows: one plain write each, at once (a batch costs more than that).
+        for (const row of rows) writes.push(this.table.upsertEntity(row, 'Replace'));
+      } else {
+        for (let i = 0; i < rows.length; i += PER_TRANSACTION) {
+          const actions = rows
+            .slice(i, i + PER_TRANSACTION)
+            .map((row): TransactionAction => ['upsert', row, 'Replace']);
+          writes.push(this.table.submitTransaction(actions));
+        }
       }
+      // The call's own row, for the warning (taken back by callFailed). Merge: a report that
+      // came first has marked it already.
+      const recipients = rows.length;
+      writes.push(
+        this.table.upsertEntity(
+          {
+            partitionKey: SENT_PARTITION,
+            rowKey: plan.callKey,
+            at: now,
+            recipients,
+            expiresAt: now + this.ttlMs,
+          },
+          'Merge',
+        ),
+      );
       if (!plan.carried) {
         for (const row of rows) {
           const index = {
@@ -165,22 +191,16 @@ export class DeliveryStore {
     });
   }
 
-  /** Notes that Sendmode accepted the call (the warning counts these). */
-  async accepted(plan: CallPlan, at: number): Promise<void> {
-    const recipients = plan.sends.reduce((sum, s) => sum + s.recipients.length, 0);
-    // Merge: a report that came first has marked it already.
-    await this.guard(() =>
-      this.table.upsertEntity(
-        {
-          partitionKey: SENT_PARTITION,
-          rowKey: plan.callKey,
-          at,
-          recipients,
-          expiresAt: at + this.ttlMs,
-        },
-        'Merge',
-      ),
-    );
+  /**
+   * Takes back a call that failed: its `sent` row goes, so the warning does not count it (the
+   * recipients' rows stay, unreported, with no status pointing at them).
+   */
+  async callFailed(plan: CallPlan): Promise<void> {
+    try {
+      await this.table.deleteEntity(SENT_PARTITION, plan.callKey);
+    } catch (error) {
+      if (!hasStatus(error, 404)) throw unavailable(error);
+    }
   }
 
   /** Stores a report against its send, or apart when it matches none. */
@@ -243,7 +263,7 @@ export class DeliveryStore {
     });
   }
 
-  /** The latest `count` accepted calls made before `before` (ms): how many were reported, delivered. */
+  /** The latest `count` calls made before `before` (ms): how many were reported, delivered. */
   async watch(count: number, before: number): Promise<WatchFigures> {
     const filter = `PartitionKey eq '${SENT_PARTITION}' and RowKey ge '${invertedTime(before)}'`;
     return this.guard(async () => {
@@ -253,7 +273,7 @@ export class DeliveryStore {
         .byPage({ maxPageSize: Math.min(count, 1_000) });
       for await (const page of pages) {
         for (const call of page) {
-          // A row a report made before its call was noted accepted (the call then failed) is no send.
+          // A row only a report made (its call's row taken back, the call timed out) is no send.
           if (typeof call.at !== 'number') continue;
           figures.watched++;
           if (call.reported) figures.reported++;

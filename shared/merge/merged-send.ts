@@ -324,7 +324,6 @@ class Collector {
         this.plan?.reference,
       );
     });
-    if (this.plan) await this.deps.deliveries?.accepted(this.plan, finishedAt);
     await this.deps.pending.recordCall({
       at: finishedAt,
       sends: members.length,
@@ -344,6 +343,10 @@ class Collector {
         lastCallAt: this.lease.lastCallAt,
       });
       throw error;
+    }
+    // No call went (nobody left to text), or it failed as it was: not a send to watch.
+    if (this.plan && !(isolatable(error) && this.members.length > 1)) {
+      await this.deps.deliveries?.callFailed(this.plan).catch(() => undefined);
     }
     if (error instanceof UnprocessableError && this.members.length > 0) {
       await this.finishFailed(this.members, error);

@@ -119,16 +119,13 @@ export async function sendFromOutbox(
     const finishedAt = (deps.now ?? Date.now)();
     const body = { ...answer, id: message.id, sentAt: new Date(finishedAt).toISOString() };
     const reference = deps.deliveries ? plan.reference : undefined;
-    await Promise.all([
-      recordFinal(
-        stored,
-        { status: 200, body: JSON.stringify(body) },
-        finishedAt,
-        deps.statuses,
-        reference,
-      ),
-      deps.deliveries?.accepted(plan, finishedAt),
-    ]);
+    await recordFinal(
+      stored,
+      { status: 200, body: JSON.stringify(body) },
+      finishedAt,
+      deps.statuses,
+      reference,
+    );
     return 'sent';
   } catch (error) {
     if (!(error instanceof UnprocessableError)) throw error;

@@ -54,6 +54,10 @@ export async function sendSmsRespectingOptOuts(
   const prepared = prepareSend(request, deps.rules);
   // The call carries its reference, so its delivery reports can be matched to it.
   const sms = deps.delivery ? { ...prepared, customerid: deps.delivery.plan.reference } : prepared;
+  // Written while the key is read and the slot awaited; the call waits for it (a report must
+  // find its row). A send that never gets its call leaves rows no status points at: harmless.
+  const expecting = deps.delivery?.store.expect(deps.delivery.plan, Date.now());
+  expecting?.catch(() => undefined); // awaited before the call; a send refused earlier never reads it
   const suppressed = new Set<string>();
   /** The request without the recipients suppressed now; throws when none remain. */
   const withoutOptedOut = async (send: SendSmsRequest): Promise<SendSmsRequest> => {
@@ -62,18 +66,19 @@ export async function sendSmsRespectingOptOuts(
     if (recipients.length === 0) throw everyoneOptedOut(sms.recipients);
     return recipients.length === send.recipients.length ? send : { ...send, recipients };
   };
-  const result = await deps.sendmode.send(await withoutOptedOut(sms), {
+  const send = deps.sendmode.send(await withoutOptedOut(sms), {
     log: deps.log,
     maxWaitMs: deps.maxWaitMs,
     ...(deps.slot ?? { workClass: 'interactive' }),
     beforeCall: async (send) => {
-      const [remaining] = await Promise.all([
-        withoutOptedOut(send),
-        deps.delivery?.store.expect(deps.delivery.plan, Date.now()),
-      ]);
+      const [remaining] = await Promise.all([withoutOptedOut(send), expecting]);
       await deps.onSlot?.();
       return remaining;
     },
+  });
+  const result = await send.catch(async (error: unknown) => {
+    if (deps.delivery) await takeBack(deps.delivery, expecting);
+    throw error;
   });
   const report = describeSms(request.messagetext, deps.rules.smartEncoding === true);
   if (suppressed.size === 0) return { ...result, sms: report };
@@ -95,4 +100,13 @@ function everyoneOptedOut(recipients: string[]): UnprocessableError {
       message: `${maskPhoneNumber(number)} has opted out`,
     })),
   );
+}
+
+/** A call that failed is not a send the delivery warning should count. */
+async function takeBack(
+  delivery: { store: DeliveryStore; plan: CallPlan },
+  expecting: Promise<void> | undefined,
+): Promise<void> {
+  await expecting?.catch(() => undefined);
+  await delivery.store.callFailed(delivery.plan).catch(() => undefined);
 }
