@@ -142,8 +142,10 @@ async function sendMerged(turn: MergeTurn, deps: MergeDeps): Promise<OutboxOutco
 class Collector {
   private members: Member[] = [];
   private calls = 0;
-  /** Where the call's delivery reports are kept; set with the company, once the slot is granted. */
+  /** Where the call's delivery reports are kept (its own send first, the company once taken). */
   private plan: CallPlan | undefined;
+  /** The own send's rows being written. */
+  private expecting: Promise<void> | undefined;
   private stored: StoredStatus;
   private readonly message: OutboxMessage;
   private readonly prepared: SendSmsRequest;
@@ -166,6 +168,7 @@ class Collector {
   }
 
   async run(): Promise<OutboxOutcome> {
+    this.expectOwn();
     const busy = this.now() - this.lease.lastCallAt < this.deps.windowMs;
     // A collector that waited for its slot has gathered company already.
     if (busy && this.slot.reservation === undefined) await this.gather();
@@ -217,31 +220,46 @@ class Collector {
     this.stored = claimed;
     const chosen = this.choose(listed);
     const everyone = [...this.prepared.recipients, ...chosen.flatMap((e) => e.recipients)];
-    const plan = this.planFor(chosen);
+    const company = chosen.filter((e) => e.id !== this.message.id);
     const [taken, suppressed] = await Promise.all([
       // A lone send has nothing to take: the opt-out read is its only step here.
       chosen.length > 0
         ? this.deps.pending.take(this.partition, chosen, this.message.id, this.now())
         : [],
       this.deps.suppression.suppressed(everyone),
+      this.expecting,
       // Rows for sends another collector takes meanwhile are never reported: harmless.
-      plan && this.deps.deliveries?.expect(plan, this.now()),
+      company.length > 0 && this.plan
+        ? this.deps.deliveries?.expect(this.withCompany(this.plan, company), this.now())
+        : undefined,
     ]);
     this.members = this.membersOf(taken);
     return this.withoutOptedOut(this.members, suppressed);
   }
 
-  /** The call's reference and the sends it may carry (its own first), when reports are kept. */
-  private planFor(chosen: PendingEntry[]): CallPlan | undefined {
-    if (!this.deps.deliveries) return undefined;
-    const own = { id: this.message.id, recipients: this.prepared.recipients };
-    const company = chosen.filter((e) => e.id !== this.message.id);
-    const sends = [own, ...company.map((e) => ({ id: e.id, recipients: e.recipients }))];
-    const recipients = sends.reduce((sum, e) => sum + e.recipients.length, 0);
-    const carried = callCarriesReference(this.deps.rules.version, recipients);
-    // A merged call's own reference: its collector's id and the moment, unique per call.
+  /**
+   * The call's plan with its own send, its rows written at once (while the slot is awaited): a
+   * lone send waits for nothing more. Unique per call: the collector's id and the moment.
+   */
+  private expectOwn(): void {
+    if (!this.deps.deliveries) return;
+    const own = [{ id: this.message.id, recipients: this.prepared.recipients }];
+    const carried = callCarriesReference(this.deps.rules.version, own[0]!.recipients.length);
     const callId = `${this.message.id}@${this.now()}`;
-    this.plan = planCall(this.prepared, sends, callId, carried, this.now());
+    this.plan = planCall(this.prepared, own, callId, carried, this.now());
+    this.expecting = this.deps.deliveries.expect(this.plan, this.now());
+    this.expecting.catch(() => undefined); // awaited before the call
+  }
+
+  /** The plan with the company taken along (the reference and the call's row stay the same). */
+  private withCompany(plan: CallPlan, company: PendingEntry[]): CallPlan {
+    const sends = [...plan.sends, ...company.map((e) => ({ id: e.id, recipients: e.recipients }))];
+    const recipients = sends.reduce((sum, e) => sum + e.recipients.length, 0);
+    this.plan = {
+      ...plan,
+      sends,
+      carried: callCarriesReference(this.deps.rules.version, recipients),
+    };
     return this.plan;
   }
 
@@ -333,6 +351,11 @@ class Collector {
   }
 
   private async failed(error: unknown): Promise<OutboxOutcome> {
+    // No call went (deferred, nobody left to text), or it failed as it was: not a send to watch.
+    if (this.plan && !(isolatable(error) && this.members.length > 1)) {
+      await this.expecting?.catch(() => undefined);
+      await this.deps.deliveries?.callFailed(this.plan).catch(() => undefined);
+    }
     if (error instanceof RateLimitedError && this.members.length === 0) {
       // Keep the lease while this collector waits for its slot: company gathers meanwhile.
       const at = this.now() + error.retryAfterMs;
@@ -343,10 +366,6 @@ class Collector {
         lastCallAt: this.lease.lastCallAt,
       });
       throw error;
-    }
-    // No call went (nobody left to text), or it failed as it was: not a send to watch.
-    if (this.plan && !(isolatable(error) && this.members.length > 1)) {
-      await this.deps.deliveries?.callFailed(this.plan).catch(() => undefined);
     }
     if (error instanceof UnprocessableError && this.members.length > 0) {
       await this.finishFailed(this.members, error);
