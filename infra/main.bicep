@@ -208,6 +208,11 @@ param smartEncoding string = 'on'
 @description('App Service authentication (Easy Auth) is enabled on the function app, so x-ms-client-principal-name can be trusted (APP_SERVICE_AUTH_ENABLED). This template does not configure it: set true only once it is. Easy Auth that requires sign-in must exclude the anonymous routes, the queued sends\' status URLs (/api/sms/*) among them: see docs/deploy.md.')
 param appServiceAuthEnabled bool = false
 
+// ---- The connector for Logic Apps (connector.bicep) ---------------------------------------------
+
+@description('Create an API connection to the custom connector, holding the function app\'s default host key, so a Logic App in the resource group can use the connector at once (DEPLOY_LOGIC_APPS_CONNECTION). false creates the custom connector only. The key is read at deployment and never output.')
+param deployLogicAppsConnection bool = true
+
 // ---- Capacity ----------------------------------------------------------------------------------
 
 @allowed([
@@ -246,6 +251,8 @@ var names = {
   plan: 'plan-${resourceToken}'
   functionApp: 'func-api-${resourceToken}'
   deploymentContainer: 'app-package-${resourceToken}'
+  customApi: 'capi-sendmode-${resourceToken}'
+  apiConnection: 'con-sendmode-${resourceToken}'
 }
 
 // The queues and tables the app uses (defaults of the settings of the same names).
@@ -485,6 +492,26 @@ module functionApp 'modules/functionapp.bicep' = {
   }
 }
 
+// The app's own definition (connector/apiDefinition.swagger.json) as a custom connector for Logic
+// Apps, pointed at the app, and a connection holding its default host key (docs/deploy.md). After
+// the app and its roles: with identity-based storage, the host keeps its keys in blobs through them.
+module connector 'modules/connector.bicep' = {
+  name: 'connector'
+  scope: rg
+  params: {
+    customApiName: names.customApi
+    connectionName: names.apiConnection
+    location: location
+    tags: tags
+    functionAppName: names.functionApp
+    deployConnection: deployLogicAppsConnection
+  }
+  dependsOn: [
+    functionApp
+    appRoles
+  ]
+}
+
 // ---- Outputs (names and addresses only: no keys, secrets or connection strings) ----------------
 
 output AZURE_LOCATION string = location
@@ -502,3 +529,9 @@ output AZURE_FUNCTION_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 // webhooks must be signed, and the vault secret's name (a name, never its value).
 output WEBHOOK_SIGNATURE_REQUIRED bool = requireSignature
 output WEBHOOK_SIGNING_SECRET_NAME string = webhookSigningSecretName
+// The custom connector and its connection (empty when deployLogicAppsConnection is false): names
+// and ids, never the key the connection holds.
+output AZURE_LOGIC_APPS_CUSTOM_API_NAME string = connector.outputs.customApiName
+output AZURE_LOGIC_APPS_CUSTOM_API_ID string = connector.outputs.customApiId
+output AZURE_LOGIC_APPS_CONNECTION_NAME string = connector.outputs.connectionName
+output AZURE_LOGIC_APPS_CONNECTION_ID string = connector.outputs.connectionId

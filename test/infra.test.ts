@@ -145,6 +145,7 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
     expect(modules).toEqual(
       [
         'alerts',
+        'connector',
         'functionapp',
         'identity',
         'keyvault',
@@ -724,6 +725,197 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
           'Monitoring Metrics Publisher',
         ].sort(),
       );
+    });
+  });
+
+  describe('the custom connector for Logic Apps', () => {
+    type Swagger = {
+      info: { title: string; description?: string };
+      basePath?: string;
+      paths: Record<string, Record<string, { operationId?: string }>>;
+      securityDefinitions: Record<string, { type: string; in?: string; name?: string }>;
+    } & Record<string, unknown>;
+    type ApiProperties = {
+      properties: {
+        iconBrandColor?: string;
+        connectionParameters: Record<string, { type: string; uiDefinition?: Json }>;
+      };
+    };
+    /** The files as they are now (another change may rewrite them: the template follows). */
+    const definitionFile = (): Swagger =>
+      JSON.parse(
+        readFileSync(join(root, 'connector', 'apiDefinition.swagger.json'), 'utf8'),
+      ) as Swagger;
+    const propertiesFile = (): ApiProperties =>
+      JSON.parse(
+        readFileSync(join(root, 'connector', 'apiProperties.json'), 'utf8'),
+      ) as ApiProperties;
+    const operationIds = (swagger: Swagger): string[] =>
+      Object.values(swagger.paths)
+        .flatMap((path) => Object.entries(path))
+        .filter(([method]) => method !== 'parameters')
+        .map(([method, operation]) => operation.operationId ?? `(no id: ${method})`)
+        .sort();
+    const connectorOf = (given: Record<string, Json> = {}): Module =>
+      Scope.root(template, { ...GIVEN, ...given }).module('connector');
+    const customApi = () => only(mod('connector'), 'Microsoft.Web/customApis');
+    const connection = () => only(mod('connector'), 'Microsoft.Web/connections');
+    /** reference(...) of the function app the module is given, by name: its default host name. */
+    const deployedHost =
+      /reference\(resourceId\('Microsoft\.Web\/sites', parameters\('functionAppName'\)\), '[\d-]+(-preview)?'\)\.defaultHostName/;
+
+    it('is a module of the resource group, given the function app the template creates', () => {
+      const connector = mod('connector');
+      expect(connector.resource.resourceGroup).toBe("[variables('names').resourceGroup]");
+      // The same name the function app module creates, and deployed after it (and its roles).
+      expect(connector.passed.functionAppName!.value).toBe(mod('functionapp').passed.name!.value);
+      const dependsOn = JSON.stringify(connector.resource.dependsOn);
+      expect(dependsOn).toContain("'functionapp')");
+      expect(dependsOn).toContain("'roles-app')");
+      expect(connector.scope.parameter('location')).toBe('westeurope');
+      expect(connector.scope.evaluate(customApi().tags as Json)).toEqual({
+        'azd-env-name': 'infra-test',
+      });
+    });
+
+    it('holds a REST custom API made from connector/apiDefinition.swagger.json, loaded whole', () => {
+      const api = customApi();
+      const scope = mod('connector').scope;
+      expect(api.type).toBe('Microsoft.Web/customApis');
+      expect(props(api).apiType).toBe('Rest');
+      const file = definitionFile();
+      // The definition in the template is the file, whatever it holds.
+      expect(scope.variable('definition')).toEqual(file);
+      const swagger = scope.evaluate(props(api).swagger!) as Swagger;
+      expect(operationIds(swagger)).toEqual(operationIds(file));
+      expect(operationIds(swagger).length).toBeGreaterThan(5);
+      for (const key of Object.keys(file)) {
+        if (key === 'host' || key === 'schemes') continue;
+        expect(swagger[key], key).toEqual(file[key]);
+      }
+      // Named and described as the definition is; coloured as connector/apiProperties.json says.
+      expect(scope.evaluate(props(api).displayName!)).toBe(file.info.title);
+      // The description is optional in Swagger 2.0: empty when the file has none.
+      expect(props(api).description).toBe(
+        "[coalesce(tryGet(variables('definition').info, 'description'), '')]",
+      );
+      expect(scope.evaluate(props(api).brandColor!)).toBe(
+        propertiesFile().properties.iconBrandColor,
+      );
+    });
+
+    it('points at the deployed app: host is its default host name, HTTPS only, <host>/api behind', () => {
+      const api = customApi();
+      // Only host and schemes are replaced; everything else is the file's.
+      expect(props(api).swagger).toMatch(
+        new RegExp(
+          `^\\[union\\(variables\\('definition'\\), createObject\\('host', ${deployedHost.source}, 'schemes', createArray\\('https'\\)\\)\\)\\]$`,
+        ),
+      );
+      const serviceUrl = (props(api).backendService as JsonObject).serviceUrl as string;
+      expect(serviceUrl).toMatch(/^\[format\('https:\/\/\{0\}\{1\}', /);
+      expect(serviceUrl).toMatch(deployedHost);
+      expect(serviceUrl).toContain("tryGet(variables('definition'), 'basePath')");
+      expect(definitionFile().basePath).toBe('/api');
+      expect(readFileSync(join(root, 'infra', 'modules', 'connector.bicep'), 'utf8')).toContain(
+        "loadJsonContent('../../connector/apiDefinition.swagger.json')",
+      );
+    });
+
+    it("asks for the function key as the definition's security says: api_key, a securestring", () => {
+      const file = definitionFile();
+      const parameters = props(customApi()).connectionParameters as Record<string, JsonObject>;
+      expect(Object.keys(parameters)).toEqual(Object.keys(file.securityDefinitions));
+      expect(file.securityDefinitions.api_key).toMatchObject({
+        type: 'apiKey',
+        in: 'header',
+        name: 'x-functions-key',
+      });
+      expect(parameters.api_key!.type).toBe('securestring');
+      expect(propertiesFile().properties.connectionParameters.api_key?.type).toBe('securestring');
+      // The designer's labels, from connector/apiProperties.json.
+      const uiDefinition = propertiesFile().properties.connectionParameters.api_key?.uiDefinition;
+      expect(uiDefinition).toMatchObject({ displayName: expect.any(String) as unknown });
+      expect(mod('connector').scope.evaluate(parameters.api_key!.uiDefinition!)).toEqual(
+        uiDefinition,
+      );
+    });
+
+    it('creates the connection to it when deployLogicAppsConnection is true (the default), not when false', () => {
+      expect(template.parameters?.deployLogicAppsConnection).toMatchObject({
+        type: 'bool',
+        defaultValue: true,
+      });
+      expect(mod('connector').passed.deployConnection!.value).toBe(
+        "[parameters('deployLogicAppsConnection')]",
+      );
+      const resource = connection();
+      expect(resource.condition).toBe("[parameters('deployConnection')]");
+      const condition = (given: Record<string, Json>) =>
+        connectorOf(given).scope.evaluate(resource.condition as Json);
+      expect(condition({})).toBe(true);
+      expect(condition({ deployLogicAppsConnection: true })).toBe(true);
+      expect(condition({ deployLogicAppsConnection: false })).toBe(false);
+      // It is a connection to the custom API above.
+      expect((props(resource).api as JsonObject).id).toBe(
+        "[resourceId('Microsoft.Web/customApis', parameters('customApiName'))]",
+      );
+      // Without it, its outputs are empty; the custom API is there either way.
+      const outputs = mod('connector').scope.template.outputs!;
+      const without = connectorOf({ deployLogicAppsConnection: false }).scope;
+      expect(without.evaluate(outputs.connectionName!.value)).toBe('');
+      expect(without.evaluate(outputs.connectionId!.value)).toBe('');
+      expect(customApi().condition).toBeUndefined();
+      // azd: `azd env set DEPLOY_LOGIC_APPS_CONNECTION false` skips it.
+      const file = JSON.parse(
+        readFileSync(join(root, 'infra', 'main.parameters.json'), 'utf8'),
+      ) as { parameters: Record<string, { value: string }> };
+      expect(file.parameters.deployLogicAppsConnection?.value).toBe(
+        '${DEPLOY_LOGIC_APPS_CONNECTION=true}',
+      );
+    });
+
+    it("holds the app's default host key in the connection's parameterValues, and nowhere else", () => {
+      const parameterValues = props(connection()).parameterValues as JsonObject;
+      expect(Object.keys(parameterValues)).toEqual(['api_key']);
+      expect(parameterValues.api_key).toMatch(
+        /^\[listKeys\(format\('\{0\}\/host\/default', resourceId\('Microsoft\.Web\/sites', parameters\('functionAppName'\)\)\), '[\d-]+'\)\.functionKeys\.default\]$/,
+      );
+      // The one key read in the whole template: not passed to the module, not in any output.
+      expect(JSON.stringify(template).match(/list[A-Z]?\w*\(/gi)).toHaveLength(1);
+      expect(JSON.stringify(mod('connector').passed)).not.toMatch(/list\w*\(|functionKeys/i);
+      for (const [path, name, output] of allOutputs(template)) {
+        expect(JSON.stringify(output.value), `${path}.${name}`).not.toMatch(
+          /functionKeys|parameterValues|host\/default/i,
+        );
+      }
+    });
+
+    it("outputs the custom API's and the connection's names and ids", () => {
+      const outputs = template.outputs ?? {};
+      const fromModule = (output: string) =>
+        new RegExp(`'connector'.*\\.outputs\\.${output}\\.value\\]$`);
+      expect(outputs.AZURE_LOGIC_APPS_CUSTOM_API_NAME?.value).toMatch(fromModule('customApiName'));
+      expect(outputs.AZURE_LOGIC_APPS_CUSTOM_API_ID?.value).toMatch(fromModule('customApiId'));
+      expect(outputs.AZURE_LOGIC_APPS_CONNECTION_NAME?.value).toMatch(fromModule('connectionName'));
+      expect(outputs.AZURE_LOGIC_APPS_CONNECTION_ID?.value).toMatch(fromModule('connectionId'));
+      const moduleOutputs = mod('connector').scope.template.outputs!;
+      for (const output of Object.values(moduleOutputs)) expect(output.type).toBe('string');
+      expect(moduleOutputs.customApiId!.value).toBe(
+        "[resourceId('Microsoft.Web/customApis', parameters('customApiName'))]",
+      );
+      expect(moduleOutputs.connectionId!.value).toBe(
+        "[if(parameters('deployConnection'), resourceId('Microsoft.Web/connections', parameters('connectionName')), '')]",
+      );
+      // Named like the other resources, by the environment's token.
+      expect(mod('connector').passed.customApiName!.value).toBe("[variables('names').customApi]");
+      expect(mod('connector').passed.connectionName!.value).toBe(
+        "[variables('names').apiConnection]",
+      );
+      expect(template.variables?.names).toMatchObject({
+        customApi: "[format('capi-sendmode-{0}', variables('resourceToken'))]",
+        apiConnection: "[format('con-sendmode-{0}', variables('resourceToken'))]",
+      });
     });
   });
 
