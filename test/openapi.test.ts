@@ -13,6 +13,8 @@ import {
   API_PROPERTIES_PATH,
   CONNECTOR_HOST,
   connectorDefinition,
+  connectorProperties,
+  HOST_PARAMETER,
 } from '../scripts/generate-connector.js';
 import { appStatus } from '../shared/app-status.js';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../shared/http/idempotency-key.js';
@@ -23,11 +25,12 @@ import {
   API_TITLE,
   API_VERSION,
   buildOpenApi,
+  DEFINITION_DOCS,
   FIELD_DOCS,
+  fieldDoc,
   FUNCTION_KEY_HEADER,
   swaggerSchema,
 } from '../shared/http/openapi.js';
-import { SUBSCRIPTION_LABELS } from '../shared/http/openapi-subscriptions.js';
 import { RESPOND_ASYNC } from '../shared/http/prefer.js';
 import { queueSend } from '../shared/outbox/async-send.js';
 import type { SendStatus, SendStatusStore } from '../shared/outbox/send-status.js';
@@ -68,6 +71,31 @@ interface Doc {
 }
 
 const doc = buildOpenApi({ host: 'example.azurewebsites.net' }) as Doc;
+/** With the operator routes: every definition there is. */
+const full = buildOpenApi({ admin: true }) as Doc;
+
+type SchemaNode = Json & { properties?: Record<string, Json>; required?: string[]; items?: Json };
+
+/** Every property under a schema, with its path of names (array items transparent). */
+function properties(
+  schema: SchemaNode,
+  path: string[] = [],
+): { path: string[]; property: SchemaNode; required: boolean }[] {
+  const own = Object.entries(schema.properties ?? {}).flatMap(([name, value]) => {
+    const property = value as SchemaNode;
+    const at = [...path, name];
+    return [
+      { path: at, property, required: schema.required?.includes(name) ?? false },
+      ...properties(property, at),
+    ];
+  });
+  return schema.items ? [...own, ...properties(schema.items as SchemaNode, path)] : own;
+}
+
+/** The property at a dotted path of a schema (array items transparent). */
+function propertyAt(schema: SchemaNode | undefined, path: string): SchemaNode | undefined {
+  return properties(schema ?? {}).find((p) => p.path.join('.') === path)?.property;
+}
 
 /** The Sendmode connector on Power Platform: its operation ids and summaries. */
 const ORIGINAL_OPERATIONS = [
@@ -83,7 +111,7 @@ const ORIGINAL_OPERATIONS = [
 ];
 /** Operations this app adds to the original connector's. */
 const ADDED_OPERATIONS = [
-  { path: '/status', method: 'get', operationId: 'Get_Status', summary: 'Get Status' },
+  { path: '/status', method: 'get', operationId: 'GetStatus', summary: 'Get Status' },
   { path: '/sms/', method: 'post', operationId: 'QueueSms', summary: 'Queue SMS' },
   { path: '/sms/{id}', method: 'get', operationId: 'GetSmsStatus', summary: 'Get SMS Status' },
   // The webhook triggers (flows see them as triggers, not actions).
@@ -251,7 +279,7 @@ describe('the OpenAPI 2.0 document', () => {
     );
   });
 
-  it('takes an optional Idempotency-Key header on sends', () => {
+  it('takes an optional Idempotency-Key header on sends, shown to makers with what to put in it', () => {
     const header = doc.paths['/sms']?.post?.parameters?.find((p) => p.in === 'header');
     expect(header).toMatchObject({
       name: 'Idempotency-Key',
@@ -259,7 +287,11 @@ describe('the OpenAPI 2.0 document', () => {
       type: 'string',
       maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
       'x-ms-summary': expect.any(String),
+      // Not under "advanced": a flow without a key can text twice on a retry.
+      'x-ms-visibility': 'important',
     });
+    // The run id and the item: unique per message, the same on each retry of the action.
+    expect(header?.description).toContain("@{workflow().run.name}-@{items('For_each')?['id']}");
   });
 
   it('carries the validation schemas’ limits and required fields', () => {
@@ -309,27 +341,122 @@ describe('the OpenAPI 2.0 document', () => {
     );
   });
 
-  it('labels every property for Power Platform; requests say which matter', () => {
-    for (const [name, definition] of Object.entries(doc.definitions)) {
-      const request = ['SendSmsRequest', 'Customer', 'OptOut'].includes(name);
-      const walk = (schema: Json & { properties?: Record<string, Json>; required?: string[] }) => {
-        for (const [field, property] of Object.entries(schema.properties ?? {})) {
-          expect(FIELD_DOCS, `a label for ${name}.${field} in FIELD_DOCS`).toHaveProperty(field);
-          // A definition may relabel a shared name (a subscription's id is not a send's).
-          expect(property['x-ms-summary'], `${name}.${field}`).toBe(
-            SUBSCRIPTION_LABELS[name]?.[field] ?? FIELD_DOCS[field]?.summary,
-          );
-          if (request) {
-            expect(property['x-ms-visibility'], `${name}.${field}`).toBe(
-              schema.required?.includes(field) ? 'important' : 'advanced',
-            );
-          }
-          walk(property);
-          if (property.items) walk(property.items as Json);
+  it('labels every property for Power Platform, as its definition has it; requests say which matter', () => {
+    for (const [name, definition] of Object.entries(full.definitions)) {
+      const request = ['SendSmsRequest', 'Customer', 'OptOut', 'OptOutRemoval'].includes(name);
+      for (const { path, property, required } of properties(definition)) {
+        const where = `${name}.${path.join('.')}`;
+        const label = fieldDoc(name, path);
+        expect(label, `a label for ${where} in DEFINITION_DOCS or FIELD_DOCS`).toBeDefined();
+        expect(property['x-ms-summary'], where).toBe(label?.summary);
+        // Described as labelled, unless the zod schema's own .describe() says more (a count named recipients).
+        if (label?.description !== undefined) {
+          expect(property.description, where).toEqual(expect.any(String));
         }
-      };
-      walk(definition);
+        if (request) {
+          expect(property['x-ms-visibility'], where).toBe(required ? 'important' : 'advanced');
+        }
+      }
     }
+  });
+
+  it('gives a shared name the label right for its definition', () => {
+    // (definition, property path) → the label Power Platform shows there.
+    const expected: [string, string, string][] = [
+      ['Problem', 'status', 'HTTP status'],
+      ['Problem', 'type', 'Problem type'],
+      ['Problem', 'upstream.status', 'Status'],
+      ['SendSmsResult', 'status', 'Status'],
+      ['OptOutResult', 'status', 'Status'],
+      ['SmsWaiting', 'status', 'Status'],
+      ['SmsSent', 'delivery.recipients.status', 'Delivery status'],
+      ['SmsDeliveryEvent', 'data.status', 'Delivery status'],
+      ['AppStatus', 'at', 'Read at'],
+      ['AppStatus', 'recentOptOuts.at', 'At'],
+      ['SmsSent', 'delivery.recipients.at', 'Reported at'],
+      ['OptOutTrailEntry', 'at', 'At'],
+      ['AppStatus', 'queues.name', 'Queue name'],
+      ['AppStatus', 'queues.poison.name', 'Poison queue name'],
+      ['AppStatus', 'outbox.queue', 'Queue name'],
+      ['CustomersQueued', 'queue', 'Queue'],
+      ['AppStatus', 'deliveryReports.delivered', 'Sends delivered'],
+      ['SmsSent', 'delivery.summary.delivered', 'Delivered'],
+      ['AppStatus', 'deliveryReports.expected', 'Reports expected'],
+      ['AppStatus', 'recentOptOuts.number', 'Masked number'],
+      ['OptOutEntry', 'number', 'Number'],
+      ['Subscription', 'id', 'Subscription ID'],
+      ['SmsQueued', 'id', 'Send ID'],
+      ['OptOutChangedEvent', 'type', 'Event type'],
+    ];
+    for (const [name, path, summary] of expected) {
+      expect(propertyAt(full.definitions[name], path)?.['x-ms-summary'], `${name}.${path}`).toBe(
+        summary,
+      );
+    }
+    // And the description with it: a request's rules are not an answer's, a send's status is not a problem's.
+    const description = (name: string, path: string) =>
+      propertyAt(full.definitions[name], path)?.description;
+    expect(description('Problem', 'status')).toMatch(/HTTP status code/);
+    expect(description('SendSmsResult', 'status')).toBe('Sendmode’s command status.');
+    expect(description('OptOutResult', 'status')).toMatch(/^opted-out, already-opted-out/);
+    expect(description('AppStatus', 'at')).not.toMatch(/opt-out/);
+    expect(description('SendSmsResult', 'message.recipients')).not.toBe(
+      FIELD_DOCS.recipients?.description,
+    );
+    expect(description('SendSmsRequest', 'recipients')).toBe(FIELD_DOCS.recipients?.description);
+    expect(description('SmsSent', 'delivery.summary.delivered')).toMatch(/^Recipients/);
+    expect(description('AppStatus', 'deliveryReports.delivered')).toMatch(/sends/);
+  });
+
+  it('relabels only properties that exist (a renamed field fails here, not silently)', () => {
+    for (const [name, labels] of Object.entries(DEFINITION_DOCS)) {
+      expect(full.definitions, name).toHaveProperty([name]);
+      for (const path of Object.keys(labels)) {
+        expect(propertyAt(full.definitions[name], path), `${name}.${path}`).toBeDefined();
+      }
+    }
+  });
+
+  it('declares every field that may be null (x-nullable), and only those', () => {
+    const nullable = Object.entries(full.definitions).flatMap(([name, definition]) =>
+      properties(definition)
+        .filter(({ property }) => property['x-nullable'] === true)
+        .map(({ path }) => `${name}.${path.join('.')}`),
+    );
+    expect(nullable.sort()).toEqual(
+      [
+        'AppStatus.limit.nextSlotFreesAt',
+        'AppStatus.limit.nextSlotFreesInSeconds',
+        'AppStatus.limit.backgroundLinedUpUntil',
+        'AppStatus.limit.sendsLinedUpUntil',
+        'AppStatus.merging.lastWindow.recipientsPerCall',
+        'AppStatus.deliveryReports.warning',
+      ].sort(),
+    );
+    expect(propertyAt(doc.definitions.AppStatus, 'deliveryReports.warning')).toMatchObject({
+      type: 'object',
+      'x-nullable': true,
+    });
+    // Generally, whatever the zod schema: a nullable string, object, enum or literal.
+    const schema = swaggerSchema(
+      z.object({
+        text: z.string().nullable(),
+        count: z.number().int().nullable().optional(),
+        shape: z.object({ a: z.string() }).nullable(),
+        choice: z.enum(['x', 'y']).nullable(),
+        fixed: z.literal('q').nullable(),
+        plain: z.string(),
+      }),
+      'output',
+    ) as { properties: Record<string, Json> };
+    expect(schema.properties).toMatchObject({
+      text: { type: 'string', 'x-nullable': true },
+      count: { type: 'integer', 'x-nullable': true },
+      shape: { type: 'object', 'x-nullable': true },
+      choice: { type: 'string', enum: ['x', 'y'], 'x-nullable': true },
+      fixed: { type: 'string', enum: ['q'], 'x-nullable': true },
+    });
+    expect(schema.properties.plain).not.toHaveProperty('x-nullable');
   });
 
   it('stays within what Power Platform takes: no unions, consts, type lists or $schema', () => {
@@ -717,9 +844,6 @@ describe('the routes the app registers', () => {
       'optouts/{number}',
       'optouts/{number}',
     ]);
-    const full = buildOpenApi({ admin: true }) as Doc & {
-      securityDefinitions: Record<string, unknown>;
-    };
     expect(full.securityDefinitions).toHaveProperty('admin_key');
     for (const { route, methods } of admin) {
       const path = `/${route}`;
@@ -730,12 +854,6 @@ describe('the routes the app registers', () => {
         ];
         expect(operation, `${method} ${path}`).toBeDefined();
         expect(operation?.security).toEqual([{ admin_key: [] }]);
-      }
-    }
-    // Every property of the admin definitions has a label too.
-    for (const [name, schema] of Object.entries(full.definitions)) {
-      for (const field of Object.keys((schema as { properties?: object }).properties ?? {})) {
-        expect(FIELD_DOCS, `a label for ${name}.${field}`).toHaveProperty(field);
       }
     }
   });
@@ -876,7 +994,14 @@ describe('the checked-in connector (paconn)', () => {
     await expect(SwaggerParser.validate(checkedIn as never)).resolves.toBeTruthy();
   });
 
-  it('apiProperties.json asks for the function key the security definition sends', () => {
+  it('apiProperties.json is the generated connection (run `npm run connector` after a change)', () => {
+    const checkedIn = JSON.parse(readFileSync(API_PROPERTIES_PATH, 'utf8')) as unknown;
+    expect(checkedIn, 'connector/apiProperties.json is stale: run `npm run connector`').toEqual(
+      connectorProperties(),
+    );
+  });
+
+  it('apiProperties.json asks for the app’s host and the function key, and sends each call to that host', () => {
     const properties = JSON.parse(readFileSync(API_PROPERTIES_PATH, 'utf8')) as {
       properties: {
         connectionParameters: Record<string, { type: string; uiDefinition: Json }>;
@@ -884,15 +1009,36 @@ describe('the checked-in connector (paconn)', () => {
         capabilities: unknown[];
         publisher: string;
         stackOwner: string;
+        policyTemplateInstances: Json[];
       };
     };
     const { connectionParameters, iconBrandColor, capabilities, publisher, stackOwner } =
       properties.properties;
     expect(Object.keys(doc.securityDefinitions)).toEqual(['api_key']);
+    expect(Object.keys(connectionParameters)).toEqual([HOST_PARAMETER, 'api_key']);
+    expect(connectionParameters[HOST_PARAMETER]).toMatchObject({
+      type: 'string',
+      uiDefinition: {
+        displayName: 'Function app host',
+        tooltip: 'your-app.azurewebsites.net',
+        constraints: { required: 'true' },
+      },
+    });
     expect(connectionParameters.api_key).toMatchObject({
       type: 'securestring',
       uiDefinition: { displayName: 'Function key', constraints: { required: 'true' } },
     });
+    // One connector for every deployment: the host comes from the connection, /api kept.
+    expect(properties.properties.policyTemplateInstances).toEqual([
+      {
+        templateId: 'dynamichosturl',
+        title: 'Set the host from the connection',
+        parameters: {
+          'x-ms-apimTemplateParameter.urlTemplate': `https://@connectionParameters('hostUrl')${doc.basePath}`,
+        },
+      },
+    ]);
+    expect(doc.basePath).toBe('/api');
     expect(iconBrandColor).toMatch(/^#[0-9a-fA-F]{6}$/);
     expect(capabilities).toEqual([]);
     expect(publisher).toEqual(expect.any(String));

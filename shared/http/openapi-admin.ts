@@ -13,13 +13,14 @@ import {
   MAX_REASON_LENGTH,
   TRAIL_PAGE_SIZE,
 } from '../optouts/opt-out-admin.js';
+import type { DefinitionTable, FieldDoc } from './openapi.js';
 
 type Schema = Record<string, unknown>;
 
 export const ADMIN_SECURITY = 'admin_key';
 
 /** Labels for the admin definitions' properties (merged into FIELD_DOCS). */
-export const ADMIN_FIELD_DOCS: Record<string, { summary: string; description?: string }> = {
+export const ADMIN_FIELD_DOCS: Record<string, FieldDoc> = {
   changeId: { summary: 'Change ID' },
   action: { summary: 'Action', description: 'opt-out, opt-in or removal.' },
   source: {
@@ -104,8 +105,27 @@ const removalSchema = z.object({
   by: z.string().max(MAX_BY_LENGTH).optional(),
 });
 
+/** Labels these definitions give a shared name (merged into DEFINITION_DOCS). */
+export const ADMIN_DEFINITION_DOCS: Record<string, Record<string, FieldDoc>> = {
+  OptOutRemoval: {
+    reason: { summary: 'Reason', description: 'Why the number is removed; kept in the trail.' },
+    by: {
+      summary: 'By',
+      description: 'Who removes it, as the caller says: kept in the trail as claimedBy.',
+    },
+  },
+  OptOutRemoved: {
+    status: { summary: 'Status', description: 'removed: the app texts the number again.' },
+    sendmodeOptOutList: {
+      summary: 'Sendmode opt-out list',
+      description:
+        'unchanged: Sendmode’s own opt-out list is not changed (its v2 API has no opt-in call).',
+    },
+  },
+};
+
 /** Definitions: name → [schema, input or output, description]. */
-export const ADMIN_DEFINITIONS: Record<string, [z.ZodType, 'input' | 'output', string]> = {
+export const ADMIN_DEFINITIONS: DefinitionTable = {
   OptOutTrailEntry: [trailEntrySchema, 'output', 'One change asked of the suppression list.'],
   OptOutEntry: [
     z.object({ ...entryFields, lastChange: trailEntrySchema.optional() }),
@@ -149,6 +169,7 @@ const numberParameter = {
   required: true,
   type: 'string',
   description: 'The phone number, in any form sends take (+353..., 00353..., 353...).',
+  'x-ms-summary': 'Number',
 };
 
 /** The admin paths; `errors` gives the problem answers for a list of statuses. */
@@ -164,7 +185,7 @@ export function adminPaths(
   return {
     '/optouts': {
       get: {
-        operationId: 'List_Optouts',
+        operationId: 'ListOptouts',
         summary: 'List opted-out numbers',
         description:
           'Suppressed numbers in canonical order, a page at a time; format=csv streams all of them as CSV.',
@@ -178,6 +199,7 @@ export function adminPaths(
             type: 'string',
             format: 'date-time',
             description: 'Only numbers suppressed at or after this ISO 8601 date or date-time.',
+            'x-ms-summary': 'Since',
           },
           {
             name: 'continuationToken',
@@ -185,6 +207,7 @@ export function adminPaths(
             required: false,
             type: 'string',
             description: 'From the previous page.',
+            'x-ms-summary': 'Continuation token',
           },
           {
             name: 'pageSize',
@@ -194,6 +217,8 @@ export function adminPaths(
             minimum: 1,
             maximum: MAX_PAGE_SIZE,
             default: DEFAULT_PAGE_SIZE,
+            description: `Numbers a page, 1 to ${MAX_PAGE_SIZE}.`,
+            'x-ms-summary': 'Page size',
           },
           {
             name: 'format',
@@ -202,6 +227,8 @@ export function adminPaths(
             type: 'string',
             enum: ['json', 'csv'],
             default: 'json',
+            description: 'json: a page; csv: every suppressed number.',
+            'x-ms-summary': 'Format',
           },
         ],
         responses: {
@@ -215,7 +242,7 @@ export function adminPaths(
     },
     '/optouts/{number}': {
       get: {
-        operationId: 'Get_Optout',
+        operationId: 'GetOptout',
         summary: 'Look up a number',
         description: `Whether the number is suppressed, since when, and its newest ${TRAIL_PAGE_SIZE} changes, oldest first; older ones a page at a time with trailContinuationToken.`,
         security,
@@ -228,6 +255,7 @@ export function adminPaths(
             required: false,
             type: 'string',
             description: 'From the previous answer: the changes older than those it showed.',
+            'x-ms-summary': 'Trail continuation token',
           },
         ],
         responses: {
@@ -239,7 +267,7 @@ export function adminPaths(
         },
       },
       delete: {
-        operationId: 'Remove_Optout',
+        operationId: 'RemoveOptout',
         summary: 'Remove a number from the suppression list',
         description:
           'A reason is required (in the body, or the query string as reason=...); it is kept in the trail with who removed it: the user App Service authentication signed in when APP_SERVICE_AUTH_ENABLED, else "admin key", with a by the caller gave kept as claimedBy. Sendmode’s own opt-out list is not changed (its v2 API has no opt-in call).',
@@ -248,7 +276,13 @@ export function adminPaths(
         produces,
         parameters: [
           numberParameter,
-          { name: 'body', in: 'body', required: false, schema: ref('OptOutRemoval') },
+          {
+            name: 'body',
+            in: 'body',
+            required: false,
+            description: 'Why, and by whom (or reason=... in the query string).',
+            schema: ref('OptOutRemoval'),
+          },
         ],
         responses: {
           200: {

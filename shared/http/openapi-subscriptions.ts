@@ -14,6 +14,7 @@ import * as z from 'zod';
 import { subscriptionRequestSchema, triggerRequestSchema } from '../schemas/subscription.js';
 import { EVENT_TYPE_NAMES, EVENT_TYPES, type EventType } from '../subscriptions/event-types.js';
 import { MAX_SUBSCRIPTIONS, type Subscription } from '../subscriptions/store.js';
+import type { FieldDoc } from './openapi.js';
 
 type Schema = Record<string, unknown>;
 
@@ -33,7 +34,7 @@ export const SUBSCRIPTION_OPERATIONS = {
 } as const;
 
 /** Labels for the subscriptions' properties (merged into FIELD_DOCS). */
-export const SUBSCRIPTION_FIELD_DOCS: Record<string, { summary: string; description?: string }> = {
+export const SUBSCRIPTION_FIELD_DOCS: Record<string, FieldDoc> = {
   callbackUrl: {
     summary: 'Callback URL',
     description:
@@ -60,14 +61,21 @@ export const SUBSCRIPTION_FIELD_DOCS: Record<string, { summary: string; descript
 };
 
 /**
- * Labels a definition gives a shared property name (FIELD_DOCS' label for `id` is a send's, for
- * `type` a problem's): definition → property → label.
+ * Labels these definitions give a shared property name (FIELD_DOCS' label for `id` is a send's),
+ * merged into DEFINITION_DOCS: definition → property path → label.
  */
-export const SUBSCRIPTION_LABELS: Record<string, Record<string, string>> = {
-  Subscription: { id: 'Subscription ID' },
-  ...Object.fromEntries(
-    EVENT_TYPE_NAMES.map((type) => [EVENT_TYPES[type].trigger.definition, { type: 'Event type' }]),
-  ),
+export const SUBSCRIPTION_DEFINITION_DOCS: Record<string, Record<string, FieldDoc>> = {
+  Subscription: {
+    id: { summary: 'Subscription ID' },
+    callbackUrl: { summary: 'Callback URL', description: 'Where events are POSTed.' },
+    events: { summary: 'Events', description: 'The event types POSTed to it.' },
+  },
+  OptOutChangedEvent: { type: { summary: 'Event type' } },
+  SmsDeliveryEvent: {
+    type: { summary: 'Event type' },
+    'data.status': { summary: 'Delivery status' },
+    'data.at': { summary: 'Reported at' },
+  },
 };
 
 const subscriptionSchema = z.object({
@@ -85,19 +93,17 @@ function eventSchema(type: EventType) {
   });
 }
 
-type Definition = (schema: z.ZodType, io: 'input' | 'output', description: string) => Schema;
-
-function withLabels(name: string, schema: Schema): Schema {
-  const properties = schema.properties as Record<string, Schema>;
-  for (const [field, label] of Object.entries(SUBSCRIPTION_LABELS[name] ?? {})) {
-    properties[field] = { ...properties[field], 'x-ms-summary': label };
-  }
-  return schema;
-}
+type Definition = (
+  name: string,
+  schema: z.ZodType,
+  io: 'input' | 'output',
+  description: string,
+) => Schema;
 
 /** The definitions, made with the document's `definition` (zod → Swagger). */
 export function subscriptionDefinitions(definition: Definition): Record<string, Schema> {
   const trigger = definition(
+    'TriggerSubscription',
     triggerRequestSchema(),
     'input',
     'A trigger’s subscription: the flow’s callback URL, filled in by the platform.',
@@ -111,27 +117,28 @@ export function subscriptionDefinitions(definition: Definition): Record<string, 
   };
   return {
     SubscriptionRequest: definition(
+      'SubscriptionRequest',
       subscriptionRequestSchema(),
       'input',
       'A callback URL to send events to, and which events.',
     ),
     TriggerSubscription: trigger,
-    Subscription: withLabels(
+    Subscription: definition(
       'Subscription',
-      definition(subscriptionSchema, 'output', 'A subscription, with its signing secret.'),
+      subscriptionSchema,
+      'output',
+      'A subscription, with its signing secret.',
     ),
     ...Object.fromEntries(
       EVENT_TYPE_NAMES.map((type) => {
         const name = EVENT_TYPES[type].trigger.definition;
         return [
           name,
-          withLabels(
+          definition(
             name,
-            definition(
-              eventSchema(type),
-              'output',
-              `The body POSTed for ${type} events. ${EVENT_TYPES[type].description}`,
-            ),
+            eventSchema(type),
+            'output',
+            `The body POSTed for ${type} events. ${EVENT_TYPES[type].description}`,
           ),
         ];
       }),

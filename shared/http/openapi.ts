@@ -14,11 +14,13 @@ import { MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-key.js';
 import type { OptOutOutcome } from '../optouts/opt-outs.js';
 import {
   ADMIN_DEFINITIONS,
+  ADMIN_DEFINITION_DOCS,
   ADMIN_FIELD_DOCS,
   ADMIN_SECURITY,
   adminPaths,
 } from './openapi-admin.js';
 import {
+  SUBSCRIPTION_DEFINITION_DOCS,
   SUBSCRIPTION_FIELD_DOCS,
   subscriptionDefinitions,
   subscriptionPaths,
@@ -39,6 +41,20 @@ import type { DeliveryStatus, DeliveryView } from '../delivery/delivery-view.js'
 export const API_VERSION = '0.1.0';
 
 export const API_TITLE = 'Sendmode (self-hosted)';
+
+/** Where makers read about the connector: the project's repository (a placeholder until published). */
+export const PROJECT_URL = 'https://github.com/your-org/sendmode-connector';
+
+/** What the connector's page shows beside its operations (`x-ms-connector-metadata`). */
+const CONNECTOR_METADATA = [
+  { propertyName: 'Website', propertyValue: PROJECT_URL },
+  // The app runs in the operator's subscription: its readme says where the data goes.
+  {
+    propertyName: 'Privacy policy',
+    propertyValue: `${PROJECT_URL}/blob/main/connector/readme.md#where-does-the-data-go`,
+  },
+  { propertyName: 'Categories', propertyValue: 'Communication;IT Operations' },
+];
 
 /** The Sendmode connector's operations on Power Platform: ids, summaries and descriptions. */
 export const CONNECTOR_OPERATIONS = {
@@ -75,7 +91,7 @@ export const CONNECTOR_OPERATIONS = {
       'A queued send’s status by its id: 202 while it waits (queued, scheduled or sending), then its outcome: Sendmode’s answer, or the error a synchronous send would give.',
   },
   getStatus: {
-    operationId: 'Get_Status',
+    operationId: 'GetStatus',
     summary: 'Get Status',
     description:
       'The shared Sendmode call limit now (calls in the window by class, reserved, free, next free slot), the queue depths and how queued sends shared calls (merged calls). Never calls Sendmode: check it before a bulk job.',
@@ -98,7 +114,7 @@ export interface OpenApiOptions {
 
 type Schema = Record<string, unknown>;
 
-interface FieldDoc {
+export interface FieldDoc {
   /** The label Power Platform shows (`x-ms-summary`). */
   summary: string;
   description?: string;
@@ -106,7 +122,10 @@ interface FieldDoc {
   format?: string;
 }
 
-/** Labels for every property of every definition; a test fails when one is missing. */
+/**
+ * A property name's label wherever it is used, unless its definition relabels it
+ * (DEFINITION_DOCS); a test fails when a property has neither.
+ */
 export const FIELD_DOCS: Record<string, FieldDoc> = {
   // send SMS
   messagetext: {
@@ -164,11 +183,7 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
     description: 'The response sent back to the customer, recorded with the opt-out.',
   },
   // answers
-  status: {
-    summary: 'Status',
-    description:
-      'Sendmode’s command status, or the outcome; for a send still waiting on the queue: queued, scheduled or sending.',
-  },
+  status: { summary: 'Status', description: 'Sendmode’s command status.' },
   statusCode: { summary: 'Status code', description: 'Sendmode’s command status code.' },
   acceptedDateTime: { summary: 'Accepted at', description: 'When Sendmode accepted the call.' },
   message: { summary: 'Message' },
@@ -200,10 +215,7 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
   recipient: { summary: 'Recipient' },
   reason: { summary: 'Reason' },
   balance: { summary: 'Balance', description: 'The account’s credit balance.' },
-  queue: {
-    summary: 'Queue',
-    description: 'The queue the work was put on (the send queue, in the outbox status).',
-  },
+  queue: { summary: 'Queue', description: 'The queue the work was put on.' },
   messageIds: { summary: 'Message IDs', description: 'One queue message per customer.' },
   // queued sends
   id: { summary: 'Send ID', description: 'The queued send’s id: GET /sms/{id} reads its status.' },
@@ -222,18 +234,14 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
     summary: 'Last error',
     description: 'Why the last attempt failed, while it is retried.',
   },
-  sentAt: { summary: 'Sent at', description: 'When Sendmode took the queued send.' },
+  sentAt: { summary: 'Sent at', description: 'When Sendmode took the send.' },
   mergedCall: {
     summary: 'Merged call',
     description:
       'Present when the send shared its Sendmode call with other queued sends of the same text (SEND_MERGE): what that one call carried. Its status still lists only its own recipients.',
   },
-  sends: {
-    summary: 'Sends',
-    description: 'Queued sends the call carried (in the last window: all its calls).',
-  },
+  sends: { summary: 'Sends', description: 'Queued sends the call carried.' },
   // problem details
-  type: { summary: 'Problem type' },
   title: { summary: 'Title' },
   detail: { summary: 'Detail' },
   invocationId: { summary: 'Invocation ID', description: 'Quote it when asking for support.' },
@@ -279,7 +287,6 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
     description: 'About when the queued sends waiting for a slot will have reached Sendmode.',
   },
   queues: { summary: 'Queues' },
-  name: { summary: 'Queue name' },
   approximateMessages: {
     summary: 'Messages',
     description: 'Queue Storage’s estimate, counting messages waiting for their slot.',
@@ -350,21 +357,138 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
     summary: 'Kind',
     description: 'unreported (no report at all) or undelivered (reports, none delivered).',
   },
-  expected: { summary: 'Expected', description: 'DELIVERY_REPORTS is on.' },
+  delivered: { summary: 'Delivered', description: 'Recipients reported delivered.' },
   watched: { summary: 'Sends watched', description: 'The latest sends old enough to be reported.' },
-  reported: { summary: 'Reported', description: 'Of those, sends with any delivery report.' },
-  delivered: { summary: 'Delivered', description: 'Of those, sends with a recipient delivered.' },
   unmatched: {
     summary: 'Unmatched reports',
     description: 'Reports that matched no send, kept apart (counted up to 1,000).',
   },
-  warning: {
-    summary: 'Warning',
-    description: 'Set when sends go unreported or undelivered: what it usually means.',
-  },
   ...ADMIN_FIELD_DOCS,
   ...SUBSCRIPTION_FIELD_DOCS,
 };
+
+/** What a send's answer echoes of the message: what Sendmode took, not the request's rules. */
+const SENT_MESSAGE_DOCS: Record<string, FieldDoc> = {
+  message: { summary: 'Message', description: 'The message as Sendmode took it.' },
+  'message.senderid': {
+    summary: 'Sender ID',
+    description: 'The sender id it went with (DEFAULT_SENDER_ID when the request had none).',
+  },
+  'message.messagetext': {
+    summary: 'Message text',
+    description: 'The text as sent, after any smart-encoding replacements.',
+  },
+  'message.customerid': { summary: 'Customer ID', description: 'The reference it carried.' },
+  'message.scheduledate': {
+    summary: 'Schedule date',
+    description: 'When Sendmode is to send it, for a scheduled send.',
+  },
+  'message.recipients': {
+    summary: 'Recipients',
+    description: 'The numbers it was sent to, opted-out ones left out.',
+  },
+};
+
+/**
+ * Labels a definition gives a property whose FIELD_DOCS label is wrong there (a problem's
+ * `status` is the HTTP status, not Sendmode's): definition → the property's path in it (dotted,
+ * array items transparent: `queues.poison.name`) → label. It replaces the shared label whole.
+ */
+export const DEFINITION_DOCS: Record<string, Record<string, FieldDoc>> = {
+  SendSmsResult: SENT_MESSAGE_DOCS,
+  SmsQueued: {
+    status: { summary: 'Status', description: 'queued: the send is on the send queue.' },
+  },
+  SmsWaiting: {
+    status: {
+      summary: 'Status',
+      description: 'queued, scheduled (held until its schedule date) or sending.',
+    },
+  },
+  SmsSent: {
+    ...SENT_MESSAGE_DOCS,
+    'delivery.recipients': {
+      summary: 'Recipients',
+      description: 'Each recipient’s latest delivery report.',
+    },
+    'delivery.recipients.status': {
+      summary: 'Delivery status',
+      description:
+        'pending, dispatched, delivered, expired, undelivered, rejected, opted-out, unknown (a word this app does not know) or unreported (no report in the time one was expected).',
+    },
+    'delivery.recipients.at': { summary: 'Reported at', description: 'When Sendmode reported it.' },
+  },
+  CustomersQueued: {
+    status: { summary: 'Status', description: 'queued: every customer is on the import queue.' },
+  },
+  OptOutResult: {
+    status: {
+      summary: 'Status',
+      description:
+        'opted-out, already-opted-out, queued (recorded; Sendmode is told when it can take it), ignored (the reply is not a keyword), opted-in (a START reply) or superseded (a later change for the number came first).',
+    },
+  },
+  AppStatus: {
+    status: { summary: 'Status', description: 'ok: the app answered.' },
+    at: { summary: 'Read at', description: 'When these figures were read.' },
+    'queues.name': { summary: 'Queue name' },
+    'queues.poison.name': { summary: 'Poison queue name' },
+    'queues.poison.approximateMessages': {
+      summary: 'Parked messages',
+      description: 'Queue Storage’s estimate of the messages parked there after failing.',
+    },
+    'outbox.queue': { summary: 'Queue name', description: 'The send queue (SEND_QUEUE_NAME).' },
+    'merging.lastWindow.sends': {
+      summary: 'Sends',
+      description: 'Queued sends those calls carried.',
+    },
+    'deliveryReports.expected': {
+      summary: 'Reports expected',
+      description: 'DELIVERY_REPORTS is on.',
+    },
+    'deliveryReports.reported': {
+      summary: 'Sends reported',
+      description: 'Of those, sends with any delivery report.',
+    },
+    'deliveryReports.delivered': {
+      summary: 'Sends delivered',
+      description: 'Of those, sends with a recipient delivered.',
+    },
+    'deliveryReports.warning': {
+      summary: 'Warning',
+      description: 'Set when sends go unreported or undelivered; empty otherwise.',
+    },
+    'deliveryReports.warning.message': {
+      summary: 'Warning text',
+      description: 'What it usually means, and what to check.',
+    },
+    'recentOptOuts.number': {
+      summary: 'Masked number',
+      description: 'The number with all but its last three digits masked.',
+    },
+    'recentOptOuts.source': {
+      summary: 'Source',
+      description:
+        'webhook (a signed delivery), api (an unsigned call to /api/optout), manual (an operator) or sendmode (a delivery report: Sendmode’s own list blocks the number).',
+    },
+  },
+  Problem: {
+    type: {
+      summary: 'Problem type',
+      description: 'A URN naming the kind of problem (urn:sendmode-connector:problem:...).',
+    },
+    status: { summary: 'HTTP status', description: 'The HTTP status code of this answer.' },
+    'errors.message': { summary: 'Error', description: 'What is wrong with the field.' },
+  },
+  ...ADMIN_DEFINITION_DOCS,
+  ...SUBSCRIPTION_DEFINITION_DOCS,
+};
+
+/** The label of the property at `path` (names from the definition down) in `definition`. */
+export function fieldDoc(definition: string | undefined, path: string[]): FieldDoc | undefined {
+  const own = definition === undefined ? undefined : DEFINITION_DOCS[definition]?.[path.join('.')];
+  return own ?? FIELD_DOCS[path.at(-1) ?? ''];
+}
 
 /* ------------------------------ response shapes ------------------------------ */
 // Documentation only: each is tied to the type the route returns by `satisfies`.
@@ -608,28 +732,43 @@ const isRecord = (value: unknown): value is Schema =>
 /**
  * One JSON Schema (draft-04, the dialect Swagger 2.0 builds on) made fit for Power Platform:
  * - a union (`anyOf`/`oneOf`, or a list of types) becomes its first non-null member: every
- *   union the schemas use accepts a string first (e.g. a number given as digits);
+ *   union the schemas use accepts a string first (e.g. a number given as digits); one that
+ *   takes null (`.nullable()`) says so with `x-nullable: true`, which Swagger 2.0 lacks and
+ *   Power Platform reads, so a flow is not failed by a null the answer documents;
  * - `const` becomes a one-value `enum`; an untyped value (`z.unknown()`, used where each item
  *   is checked and named by index, as recipients are) is documented as the string it must be;
  * - the ±2^53 bounds zod puts on integers, the pattern zod puts beside `format: email` and
  *   `additionalProperties: false` (unknown fields are ignored) are dropped, and so is anything
  *   Swagger 2.0 does not know;
- * - properties get `x-ms-summary` and a description from FIELD_DOCS (a description the zod
- *   schema gives, `.describe()`, wins: a name used for two things), and in requests
- *   `x-ms-visibility`: `important` when required, `advanced` when optional.
+ * - properties get `x-ms-summary` and a description from their definition's labels
+ *   (DEFINITION_DOCS) or else FIELD_DOCS (a description the zod schema gives, `.describe()`,
+ *   wins), and in requests `x-ms-visibility`: `important` when required, `advanced` when optional.
+ * `definition` names the definition being converted and `path` the property's place in it.
  */
-function toSwagger(node: Schema, request: boolean): Schema {
+function toSwagger(
+  node: Schema,
+  request: boolean,
+  definition?: string,
+  path: string[] = [],
+): Schema {
   let schema: Schema = { ...node };
+  let nullable = Array.isArray(schema.enum) && schema.enum.includes(null);
   for (const key of ['anyOf', 'oneOf'] as const) {
     const members = schema[key];
     if (Array.isArray(members)) {
+      nullable ||= (members as Schema[]).some((member) => member.type === 'null');
       const chosen = (members as Schema[]).find((member) => member.type !== 'null') ?? {};
       delete schema[key];
       schema = { ...chosen, ...schema };
     }
   }
   if (Array.isArray(schema.type)) {
+    nullable ||= (schema.type as string[]).includes('null');
     schema.type = (schema.type as string[]).find((type) => type !== 'null') ?? 'string';
+  }
+  if (nullable) {
+    schema['x-nullable'] = true;
+    if (Array.isArray(schema.enum)) schema.enum = schema.enum.filter((value) => value !== null);
   }
   if ('const' in schema) {
     schema.enum = [schema.const];
@@ -650,18 +789,19 @@ function toSwagger(node: Schema, request: boolean): Schema {
   for (const [key, value] of Object.entries(schema)) {
     if (SWAGGER_KEYWORDS.has(key) || key.startsWith('x-')) out[key] = value;
   }
-  if (isRecord(out.items)) out.items = toSwagger(out.items, request);
+  // An array's items and a map's values sit at the array's (the map's) own path.
+  if (isRecord(out.items)) out.items = toSwagger(out.items, request, definition, path);
   if (isRecord(out.additionalProperties)) {
-    out.additionalProperties = toSwagger(out.additionalProperties, request);
+    out.additionalProperties = toSwagger(out.additionalProperties, request, definition, path);
   }
   if (isRecord(out.properties)) {
     const required = new Set(Array.isArray(out.required) ? (out.required as string[]) : []);
     const properties: Schema = {};
     for (const [name, value] of Object.entries(out.properties)) {
-      const doc = FIELD_DOCS[name];
-      const property = toSwagger(value as Schema, request);
+      const doc = fieldDoc(definition, [...path, name]);
+      const property = toSwagger(value as Schema, request, definition, [...path, name]);
       if (request && doc?.format !== undefined) property.format = doc.format;
-      // A name used for two things (recipients: numbers, or a count) says so in the schema.
+      // A name used for two things (recipients: numbers, or a count) may say so in the schema.
       const own = typeof property.description === 'string';
       properties[name] = {
         ...property,
@@ -676,19 +816,40 @@ function toSwagger(node: Schema, request: boolean): Schema {
   return out;
 }
 
-/** A zod schema as a Swagger 2.0 Schema Object: `input` for a request body, `output` for an answer. */
-export function swaggerSchema(schema: z.ZodType, io: 'input' | 'output'): Schema {
+/**
+ * A zod schema as a Swagger 2.0 Schema Object: `input` for a request body, `output` for an
+ * answer; labelled as the definition `name` labels its properties, when given.
+ */
+export function swaggerSchema(schema: z.ZodType, io: 'input' | 'output', name?: string): Schema {
   const json = z.toJSONSchema(schema, { io, target: 'draft-04' }) as Schema;
-  return toSwagger(json, io === 'input');
+  return toSwagger(json, io === 'input', name);
 }
 
-function definition(schema: z.ZodType, io: 'input' | 'output', description: string): Schema {
-  return { ...swaggerSchema(schema, io), description };
+/** The definition `name`: its schema, labelled, and what it is. */
+function definition(
+  name: string,
+  schema: z.ZodType,
+  io: 'input' | 'output',
+  description: string,
+): Schema {
+  return { ...swaggerSchema(schema, io, name), description };
+}
+
+/** Definitions by name: each its schema, input or output, and what it is. */
+export type DefinitionTable = Record<string, [z.ZodType, 'input' | 'output', string]>;
+
+function definitions(table: DefinitionTable): Record<string, Schema> {
+  return Object.fromEntries(
+    Object.entries(table).map(([name, [schema, io, description]]) => [
+      name,
+      definition(name, schema, io, description),
+    ]),
+  );
 }
 
 /** An object schema's properties as query parameters (Swagger 2.0 query parameters take no schema). */
-function queryParameters(schema: z.ZodType): Schema[] {
-  const { properties = {}, required = [] } = swaggerSchema(schema, 'input') as {
+function queryParameters(schema: z.ZodType, name: string): Schema[] {
+  const { properties = {}, required = [] } = swaggerSchema(schema, 'input', name) as {
     properties?: Record<string, Schema>;
     required?: string[];
   };
@@ -802,10 +963,10 @@ const idempotencyKeyParameter = {
   type: 'string',
   minLength: 1,
   maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
-  description:
-    'Printable ASCII, e.g. an order id or a GUID: a retry with the same key and body replays the first answer instead of sending (or queueing) again.',
+  // Shown, not under advanced: without a key a retry after a time-out can text twice.
+  description: `One per message, the same on every retry: in a flow, the run id and the item, e.g. @{workflow().run.name}-@{items('For_each')?['id']}. A retry with the same key and body replays the first answer instead of sending (or queueing) again. Printable ASCII, 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters.`,
   'x-ms-summary': 'Idempotency key',
-  'x-ms-visibility': 'advanced',
+  'x-ms-visibility': 'important',
 };
 
 const PREFER_DESCRIPTION = `${RESPOND_ASYNC}: validate the send as a synchronous one, queue it and answer 202 at once with its status URL (Location).`;
@@ -928,9 +1089,15 @@ function document(): Schema {
     swagger: '2.0',
     info: {
       title: API_TITLE,
+      // Power Platform refuses the word "API" in a connector's title and description.
       description:
-        'Send SMS, check credit, import customers and record opt-outs through one Sendmode account, within its API call limit, shared by every caller of the app.',
+        'Send SMS, check credit, import customers and record opt-outs through one Sendmode account, within its call limit, shared by every caller of the app.',
       version: API_VERSION,
+      contact: {
+        name: 'Sendmode connector (self-hosted) maintainers',
+        url: `${PROJECT_URL}/issues`,
+        email: 'sendmode-connector@example.com',
+      },
     },
     paths: {
       '/sms': {
@@ -945,7 +1112,7 @@ function document(): Schema {
               required: false,
               type: 'string',
               enum: [RESPOND_ASYNC],
-              description: `${PREFER_DESCRIPTION} Without it the SMS is sent now. (Queue SMS sends it for you.)`,
+              description: `${PREFER_DESCRIPTION} Without it the SMS is sent now; Queue SMS sends it for you.`,
               'x-ms-summary': 'Prefer',
               'x-ms-visibility': 'advanced',
             },
@@ -1031,7 +1198,7 @@ function document(): Schema {
       '/sms/{id}/status': {
         get: {
           operationId: 'GetSmsStatusByToken',
-          summary: 'Get SMS Status (status URL)',
+          summary: 'Get SMS Status by status URL',
           description:
             'The status URL of a send queued with Prefer: respond-async, as Location gives it: anonymous, its token grants this one send’s status. Answers as Get SMS Status does.',
           'x-ms-visibility': 'internal',
@@ -1134,13 +1301,13 @@ function document(): Schema {
         },
         get: {
           // For webhook senders that can only call a URL; hidden from flow designers.
-          operationId: 'Optout_Customer_Query',
-          summary: 'Optout Customer (query string)',
+          operationId: 'OptoutCustomerQuery',
+          summary: 'Optout Customer by query string',
           description:
             'The same opt-out with the fields in the query string (also accepted: mobile, msisdn, from or number for the number; text or body for the reply). Refused (405) when webhook signatures are required.',
           'x-ms-visibility': 'internal',
           produces: jsonOperation.produces,
-          parameters: queryParameters(optOutSchema),
+          parameters: queryParameters(optOutSchema, 'OptOut'),
           responses: {
             200: {
               description: 'Opted out (or already), or ignored: the reply is not a keyword.',
@@ -1182,27 +1349,29 @@ function document(): Schema {
       ...subscriptionPaths(errors),
     },
     definitions: {
-      SendSmsRequest: definition(sendSmsSchema, 'input', 'An SMS to send.'),
-      SendSmsResult: definition(sendSmsResultSchema, 'output', 'Sendmode’s answer to a send.'),
-      SmsQueued: definition(smsQueuedSchema, 'output', 'A send queued: where to look, and when.'),
-      SmsWaiting: definition(smsWaitingSchema, 'output', 'A queued send still waiting.'),
-      SmsSent: definition(
-        smsSentSchema,
-        'output',
-        'A queued send that has gone: Sendmode’s answer, with the send’s id and when it was sent.',
-      ),
-      CreditsResult: definition(creditsResultSchema, 'output', 'The credit balance.'),
-      Customer: definition(customerSchema, 'input', 'A customer to import.'),
-      CustomersQueued: definition(customersQueuedSchema, 'output', 'Customers queued for import.'),
-      OptOut: definition(optOutSchema, 'input', 'A number to opt out.'),
-      OptOutResult: definition(optOutResultSchema, 'output', 'The opt-out’s outcome.'),
-      AppStatus: definition(
-        appStatusSchema,
-        'output',
-        'The shared limit, the queues and the merged calls now.',
-      ),
+      ...definitions({
+        SendSmsRequest: [sendSmsSchema, 'input', 'An SMS to send.'],
+        SendSmsResult: [sendSmsResultSchema, 'output', 'Sendmode’s answer to a send.'],
+        SmsQueued: [smsQueuedSchema, 'output', 'A send queued: where to look, and when.'],
+        SmsWaiting: [smsWaitingSchema, 'output', 'A queued send still waiting.'],
+        SmsSent: [
+          smsSentSchema,
+          'output',
+          'A queued send that has gone: Sendmode’s answer, with the send’s id and when it was sent.',
+        ],
+        CreditsResult: [creditsResultSchema, 'output', 'The credit balance.'],
+        Customer: [customerSchema, 'input', 'A customer to import.'],
+        CustomersQueued: [customersQueuedSchema, 'output', 'Customers queued for import.'],
+        OptOut: [optOutSchema, 'input', 'A number to opt out.'],
+        OptOutResult: [optOutResultSchema, 'output', 'The opt-out’s outcome.'],
+        AppStatus: [
+          appStatusSchema,
+          'output',
+          'The shared limit, the queues and the merged calls now.',
+        ],
+      }),
       ...subscriptionDefinitions(definition),
-      Problem: definition(problemSchema, 'output', 'An RFC 9457 problem.'),
+      ...definitions({ Problem: [problemSchema, 'output', 'An RFC 9457 problem.'] }),
     },
   };
   return cached;
@@ -1210,12 +1379,10 @@ function document(): Schema {
 
 /** The document; `host` and `basePath` say where the app answers. */
 export function buildOpenApi(options: OpenApiOptions = {}): object {
-  const { info, paths, definitions, ...rest } = structuredClone(document());
+  const { info, paths, definitions: named, ...rest } = structuredClone(document());
   if (options.admin) {
     Object.assign(paths as Schema, adminPaths(errors));
-    for (const [name, [schema, io, description]] of Object.entries(ADMIN_DEFINITIONS)) {
-      (definitions as Schema)[name] = definition(schema, io, description);
-    }
+    Object.assign(named as Schema, definitions(ADMIN_DEFINITIONS));
   }
   return {
     ...rest,
@@ -1226,7 +1393,7 @@ export function buildOpenApi(options: OpenApiOptions = {}): object {
     consumes: ['application/json'],
     produces: ['application/json'],
     paths,
-    definitions,
+    definitions: named,
     securityDefinitions: {
       api_key: {
         type: 'apiKey',
@@ -1247,6 +1414,7 @@ export function buildOpenApi(options: OpenApiOptions = {}): object {
         : {}),
     },
     security: [{ api_key: [] }],
+    'x-ms-connector-metadata': CONNECTOR_METADATA,
   };
 }
 
