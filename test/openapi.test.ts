@@ -107,7 +107,8 @@ const ORIGINAL_OPERATIONS = [
     operationId: 'Import_Customer',
     summary: 'Import Customer',
   },
-  { path: '/optout', method: 'post', operationId: 'Optout_Customer', summary: 'Optout Customer' },
+  // A flow's opt-out: /optouts, the function key its authorisation (/optout is the webhook's).
+  { path: '/optouts', method: 'post', operationId: 'Optout_Customer', summary: 'Optout Customer' },
 ];
 /** Operations this app adds to the original connector's. */
 const ADDED_OPERATIONS = [
@@ -847,8 +848,12 @@ describe('the routes the app registers', () => {
     expect(full.securityDefinitions).toHaveProperty('admin_key');
     for (const { route, methods } of admin) {
       const path = `/${route}`;
-      expect(Object.keys(doc.paths), path).not.toContain(path);
       for (const method of methods) {
+        // Not in the public document (a path may hold a public operation of another method).
+        expect(
+          (doc.paths[path] as Record<string, unknown> | undefined)?.[method.toLowerCase()],
+          `${method} ${path}`,
+        ).toBeUndefined();
         const operation = (full.paths[path] as Record<string, Operation & { security?: unknown }>)[
           method.toLowerCase()
         ];

@@ -1,6 +1,12 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { MethodNotAllowedError } from '../../shared/errors.js';
-import { handleHttp, jsonResponse, readBodyBytes } from '../../shared/http/http.js';
+import {
+  handleHttp,
+  type InvocationLog,
+  jsonResponse,
+  readBodyBytes,
+} from '../../shared/http/http.js';
+import type { DeliveryEvent } from '../../shared/optouts/event-order.js';
 import { readOptOutFields } from '../../shared/optouts/opt-out-request.js';
 import { optOutAnswer, takeOptOut } from '../../shared/optouts/opt-outs.js';
 import { maskPhoneNumber } from '../../shared/phone.js';
@@ -9,13 +15,14 @@ import {
   parseKeywords,
   parseOptOut,
 } from '../../shared/schemas/opt-out.js';
-import { getServices } from '../../shared/services.js';
+import { getServices, type Services } from '../../shared/services.js';
 
 /** Records an opt-out (or opt-in) from any webhook shape; 200 when done, 202 when queued. */
 export async function optOutWebhook(request: HttpRequest, context: InvocationContext) {
   return handleHttp(context, 'opt-out-webhook', async (log) => {
     const arrivedAt = Date.now();
-    const { settings, sendmode, suppression, webhooks, enqueue } = await getServices();
+    const services = await getServices();
+    const { webhooks } = services;
     if (request.method === 'GET' && webhooks.signatureRequired) {
       // A GET's signature covers an empty body: its query string would go unsigned.
       throw new MethodNotAllowedError(
@@ -26,32 +33,59 @@ export async function optOutWebhook(request: HttpRequest, context: InvocationCon
     const rawBody = request.method === 'GET' ? Buffer.alloc(0) : await readBodyBytes(request);
     const delivery = await webhooks.verify(request, rawBody, context);
     try {
-      const optOut = parseOptOut(...readOptOutFields(request, rawBody, delivery !== undefined));
-      log.recipient = maskPhoneNumber(optOut.mobilenumber);
-      const result = await takeOptOut(optOut, {
-        suppression,
-        sendmode,
-        log: context,
-        keywords: parseKeywords(settings.OPTOUT_KEYWORDS),
-        optInKeywords: parseKeywords(settings.OPTIN_KEYWORDS, DEFAULT_OPTIN_KEYWORDS),
-        event: delivery
-          ? {
-              firstSeenAt: delivery.firstSeenAt,
-              firstSignedAt: delivery.firstSignedAt,
-              webhookId: delivery.id,
-            }
-          : { firstSeenAt: arrivedAt },
-        enqueueSync: (message) => enqueue(settings.OPTOUT_QUEUE_NAME, message),
-      });
-      log.result = result;
+      const fields = readOptOutFields(request, rawBody, delivery !== undefined);
+      const event = delivery
+        ? {
+            firstSeenAt: delivery.firstSeenAt,
+            firstSignedAt: delivery.firstSignedAt,
+            webhookId: delivery.id,
+          }
+        : { firstSeenAt: arrivedAt };
+      const response = await take(fields, event, services, context, log);
       if (delivery) await webhooks.complete(delivery.id, context);
-      return jsonResponse(
-        result === 'queued' ? 202 : 200,
-        optOutAnswer(result, settings.SENDMODE_API_VERSION),
-      );
+      return response;
     } catch (error) {
       if (delivery) await webhooks.release(delivery.id, context);
       throw error;
     }
   });
+}
+
+/**
+ * POST /api/optouts: the connector's Optout Customer, for flows. The function key is the whole
+ * authorisation, as for a send (a flow cannot sign a webhook delivery): the body is taken as the
+ * webhook takes an unsigned one, the query string never read.
+ */
+export async function optOutFromFlow(request: HttpRequest, context: InvocationContext) {
+  return handleHttp(context, 'optout-customer', async (log) => {
+    const arrivedAt = Date.now();
+    const services = await getServices();
+    const fields = readOptOutFields(request, await readBodyBytes(request), true);
+    return take(fields, { firstSeenAt: arrivedAt }, services, context, log);
+  });
+}
+
+async function take(
+  fields: Record<string, unknown>[],
+  event: DeliveryEvent,
+  { settings, sendmode, suppression, enqueue }: Services,
+  context: InvocationContext,
+  log: InvocationLog,
+) {
+  const optOut = parseOptOut(...fields);
+  log.recipient = maskPhoneNumber(optOut.mobilenumber);
+  const result = await takeOptOut(optOut, {
+    suppression,
+    sendmode,
+    log: context,
+    keywords: parseKeywords(settings.OPTOUT_KEYWORDS),
+    optInKeywords: parseKeywords(settings.OPTIN_KEYWORDS, DEFAULT_OPTIN_KEYWORDS),
+    event,
+    enqueueSync: (message) => enqueue(settings.OPTOUT_QUEUE_NAME, message),
+  });
+  log.result = result;
+  return jsonResponse(
+    result === 'queued' ? 202 : 200,
+    optOutAnswer(result, settings.SENDMODE_API_VERSION),
+  );
 }

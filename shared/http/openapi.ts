@@ -1276,9 +1276,40 @@ function document(): Schema {
           },
         },
       },
-      '/optout': {
+      // The connector's Optout Customer: a flow's opt-out, the function key its authorisation.
+      '/optouts': {
         post: {
           ...CONNECTOR_OPERATIONS.optOutCustomer,
+          ...jsonOperation,
+          parameters: [
+            body(
+              'OptOut',
+              'The number to opt out (also accepted wrapped as { "message": { ... } }); with a reply text, only a keyword counts.',
+            ),
+          ],
+          responses: {
+            200: {
+              description:
+                'Opted out (or already), opted back in (a START reply; Sendmode’s own list unchanged), superseded by a later change, or ignored: the reply is not a keyword.',
+              schema: { $ref: '#/definitions/OptOutResult' },
+            },
+            202: {
+              description: 'Recorded: never texted again; Sendmode is told when it can take it.',
+              schema: { $ref: '#/definitions/OptOutResult' },
+            },
+            ...errors(400, 401, 413, 415, 502, 503),
+          },
+        },
+      },
+      // The opt-out webhook, for inbound-SMS handlers and unsubscribe pages: signed deliveries
+      // when a signing secret is set. Not a flow action (a flow cannot sign: /optouts is its).
+      '/optout': {
+        post: {
+          operationId: 'ReceiveOptOutWebhook',
+          summary: 'Receive an opt-out webhook',
+          description:
+            'An opt-out or opt-in from a webhook sender, signed with Standard Webhooks headers when the app requires signatures. Flows use Optout Customer instead.',
+          'x-ms-visibility': 'internal',
           ...jsonOperation,
           parameters: [
             body(
@@ -1381,7 +1412,11 @@ function document(): Schema {
 export function buildOpenApi(options: OpenApiOptions = {}): object {
   const { info, paths, definitions: named, ...rest } = structuredClone(document());
   if (options.admin) {
-    Object.assign(paths as Schema, adminPaths(errors));
+    // Method by method: a path may hold public operations too (POST /optouts beside its GET).
+    for (const [path, operations] of Object.entries(adminPaths(errors))) {
+      const all = paths as Record<string, Schema>;
+      all[path] = { ...all[path], ...(operations as Schema) };
+    }
     Object.assign(named as Schema, definitions(ADMIN_DEFINITIONS));
   }
   return {

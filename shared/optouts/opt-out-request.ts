@@ -1,6 +1,6 @@
 /**
- * The fields of an opt-out webhook delivery: query string, then a JSON or form body. A signed
- * delivery's fields come from its body only: the signature covers the body, not the URL.
+ * The fields of an opt-out: query string, then a JSON or form body. A signed delivery's fields
+ * come from its body only (the signature covers the body, not the URL), and so do a flow's.
  */
 import type { HttpRequest } from '@azure/functions';
 import { UnsupportedMediaTypeError } from '../errors.js';
@@ -9,13 +9,13 @@ import { fieldsFromForm, fieldsFromJson, fieldsFromQuery } from '../schemas/opt-
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 
-/** Sources in precedence order (later wins): the query string (unless signed), then the body. */
+/** Sources in precedence order (later wins): the query string (unless `bodyOnly`), then the body. */
 export function readOptOutFields(
   request: HttpRequest,
   rawBody: Buffer,
-  signed: boolean,
+  bodyOnly: boolean,
 ): Record<string, unknown>[] {
-  const query = signed ? {} : fieldsFromQuery(request.query);
+  const query = bodyOnly ? {} : fieldsFromQuery(request.query);
   if (rawBody.length === 0) return [query];
   const type = mediaType(request);
   const text = rawBody.toString('utf8');
