@@ -18,10 +18,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { TableClient, TableEntityResult, TransactionAction } from '@azure/data-tables';
-import { DependencyUnavailableError } from '../errors.js';
 import { canonicalNumber, maskPhoneNumber, normalisePhoneNumber } from '../phone.js';
-import { describeStorageError } from '../storage/storage-account.js';
-import { hasStatus, withTable } from '../storage/table-storage.js';
+import { guardTable, hasStatus } from '../storage/table-storage.js';
 import { type DeliveryReport, type DeliveryState, isFinal, rankOf } from './report-format.js';
 
 /** The sends one Sendmode call carries, and the reference it carries. */
@@ -110,12 +108,8 @@ const referencePartition = (reference: string) => `c-${hash(reference, 40)}`;
 const numberPartition = (digits: string) => `n-${digits}`;
 const sendKeyOf = (id: string) => hash(id, 16);
 
-function unavailable(error: unknown): DependencyUnavailableError {
-  return new DependencyUnavailableError(
-    'table-storage',
-    `Table Storage is unavailable for delivery reports (${describeStorageError(error)}).`,
-  );
-}
+const unavailableFor = (cause: string) =>
+  `Table Storage is unavailable for delivery reports (${cause}).`;
 
 export class DeliveryStore {
   constructor(
@@ -196,11 +190,13 @@ export class DeliveryStore {
    * recipients' rows stay, unreported, with no status pointing at them).
    */
   async callFailed(plan: CallPlan): Promise<void> {
-    try {
-      await this.table.deleteEntity(SENT_PARTITION, plan.callKey);
-    } catch (error) {
-      if (!hasStatus(error, 404)) throw unavailable(error);
-    }
+    await this.guard(async () => {
+      try {
+        await this.table.deleteEntity(SENT_PARTITION, plan.callKey);
+      } catch (error) {
+        if (!hasStatus(error, 404)) throw error;
+      }
+    });
   }
 
   /** Stores a report against its send, or apart when it matches none. */
@@ -363,13 +359,8 @@ export class DeliveryStore {
     return { matched: false, reason };
   }
 
-  private async guard<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await withTable(this.table, work);
-    } catch (error) {
-      if (error instanceof DependencyUnavailableError) throw error;
-      throw unavailable(error);
-    }
+  private guard<T>(work: () => Promise<T>): Promise<T> {
+    return guardTable(this.table, unavailableFor, work);
   }
 }
 

@@ -16,16 +16,18 @@ import { ValidationError, type FieldError } from '../errors.js';
 import { canonicalNumber, normalisePhoneNumber } from '../phone.js';
 import type { SendmodeApiVersion } from '../settings.js';
 
-/** What the app makes of a report's `Status`. */
-export type DeliveryState =
-  | 'pending'
-  | 'dispatched'
-  | 'delivered'
-  | 'expired'
-  | 'undelivered'
-  | 'rejected'
-  | 'opted-out'
-  | 'unknown';
+/** What the app makes of a report's `Status` (the event and the API document list these). */
+export const DELIVERY_STATES = [
+  'pending',
+  'dispatched',
+  'delivered',
+  'expired',
+  'undelivered',
+  'rejected',
+  'opted-out',
+  'unknown',
+] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
 /** Sendmode's documented statuses. */
 export const SENDMODE_STATUSES: Record<string, DeliveryState> = {

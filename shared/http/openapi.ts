@@ -36,6 +36,7 @@ import type { RecentOptOut } from '../optouts/recent-optouts.js';
 import type { CreditsResult } from '../sendmode/client.js';
 import type { SendSmsAnswer } from '../sendmode/sms-sender.js';
 import type { DeliveryStatus, DeliveryView } from '../delivery/delivery-view.js';
+import { DELIVERY_STATES } from '../delivery/report-format.js';
 
 /** package.json's version (not imported: JSON modules and ESM do not mix well); a test keeps it in sync. */
 export const API_VERSION = '0.1.0';
@@ -616,17 +617,7 @@ const smsWaitingSchema = z.object({
 });
 
 // Every state a recipient's delivery can show: complete by type.
-const deliveryStatus: { [K in DeliveryStatus]: K } = {
-  pending: 'pending',
-  dispatched: 'dispatched',
-  delivered: 'delivered',
-  expired: 'expired',
-  undelivered: 'undelivered',
-  rejected: 'rejected',
-  'opted-out': 'opted-out',
-  unknown: 'unknown',
-  unreported: 'unreported',
-};
+const deliveryStatus = [...DELIVERY_STATES, 'unreported'] as const satisfies DeliveryStatus[];
 const deliverySchema = z.object({
   summary: z.object({
     delivered: z.number().int(),
@@ -917,6 +908,22 @@ function errors(...statuses: ErrorStatus[]): Record<string, Schema> {
   return Object.fromEntries(
     statuses.map((status) => [String(status), { ...ERRORS[status], schema: problemRef }]),
   );
+}
+
+/** What an opt-out (the connector's action, or the webhook) answers. */
+function optOutResponses(): Record<string, Schema> {
+  return {
+    200: {
+      description:
+        'Opted out (or already), opted back in (a START reply; Sendmode’s own list unchanged), superseded by a later change, or ignored: the reply is not a keyword.',
+      schema: { $ref: '#/definitions/OptOutResult' },
+    },
+    202: {
+      description: 'Recorded: never texted again; Sendmode is told when it can take it.',
+      schema: { $ref: '#/definitions/OptOutResult' },
+    },
+    ...errors(400, 401, 413, 415, 502, 503),
+  };
 }
 
 /* ------------------------------ delivery reports ------------------------------ */
@@ -1287,18 +1294,7 @@ function document(): Schema {
               'The number to opt out (also accepted wrapped as { "message": { ... } }); with a reply text, only a keyword counts.',
             ),
           ],
-          responses: {
-            200: {
-              description:
-                'Opted out (or already), opted back in (a START reply; Sendmode’s own list unchanged), superseded by a later change, or ignored: the reply is not a keyword.',
-              schema: { $ref: '#/definitions/OptOutResult' },
-            },
-            202: {
-              description: 'Recorded: never texted again; Sendmode is told when it can take it.',
-              schema: { $ref: '#/definitions/OptOutResult' },
-            },
-            ...errors(400, 401, 413, 415, 502, 503),
-          },
+          responses: optOutResponses(),
         },
       },
       // The opt-out webhook, for inbound-SMS handlers and unsubscribe pages: signed deliveries
@@ -1317,18 +1313,7 @@ function document(): Schema {
               'The number to opt out (also accepted as a form, wrapped as { "message": { ... } }, or, when deliveries are not signed, in the query string).',
             ),
           ],
-          responses: {
-            200: {
-              description:
-                'Opted out (or already), opted back in (a START reply; Sendmode’s own list unchanged), superseded by a later change, or ignored: the reply is not a keyword.',
-              schema: { $ref: '#/definitions/OptOutResult' },
-            },
-            202: {
-              description: 'Recorded: never texted again; Sendmode is told when it can take it.',
-              schema: { $ref: '#/definitions/OptOutResult' },
-            },
-            ...errors(400, 401, 413, 415, 502, 503),
-          },
+          responses: optOutResponses(),
         },
         get: {
           // For webhook senders that can only call a URL; hidden from flow designers.

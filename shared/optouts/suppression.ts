@@ -14,15 +14,10 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { odata, type TableClient } from '@azure/data-tables';
-import {
-  AppError,
-  DependencyUnavailableError,
-  NotFoundError,
-  type SendmodeStatus,
-} from '../errors.js';
+import { NotFoundError, type SendmodeStatus } from '../errors.js';
 import { canonicalNumber } from '../phone.js';
-import { describeStorageError, hasStatus } from '../storage/storage-account.js';
-import { withTable } from '../storage/table-storage.js';
+import { hasStatus } from '../storage/storage-account.js';
+import { guardTable, withTable } from '../storage/table-storage.js';
 import type { OptOutRequest } from '../sendmode/client.js';
 import type {
   AuditTrail,
@@ -432,16 +427,12 @@ export class SuppressionList {
     });
   }
 
-  private async guard<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await withTable(this.table, work);
-    } catch (error) {
-      if (error instanceof AppError) throw error;
-      throw new DependencyUnavailableError(
-        'table-storage',
-        `The suppression list cannot be read or written (${describeStorageError(error)}); nothing was sent.`,
-      );
-    }
+  private guard<T>(work: () => Promise<T>): Promise<T> {
+    return guardTable(
+      this.table,
+      (cause) => `The suppression list cannot be read or written (${cause}); nothing was sent.`,
+      work,
+    );
   }
 }
 

@@ -1,8 +1,9 @@
 /** Table Storage clients for the app's storage account (see `storage-account.ts`). */
 import type { TableClient } from '@azure/data-tables';
-import { DependencyUnavailableError } from '../errors.js';
+import { AppError, DependencyUnavailableError } from '../errors.js';
 import type { Settings } from '../settings.js';
 import {
+  describeStorageError,
   hasStatus,
   STORAGE_RETRY_OPTIONS,
   storageErrorCode,
@@ -75,5 +76,22 @@ export async function withTable<T>(client: TableClient, operation: () => Promise
     if (!(hasStatus(error, 404) && storageErrorCode(error) === 'TableNotFound')) throw error;
     await ensureTable(client, { recheck: true });
     return operation();
+  }
+}
+
+/**
+ * Runs `work` on `table` (see withTable); a storage failure becomes a 503 that says what could
+ * not be read or written (`what`, given the cause), while the app's own errors pass as they are.
+ */
+export async function guardTable<T>(
+  table: TableClient,
+  what: (cause: string) => string,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await withTable(table, work);
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    throw new DependencyUnavailableError('table-storage', what(describeStorageError(error)));
   }
 }

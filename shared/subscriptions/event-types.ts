@@ -6,7 +6,7 @@
  * here and one producer calling `EventPublisher.publish` (shared/subscriptions/publisher.ts).
  */
 import * as z from 'zod';
-import type { DeliveryState } from '../delivery/report-format.js';
+import { DELIVERY_STATES } from '../delivery/report-format.js';
 import type { ChangeAction, ChangeSource } from '../optouts/audit-trail.js';
 
 // Complete by type: a new action, source or delivery state must be added here too.
@@ -20,16 +20,6 @@ const changeSources: { [K in ChangeSource]: K } = {
   api: 'api',
   manual: 'manual',
   sendmode: 'sendmode',
-};
-const deliveryStates: { [K in DeliveryState]: K } = {
-  pending: 'pending',
-  dispatched: 'dispatched',
-  delivered: 'delivered',
-  expired: 'expired',
-  undelivered: 'undelivered',
-  rejected: 'rejected',
-  'opted-out': 'opted-out',
-  unknown: 'unknown',
 };
 
 const optOutChangedData = z.object({
@@ -48,7 +38,7 @@ const smsDeliveryData = z.object({
   id: z.string().describe('The send’s id (as GET /sms/{id} reads it).'),
   recipient: z.string(),
   status: z
-    .enum(deliveryStates)
+    .enum(DELIVERY_STATES)
     .describe(
       'What Sendmode reported for this recipient: delivered, or a failure (expired, undelivered, rejected, opted-out), or a step before (pending, dispatched); unknown for a word this app does not know.',
     ),

@@ -6,9 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
-import { AppError, DependencyUnavailableError, UnprocessableError } from '../errors.js';
-import { describeStorageError } from '../storage/storage-account.js';
-import { hasStatus, withTable } from '../storage/table-storage.js';
+import { UnprocessableError } from '../errors.js';
+import { guardTable, hasStatus } from '../storage/table-storage.js';
 import { type EventType, isEventType } from './event-types.js';
 import { newWebhookSecret } from './signer.js';
 
@@ -128,16 +127,12 @@ export class SubscriptionStore {
     return count;
   }
 
-  private async guard<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await withTable(this.table, work);
-    } catch (error) {
-      if (error instanceof AppError) throw error;
-      throw new DependencyUnavailableError(
-        'table-storage',
-        `The subscriptions cannot be read or written (${describeStorageError(error)}).`,
-      );
-    }
+  private guard<T>(work: () => Promise<T>): Promise<T> {
+    return guardTable(
+      this.table,
+      (cause) => `The subscriptions cannot be read or written (${cause}).`,
+      work,
+    );
   }
 }
 
