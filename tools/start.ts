@@ -273,7 +273,34 @@ const SAMPLES: Record<string, string> = {
     '{"messagetext":"Hello from my laptop","recipients":["+353870000001"],"senderid":"Local"}',
   '/api/optout': '{"mobilenumber":"+353870000001"}',
   '/api/customers': '{"group":"Local","mobilenumber":"+353870000001","firstname":"Ada"}',
+  '/api/optouts': '{"mobilenumber":"+353870000001"}',
+  '/api/subscriptions': '{"callbackUrl":"https://example.com/my-flow","events":["optout.changed"]}',
 };
+
+/** Sample query strings for the routes that need one, by method and path. */
+const QUERY_SAMPLES: Record<string, string> = {
+  // Taken off the list again (an operator's removal says why).
+  'DELETE /api/optouts/%2B353870000001': '?reason=Asked%20by%20phone',
+  // A report for no send of this app: stored apart, answered True.
+  'GET /api/delivery-reports':
+    '?EventID=1&Phonenumber=353870000001&DataType=SMS&Status=DELIVRD&CustomerID=local-sample',
+};
+
+/** Sample values for route parameters, so a printed curl works when pasted as it is. */
+const ROUTE_SAMPLES: Record<string, string> = {
+  // The number opted out by the optout sample above.
+  number: '%2B353870000001',
+  // No subscription has this id: DELETE answers 404 (use the id a POST answered).
+  id: '00000000-0000-4000-8000-000000000000',
+  event: '',
+};
+
+/** The route template's `{name}` / `{name?}` parameters filled in with ROUTE_SAMPLES. */
+function sampleUrl(template: string): string {
+  return template
+    .replace(/\{(\w+)\??\}/g, (_, name: string) => ROUTE_SAMPLES[name] ?? name)
+    .replace(/\/+$/, '');
+}
 interface QueueSample {
   /** The message as a JavaScript expression, for `node -e "..."` (single quotes only). */
   js: string;
@@ -342,12 +369,14 @@ const STATUS_LOOKUPS: Record<string, string[]> = {
 function curlFor(fn: FunctionInfo): string[] {
   const lookup = STATUS_LOOKUPS[fn.name];
   if (lookup) return lookup;
-  const url = fn.invoke_url_template ?? '';
+  const url = sampleUrl(fn.invoke_url_template ?? '');
   const path = new URL(url).pathname;
   const method =
     fn.methods?.includes('POST') && SAMPLES[path] ? 'POST' : (fn.methods?.[0] ?? 'GET');
   const body = method === 'POST' ? SAMPLES[path] : undefined;
-  const lines = [`  # ${fn.name} (${fn.methods?.join(', ')})`, `  ${curl(method, url, body)}`];
+  const query = QUERY_SAMPLES[`${method} ${path}`] ?? '';
+  const target = query ? `'${url}${query}'` : url;
+  const lines = [`  # ${fn.name} (${fn.methods?.join(', ')})`, `  ${curl(method, target, body)}`];
   return fn.name === 'send-sms' ? [...lines, ...asyncSendLines(url)] : lines;
 }
 

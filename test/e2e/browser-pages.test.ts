@@ -424,6 +424,28 @@ describe('the status page’s delivery warning in Chromium', () => {
   }, 60_000);
 });
 
+describe('npm start, the curls', () => {
+  it('prints a curl for every HTTP function with no placeholder left, each answering when pasted', async () => {
+    const output = start.output().split('\n');
+    const headers = output
+      .map((line, i) => ({ line: line.trim(), i }))
+      .filter(({ line }) => /^# [\w-]+ \((GET|POST|DELETE)[^)]*\)$/.test(line));
+    expect(headers.length).toBeGreaterThanOrEqual(15);
+    for (const { line, i } of headers) {
+      const name = /^# ([\w-]+)/.exec(line)![1]!;
+      // The sends and their status look-ups have a test of their own (below).
+      if (name === 'send-sms' || name.startsWith('sms-status')) continue;
+      const command = output[i + 1]!.trim();
+      expect(command, name).toMatch(/^curl /);
+      expect(command, name).not.toMatch(/\{\w+\??\}/);
+      const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(await paste([command]))?.[1]);
+      // A made-up subscription id is the one look-up that finds nothing.
+      const expected = name === 'subscriptions-delete' ? [404] : [200, 201, 202, 204];
+      expect(expected, `${name}: ${command} answered ${status}`).toContain(status);
+    }
+  }, 60_000);
+});
+
 describe('npm start, the queued send', () => {
   it('prints a queued send and two status look-ups that work when pasted', async () => {
     const lines = printedCommands(/# send-sms \(POST\)/, /# status-page/);
