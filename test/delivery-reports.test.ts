@@ -435,6 +435,14 @@ describe('queued and merged sends', () => {
     expect((await report({ Phonenumber: '353870000192', Status: 'DELIVRD' })).status).toBe(200);
     const delivery = await deliveryOf(String(answer.id));
     expect(delivery.recipients.map((r) => r.status)).toEqual(['pending', 'delivered']);
+    // A bulk send of more numbers than the index writes in flight: the last is indexed too.
+    const many = Array.from({ length: 70 }, (_, i) => `+3538700006${String(i).padStart(2, '0')}`);
+    const bulk = await send({ messagetext: 'All', recipients: many });
+    expect((await report({ Phonenumber: '353870000669', Status: 'DELIVRD' })).status).toBe(200);
+    const last = (await deliveryOf(String(bulk.id))).recipients.find(
+      (r) => r.recipient === '+353870000669',
+    );
+    expect(last?.status).toBe('delivered');
   });
 });
 

@@ -81,6 +81,8 @@ interface CallEntity {
 const SENT_PARTITION = 'sent';
 const UNMATCHED_PARTITION = 'unmatched';
 const PER_TRANSACTION = 100;
+/** Number-index writes in flight at once (one partition each: no batch). */
+const INDEX_WRITES_IN_FLIGHT = 32;
 /** Up to this many rows are written one by one, in parallel, rather than in a batch. */
 const SINGLE_WRITES = 4;
 const WRITE_ATTEMPTS = 4;
@@ -170,19 +172,31 @@ export class DeliveryStore {
           'Merge',
         ),
       );
-      if (!plan.carried) {
-        for (const row of rows) {
-          const index = {
-            partitionKey: numberPartition(row.rowKey.split('-')[0] ?? ''),
-            rowKey: 'latest',
-            reference: plan.reference,
-            expiresAt: row.expiresAt,
-          };
-          writes.push(this.table.upsertEntity(index, 'Replace'));
-        }
-      }
+      if (!plan.carried) writes.push(this.indexByNumber(rows, plan.reference));
       await Promise.all(writes);
     });
+  }
+
+  /**
+   * `n-<digits>` → the reference, for a call that cannot carry it: one partition per number, so
+   * no batch; a bounded number of writes in flight (a bulk send has up to 1,000 numbers).
+   */
+  private async indexByNumber(rows: RecipientEntity[], reference: string): Promise<void> {
+    for (let i = 0; i < rows.length; i += INDEX_WRITES_IN_FLIGHT) {
+      await Promise.all(
+        rows.slice(i, i + INDEX_WRITES_IN_FLIGHT).map((row) =>
+          this.table.upsertEntity(
+            {
+              partitionKey: numberPartition(row.rowKey.split('-')[0] ?? ''),
+              rowKey: 'latest',
+              reference,
+              expiresAt: row.expiresAt,
+            },
+            'Replace',
+          ),
+        ),
+      );
+    }
   }
 
   /**
