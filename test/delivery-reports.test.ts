@@ -502,21 +502,28 @@ describe('sent, but nothing is ever delivered', () => {
     });
   });
 
-  it('counts only calls Sendmode took: a rejected send is not a send to watch', async () => {
+  it('counts only calls Sendmode took: a rejected send, or one to opted-out numbers only, is not a send to watch', async () => {
     await env.configure({ DELIVERY_REPORTS: 'on', DELIVERY_REPORT_EXPECTED_MINUTES: '0' });
-    env.simulator.injectFault({ kind: 'sendmode-error', operation: 'send', times: 2 });
-    for (const n of [1, 2]) {
-      const response = await sendSms(
+    const attempt = (recipients: string[]) =>
+      sendSms(
         new HttpRequest({
           method: 'POST',
           url: `${ORIGIN}/api/sms`,
           headers: { 'content-type': 'application/json' },
-          body: { string: JSON.stringify({ messagetext: 'Hi', recipients: [`+35387000031${n}`] }) },
+          body: { string: JSON.stringify({ messagetext: 'Hi', recipients }) },
         }),
         testContext('send-sms'),
       );
-      expect(response.status).toBe(502);
-    }
+    env.simulator.injectFault({ kind: 'sendmode-error', operation: 'send', times: 2 });
+    for (const n of [1, 2]) expect((await attempt([`+35387000031${n}`])).status).toBe(502);
+    const { suppression } = await getServices();
+    await suppression.apply({
+      number: '+353870000318',
+      action: 'opt-out',
+      source: 'api',
+      eventAt: Date.now(),
+    });
+    expect((await attempt(['+353870000318'])).status).toBe(422);
     await send({ messagetext: 'Hi', recipients: ['+353870000319'] });
     const { deliveries } = await getServices();
     expect(await deliveries.watch(20, Date.now() + 1)).toEqual({

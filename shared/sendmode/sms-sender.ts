@@ -66,17 +66,19 @@ export async function sendSmsRespectingOptOuts(
     if (recipients.length === 0) throw everyoneOptedOut(sms.recipients);
     return recipients.length === send.recipients.length ? send : { ...send, recipients };
   };
-  const send = deps.sendmode.send(await withoutOptedOut(sms), {
-    log: deps.log,
-    maxWaitMs: deps.maxWaitMs,
-    ...(deps.slot ?? { workClass: 'interactive' }),
-    beforeCall: async (send) => {
-      const [remaining] = await Promise.all([withoutOptedOut(send), expecting]);
-      await deps.onSlot?.();
-      return remaining;
-    },
-  });
-  const result = await send.catch(async (error: unknown) => {
+  const call = async () =>
+    deps.sendmode.send(await withoutOptedOut(sms), {
+      log: deps.log,
+      maxWaitMs: deps.maxWaitMs,
+      ...(deps.slot ?? { workClass: 'interactive' }),
+      beforeCall: async (send) => {
+        const [remaining] = await Promise.all([withoutOptedOut(send), expecting]);
+        await deps.onSlot?.();
+        return remaining;
+      },
+    });
+  // No call made (everyone opted out, no slot) or none taken: not a send the warning counts.
+  const result = await call().catch(async (error: unknown) => {
     if (deps.delivery) await takeBack(deps.delivery, expecting);
     throw error;
   });
@@ -91,8 +93,7 @@ export async function sendSmsRespectingOptOuts(
 }
 
 /** The 422 of a send none of whose recipients may be texted: each named by index, masked. */
-export /** The 422 of a send none of whose recipients may be texted: each named by index, masked. */
-function everyoneOptedOut(recipients: string[]): UnprocessableError {
+export function everyoneOptedOut(recipients: string[]): UnprocessableError {
   return new UnprocessableError(
     'Every recipient has opted out; nothing was sent.',
     recipients.map((number, index) => ({
