@@ -453,10 +453,10 @@ describe('sent, but nothing is ever delivered', () => {
     const at = Date.now() - ageMs;
     const plans = Array.from({ length: count }, (_, i) =>
       planCall(
-        { recipients: [`+3538700002${i}0`] },
+        undefined,
         [{ id: `past-${i}`, recipients: [`+3538700002${i}0`] }],
         `past-${i}`,
-        true,
+        'v2',
         at,
       ),
     );

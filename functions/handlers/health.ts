@@ -3,6 +3,7 @@ import { deliveryReportsStatus } from '../../shared/delivery/delivery-watch.js';
 import { handleHttp, jsonResponse } from '../../shared/http/http.js';
 import type { Logger } from '../../shared/logger.js';
 import { API_GENERATION_NAMES } from '../../shared/sendmode/api-version.js';
+import { getServices } from '../../shared/services.js';
 import { getSettings, type Settings } from '../../shared/settings.js';
 
 /**
@@ -58,7 +59,6 @@ function webhookSigning(settings: Settings) {
 /** The delivery figures, or why they could not be read (storage is not health's to fail on). */
 async function deliveryCheck(log: Logger) {
   try {
-    const { getServices } = await import('../../shared/services.js');
     const services = await getServices();
     const status = await deliveryReportsStatus(services.deliveries, services.settings);
     return { ...status, warnings: status.warning ? [status.warning.message] : [] };

@@ -4,7 +4,6 @@ import { fingerprintOf, isReplay, readIdempotencyKey } from '../../shared/http/i
 import { prefers, RESPOND_ASYNC } from '../../shared/http/prefer.js';
 import { newSendId, queueSend } from '../../shared/outbox/async-send.js';
 import { planCall } from '../../shared/delivery/delivery-store.js';
-import { callCarriesReference } from '../../shared/delivery/report-format.js';
 import { maskPhoneNumber } from '../../shared/phone.js';
 import { parseSendSms, type SendSmsInput } from '../../shared/schemas/send-sms.js';
 import { getServices, type Services } from '../../shared/services.js';
@@ -53,8 +52,8 @@ async function sendNow(
 ): Promise<HttpResponseInit> {
   const startedAt = Date.now();
   const id = newSendId();
-  const carried = callCarriesReference(settings.SENDMODE_API_VERSION, sms.recipients.length);
-  const plan = planCall(sms, [{ id, recipients: sms.recipients }], id, carried, startedAt);
+  const sends = [{ id, recipients: sms.recipients }];
+  const plan = planCall(sms.customerid, sends, id, settings.SENDMODE_API_VERSION, startedAt);
   const result = await sendSmsRespectingOptOuts(sms, {
     sendmode,
     suppression,

@@ -20,7 +20,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { TableClient, TableEntityResult, TransactionAction } from '@azure/data-tables';
 import { canonicalNumber, maskPhoneNumber, normalisePhoneNumber } from '../phone.js';
 import { guardTable, hasStatus } from '../storage/table-storage.js';
-import { type DeliveryReport, type DeliveryState, isFinal, rankOf } from './report-format.js';
+import type { SendmodeApiVersion } from '../settings.js';
+import {
+  callCarriesReference,
+  type DeliveryReport,
+  type DeliveryState,
+  isFinal,
+  rankOf,
+} from './report-format.js';
 
 /** The sends one Sendmode call carries, and the reference it carries. */
 export interface CallPlan {
@@ -379,20 +386,26 @@ export class DeliveryStore {
 }
 
 /**
- * The plan for one call: the caller's `customerid` as the reference when it gave one, else one
- * the app sets from `callId` (the send's id, or a merged call's).
+ * The plan for one call carrying `sends`: the caller's `customerid` as the reference when it gave
+ * one, else one the app sets from `callId` (the send's id, or a merged call's).
  */
 export function planCall(
-  request: { customerid?: string | undefined; recipients: string[] },
+  customerid: string | undefined,
   sends: CallPlan['sends'],
   callId: string,
-  carried: boolean,
+  version: SendmodeApiVersion,
   now: number,
 ): CallPlan {
-  return {
-    reference: request.customerid ?? referenceOf(callId),
-    carried,
-    callKey: newCallKey(now),
-    sends,
-  };
+  const plan = { reference: customerid ?? referenceOf(callId), callKey: newCallKey(now) };
+  return withSends(plan, sends, version);
+}
+
+/** The plan carrying `sends` instead (its reference and its call's row stay the same). */
+export function withSends(
+  plan: Pick<CallPlan, 'reference' | 'callKey'>,
+  sends: CallPlan['sends'],
+  version: SendmodeApiVersion,
+): CallPlan {
+  const recipients = sends.reduce((sum, send) => sum + send.recipients.length, 0);
+  return { ...plan, sends, carried: callCarriesReference(version, recipients) };
 }

@@ -10,7 +10,7 @@ import { fieldsOf, type ReportFields } from './report-format.js';
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 /** A report is a handful of short fields. */
-export const MAX_REPORT_BYTES = 8 * 1024;
+const MAX_REPORT_BYTES = 8 * 1024;
 
 export async function readReportFields(request: HttpRequest): Promise<ReportFields> {
   const query = [...request.query].filter(([name]) => name.toLowerCase() !== 'code');

@@ -32,8 +32,7 @@ import { everyoneOptedOut as everyoneOptedOutError } from '../sendmode/sms-sende
 import type { OutboxDeps, OutboxOutcome } from '../outbox/outbox-sender.js';
 import type { OutboxMessage } from '../outbox/outbox-message.js';
 import { answerOf, type StoredStatus } from '../outbox/send-status.js';
-import { type CallPlan, planCall } from '../delivery/delivery-store.js';
-import { callCarriesReference } from '../delivery/report-format.js';
+import { type CallPlan, planCall, withSends } from '../delivery/delivery-store.js';
 import { mergeKeyOf } from './merge-key.js';
 import type { Lease, PendingEntry, PendingSends } from './pending-sends.js';
 
@@ -244,9 +243,9 @@ class Collector {
   private expectOwn(): void {
     if (!this.deps.deliveries) return;
     const own = [{ id: this.message.id, recipients: this.prepared.recipients }];
-    const carried = callCarriesReference(this.deps.rules.version, own[0]!.recipients.length);
     const callId = `${this.message.id}@${this.now()}`;
-    this.plan = planCall(this.prepared, own, callId, carried, this.now());
+    const version = this.deps.rules.version;
+    this.plan = planCall(this.prepared.customerid, own, callId, version, this.now());
     this.expecting = this.deps.deliveries.expect(this.plan, this.now());
     this.expecting.catch(() => undefined); // awaited before the call
   }
@@ -254,12 +253,7 @@ class Collector {
   /** The plan with the company taken along (the reference and the call's row stay the same). */
   private withCompany(plan: CallPlan, company: PendingEntry[]): CallPlan {
     const sends = [...plan.sends, ...company.map((e) => ({ id: e.id, recipients: e.recipients }))];
-    const recipients = sends.reduce((sum, e) => sum + e.recipients.length, 0);
-    this.plan = {
-      ...plan,
-      sends,
-      carried: callCarriesReference(this.deps.rules.version, recipients),
-    };
+    this.plan = withSends(plan, sends, this.deps.rules.version);
     return this.plan;
   }
 

@@ -26,7 +26,6 @@ import type { SuppressionList } from '../optouts/suppression.js';
 import type { Settings } from '../settings.js';
 import { type MergeDeps, startMerge } from '../merge/merged-send.js';
 import { type DeliveryStore, planCall } from '../delivery/delivery-store.js';
-import { callCarriesReference } from '../delivery/report-format.js';
 import type { OutboxMessage } from './outbox-message.js';
 import {
   answerOf,
@@ -96,9 +95,11 @@ export async function sendFromOutbox(
     throw new NotYetError(seconds, 'Held until its scheduledate.');
   }
   if (merge) return merge.send(stored, slot);
-  const carried = callCarriesReference(deps.rules.version, sms.recipients.length);
   const sends = [{ id: message.id, recipients: sms.recipients }];
-  const plan = planCall(sms, sends, message.id, carried, now);
+  const delivery = deps.deliveries && {
+    store: deps.deliveries,
+    plan: planCall(sms.customerid, sends, message.id, deps.rules.version, now),
+  };
   try {
     const answer = await sendSmsRespectingOptOuts(sms, {
       sendmode: deps.sendmode,
@@ -107,7 +108,7 @@ export async function sendFromOutbox(
       maxWaitMs: slot.maxWaitMs,
       rules: deps.rules,
       slot: { ...slot, lane: 'sends' },
-      ...(deps.deliveries ? { delivery: { store: deps.deliveries, plan } } : {}),
+      ...(delivery ? { delivery } : {}),
       onSlot: async () => {
         const claimedAt = (deps.now ?? Date.now)();
         const claim = { ...stored.status, state: 'sending' as const, claimedAt };
@@ -118,13 +119,12 @@ export async function sendFromOutbox(
     });
     const finishedAt = (deps.now ?? Date.now)();
     const body = { ...answer, id: message.id, sentAt: new Date(finishedAt).toISOString() };
-    const reference = deps.deliveries ? plan.reference : undefined;
     await recordFinal(
       stored,
       { status: 200, body: JSON.stringify(body) },
       finishedAt,
       deps.statuses,
-      reference,
+      delivery?.plan.reference,
     );
     return 'sent';
   } catch (error) {
