@@ -18,7 +18,8 @@ import { rateLimiterFromSettings } from '../shared/limit/rate-limiter.js';
 import { resetServices } from '../shared/services.js';
 import { parseSettings, resetSettings } from '../shared/settings.js';
 import { type Azurite, startAzurite } from '../test/helpers/azurite.js';
-import { type Simulator, startSimulator } from '../tools/sendmode-simulator/simulator.js';
+import { startSimulator } from '../tools/sendmode-simulator/simulator.js';
+import type { Simulator } from '../tools/sendmode-simulator/types.js';
 import {
   type BenchResult,
   formatMs,

@@ -1,5 +1,5 @@
 /**
- * sms-text: what the text and number rules of issue 21 cost and save, in process.
+ * sms-text: what the text and number rules (smart encoding, phone metadata) cost and save, in process.
  *
  * 1. Parts per message on the corpus of realistic texts (test/fixtures/sms-corpus.ts), with smart
  *    encoding off (the text as given) beside on (look-alikes replaced when that keeps it GSM-7):
@@ -175,7 +175,7 @@ export async function run(): Promise<BenchResult> {
   const ms = (value: number) => value.toFixed(1);
   return {
     title: `sms-text (${SMS_CORPUS.length} corpus texts; ${RECIPIENTS.toLocaleString('en-GB')} recipients × ${ROUNDS} rounds interleaved; first use ${FIRST_USE_RUNS} fresh node runs)`,
-    columns: ['today (off / regex)', 'issue 21 (on / library)', 'ratio'],
+    columns: ['today (off / regex)', 'with the rules (on / library)', 'ratio'],
     rows: [
       {
         label: 'SMS parts per message, smart encoding off → on (mean)',

@@ -167,6 +167,37 @@ param deliveredAlertPercent int = 50
 param alertEmail string = ''
 
 @minValue(1)
+@description('The poison alert fires when at least this many queue messages are poisoned in 15 minutes.')
+param poisonedAlertCount int = 1
+
+@minValue(1)
+@description('The key alert fires when Sendmode refuses the API key on at least this many calls in 15 minutes.')
+param keyRefusedAlertCount int = 1
+
+@minValue(1)
+@maxValue(100)
+@description('The failing alert fires when more than this percentage of 15 minutes\' Sendmode calls failed or were throttled (and at least failingAlertMinimumCalls were made).')
+param failingAlertPercent int = 10
+
+@minValue(1)
+@description('The failing alert looks at the failing share only when at least this many Sendmode calls were made in the 15 minutes.')
+param failingAlertMinimumCalls int = 20
+
+@minValue(5)
+@maxValue(50)
+@description('The budget alert fires when the shared limit stays exhausted (window full, or work held back) this many consecutive minutes.')
+param budgetAlertMinutes int = 30
+
+@minValue(1)
+@maxValue(1000)
+@description('Admitted calls in the window that the budget alert counts as the limit reached. Default: the limit; background work alone reaches rateLimitMaxCalls - rateLimitInteractiveReserve.')
+param budgetAlertCalls int = rateLimitMaxCalls
+
+@minValue(1)
+@description('The dependency alert fires when at least this many invocations in 10 minutes failed because Key Vault or Storage was unavailable.')
+param dependencyAlertCount int = 5
+
+@minValue(1)
 @maxValue(10080)
 @description('Minutes after which a send without any delivery report counts as unreported (DELIVERY_REPORT_EXPECTED_MINUTES).')
 param deliveryReportExpectedMinutes int = 30
@@ -267,6 +298,7 @@ var optOutAuditTableName = 'optoutaudit'
 var sendStatusTableName = 'sendstatus'
 var sendMergeTableName = 'sendmerge'
 var deliveryTableName = 'deliveries'
+var historyTableName = 'history'
 var subscriptionTableName = 'subscriptions'
 var eventQueueName = 'event-deliveries'
 
@@ -310,7 +342,27 @@ module alerts 'modules/alerts.bicep' = {
     applicationInsightsId: monitoring.outputs.applicationInsightsId
     namePrefix: 'alert-${resourceToken}'
     deliveredPercentThreshold: deliveredAlertPercent
+    poisonedThreshold: poisonedAlertCount
+    keyRefusedThreshold: keyRefusedAlertCount
+    failingPercentThreshold: failingAlertPercent
+    failingMinimumCalls: failingAlertMinimumCalls
+    budgetMinutes: budgetAlertMinutes
+    budgetCalls: budgetAlertCalls
+    dependencyUnavailableThreshold: dependencyAlertCount
     alertEmail: alertEmail
+  }
+}
+
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    namePrefix: 'workbook-${resourceToken}'
+    displayName: 'Sendmode connector (${environmentName})'
+    rateLimitMaxCalls: rateLimitMaxCalls
   }
 }
 
@@ -342,6 +394,7 @@ module storage 'modules/storage.bicep' = {
       sendStatusTableName
       sendMergeTableName
       deliveryTableName
+      historyTableName
       subscriptionTableName
     ]
   }
@@ -469,6 +522,8 @@ module functionApp 'modules/functionapp.bicep' = {
       DELIVERY_REPORT_EXPECTED_MINUTES: string(deliveryReportExpectedMinutes)
       DELIVERY_REPORT_WATCH_SENDS: string(deliveryReportWatchSends)
       DELIVERY_TABLE_NAME: deliveryTableName
+      // Each instance's per-minute figures: the status page's hour of history.
+      HISTORY_TABLE_NAME: historyTableName
       // Webhook subscriptions to the app's events (the connector's triggers).
       SUBSCRIPTION_TABLE_NAME: subscriptionTableName
       EVENT_QUEUE_NAME: eventQueueName

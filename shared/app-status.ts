@@ -62,16 +62,24 @@ export interface OutboxStatus {
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
-export async function appStatus(
-  services: Pick<Services, 'settings' | 'limiter' | 'queueDepth' | 'pending' | 'deliveries'>,
-): Promise<AppStatus> {
-  const { settings, limiter, queueDepth, pending, deliveries } = services;
-  const queueNames = [
+/** The app's main queues, the send queue first (each has a poison queue: `poisonQueueOf`). */
+export function statusQueueNames(settings: Services['settings']): string[] {
+  return [
     settings.SEND_QUEUE_NAME,
     settings.IMPORT_QUEUE_NAME,
     settings.OPTOUT_QUEUE_NAME,
     settings.EVENT_QUEUE_NAME,
   ];
+}
+
+/**
+ * Each main queue's depth and its poison queue's, as GET /api/status shows them (and the
+ * history writer samples once a minute: shared/history/history-writer.ts).
+ */
+export async function queueStatuses(
+  services: Pick<Services, 'settings' | 'queueDepth'>,
+): Promise<QueueStatus[]> {
+  const { settings, queueDepth } = services;
   const queueStatus = async (name: string): Promise<QueueStatus> => {
     const poison = poisonQueueOf(name);
     const [depth, poisonDepth] = await Promise.all([queueDepth(name), queueDepth(poison)]);
@@ -81,10 +89,17 @@ export async function appStatus(
       poison: { name: poison, approximateMessages: poisonDepth },
     };
   };
+  return Promise.all(statusQueueNames(settings).map(queueStatus));
+}
+
+export async function appStatus(
+  services: Pick<Services, 'settings' | 'limiter' | 'queueDepth' | 'pending' | 'deliveries'>,
+): Promise<AppStatus> {
+  const { settings, limiter, pending, deliveries } = services;
   const windowMs = settings.RATE_LIMIT_WINDOW_SECONDS * 1000;
   const [window, queues, calls, reports] = await Promise.all([
     limiter.snapshot(),
-    Promise.all(queueNames.map(queueStatus)),
+    queueStatuses(services),
     pending.callsSince(Date.now() - windowMs),
     deliveryReportsStatus(deliveries, settings),
   ]);

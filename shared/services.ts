@@ -9,13 +9,14 @@ import type { IdempotencyStore } from './http/idempotency.js';
 import type { SendStatusStore } from './outbox/send-status.js';
 import type { PendingSends } from './merge/pending-sends.js';
 import type { DeliveryStore } from './delivery/delivery-store.js';
+import type { HistoryStore } from './history/history-store.js';
 import type { RateLimiter } from './limit/rate-limiter.js';
 import type { Sendmode } from './sendmode/sendmode.js';
 import type { SuppressionList } from './optouts/suppression.js';
 import type { EventPublisher } from './subscriptions/publisher.js';
 import type { SubscriptionStore } from './subscriptions/store.js';
 import type { WebhookAuthenticator } from './optouts/webhook-auth.js';
-import { getSettings, type Settings } from './settings.js';
+import { appInstanceId, getSettings, type Settings } from './settings.js';
 import type { PurgeCounts } from './storage/housekeeping.js';
 
 export interface Services {
@@ -34,6 +35,8 @@ export interface Services {
   subscriptions: SubscriptionStore;
   /** Delivery reports against each send (shared/delivery/). */
   deliveries: DeliveryStore;
+  /** Every instance's per-minute figures (shared/history/): GET /api/status?history=N. */
+  history: HistoryStore;
   /** When a send queued now is expected to go (ms): the limiter's line behind the queued ones. */
   outboxExpectedAt(): Promise<number>;
   /** Deletes expired idempotency outcomes, old webhook ids and statuses (see housekeeping.ts). */
@@ -69,12 +72,15 @@ async function build(settings: Settings): Promise<Services> {
     { SubscriptionStore },
     { optOutChangedData },
     { DeliveryStore },
+    { HistoryStore },
+    { HistoryWriter, historyInstanceId },
+    { queueStatuses },
   ] = await Promise.all([
     import('./secrets.js'),
     import('./http/idempotency.js'),
     import('./limit/rate-limiter.js'),
     import('./sendmode/sendmode.js'),
-    import('./sendmode/client.js'),
+    import('./sendmode/client-v2.js'),
     import('./sendmode/client-v3.js'),
     import('./storage/table-storage.js'),
     import('./queues/queue-storage.js'),
@@ -88,6 +94,9 @@ async function build(settings: Settings): Promise<Services> {
     import('./subscriptions/store.js'),
     import('./subscriptions/optout-changed.js'),
     import('./delivery/delivery-store.js'),
+    import('./history/history-store.js'),
+    import('./history/history-writer.js'),
+    import('./app-status.js'),
   ]);
   // The API generation is chosen here: v2 (default) or v3 (Engage, 3.0), one client either way.
   const Client = settings.SENDMODE_API_VERSION === 'v3' ? SendmodeClientV3 : SendmodeClient;
@@ -110,6 +119,7 @@ async function build(settings: Settings): Promise<Services> {
     mergeTable,
     deliveryTable,
     subscriptionTable,
+    historyTable,
   ] = await Promise.all([
     apiKeyProviderFromSettings(settings),
     webhookSecretProviderFromSettings(settings),
@@ -122,6 +132,7 @@ async function build(settings: Settings): Promise<Services> {
     createTableClient(settings, settings.SEND_MERGE_TABLE_NAME),
     createTableClient(settings, settings.DELIVERY_TABLE_NAME),
     createTableClient(settings, settings.SUBSCRIPTION_TABLE_NAME),
+    createTableClient(settings, settings.HISTORY_TABLE_NAME),
   ]);
   const queues = new Map<string, Promise<QueueClient>>();
   const queueClient = (queueName: string) => {
@@ -135,6 +146,22 @@ async function build(settings: Settings): Promise<Services> {
   const events = new EventPublisher(async (message) =>
     enqueue(await queueClient(settings.EVENT_QUEUE_NAME), message),
   );
+  const queueDepth = async (queueName: string) => approximateDepth(await queueClient(queueName));
+  const history = new HistoryStore(historyTable);
+  // Once a minute, this instance's finished minutes and the queue depths: one row, written off
+  // the path of every call (best-effort; shared/history/history-writer.ts). Stopped by close().
+  const historyWriter = new HistoryWriter({
+    store: history,
+    instance: historyInstanceId(appInstanceId()),
+    sampleDepths: async () =>
+      Object.fromEntries(
+        (await queueStatuses({ settings, queueDepth })).map((q) => [
+          q.name,
+          { depth: q.approximateMessages, poison: q.poison.approximateMessages },
+        ]),
+      ),
+  });
+  historyWriter.start();
   return {
     settings,
     sendmode: new Sendmode(client, keys, limiter),
@@ -157,6 +184,7 @@ async function build(settings: Settings): Promise<Services> {
       settings.SEND_STATUS_TTL_SECONDS * 1000,
       settings.DEFAULT_COUNTRY_CODE,
     ),
+    history,
     outboxExpectedAt: async () => {
       const ahead = await approximateDepth(await queueClient(settings.SEND_QUEUE_NAME));
       return limiter.expectedStart(ahead, 'sends');
@@ -169,14 +197,18 @@ async function build(settings: Settings): Promise<Services> {
           sendStatuses: statusTable,
           mergedCalls: mergeTable,
           deliveries: deliveryTable,
+          history: historyTable,
         },
         now,
       ),
     enqueue: async (queueName, payload, delaySeconds) =>
       enqueue(await queueClient(queueName), payload, delaySeconds),
     limiter,
-    queueDepth: async (queueName) => approximateDepth(await queueClient(queueName)),
-    close: () => client.close(),
+    queueDepth,
+    close: () => {
+      historyWriter.stop();
+      return client.close();
+    },
   };
 }
 

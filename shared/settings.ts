@@ -23,6 +23,14 @@ export function appHostname(): string | undefined {
   return process.env.WEBSITE_HOSTNAME?.trim().toLowerCase() || undefined;
 }
 
+/**
+ * The instance the app runs on as App Service names it (`WEBSITE_INSTANCE_ID`); undefined
+ * elsewhere. The platform's, like `WEBSITE_HOSTNAME`: not in the schema below.
+ */
+export function appInstanceId(): string | undefined {
+  return process.env.WEBSITE_INSTANCE_ID?.trim() || undefined;
+}
+
 const intSetting = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
@@ -146,6 +154,8 @@ const settingsSchema = z.object({
   /** How many of the latest sends old enough to be reported the warning looks at. */
   DELIVERY_REPORT_WATCH_SENDS: intSetting(20, 1, 1_000),
   DELIVERY_TABLE_NAME: tableName.default('deliveries'),
+  /** Each instance's per-minute figures, the status page's hour (shared/history/). */
+  HISTORY_TABLE_NAME: tableName.default('history'),
   /** Webhook subscriptions to the app's events (shared/subscriptions/). */
   SUBSCRIPTION_TABLE_NAME: tableName.default('subscriptions'),
   EVENT_QUEUE_NAME: queueName.default(DEFAULT_QUEUE_NAMES.EVENT_QUEUE_NAME),

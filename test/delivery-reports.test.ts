@@ -16,7 +16,7 @@ import { planCall } from '../shared/delivery/delivery-store.js';
 import { resetDeliveryWatch } from '../shared/delivery/delivery-watch.js';
 import { getServices } from '../shared/services.js';
 import { resetMetrics } from '../shared/telemetry/metrics.js';
-import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
+import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 import { drainOutbox } from './helpers/outbox.js';
 import { takeMessages } from './helpers/queues.js';
 
@@ -39,8 +39,7 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {
-  env.simulator.reset();
-  env.simulator.setApiKeys([TEST_API_KEY]);
+  env.resetSimulator();
   resetDeliveryWatch();
   // A fresh table and account per test: no test sees another's reports.
   await env.configure({

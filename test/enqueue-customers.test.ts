@@ -16,7 +16,8 @@ const QUEUE = 'customer-imports';
 let env: AppEnv;
 
 beforeAll(async () => {
-  env = await startAppEnv();
+  // Its tests stop and restart Azurite: an Azurite of its own.
+  env = await startAppEnv({}, { storage: 'private' });
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {

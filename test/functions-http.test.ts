@@ -17,8 +17,7 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {
-  env.simulator.reset();
-  env.simulator.setApiKeys([TEST_API_KEY]);
+  env.resetSimulator();
   await env.configure({ SENDMODE_API_KEY: TEST_API_KEY, KEY_VAULT_URI: undefined });
 });
 

@@ -10,7 +10,7 @@ import {
   purge,
   WEBHOOK_ID_RETENTION_MS,
 } from '../shared/storage/housekeeping.js';
-import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
+import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 
 let env: AppEnv;
 let idempotency: TableClient;
@@ -23,8 +23,7 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {
-  env.simulator.reset();
-  env.simulator.setApiKeys([TEST_API_KEY]);
+  env.resetSimulator();
   for await (const { partitionKey = '', rowKey = '' } of idempotency.listEntities()) {
     await idempotency.deleteEntity(partitionKey, rowKey);
   }
@@ -132,6 +131,7 @@ describe('purge-expired', () => {
       sendStatuses: 0,
       mergedCalls: 0,
       deliveries: 0,
+      history: 0,
     });
     const remaining: string[] = [];
     for await (const entity of webhookIds.listEntities()) remaining.push(entity.rowKey ?? '');

@@ -15,12 +15,12 @@ let keyCounter = 0;
 const freshKey = () => `order-${Date.now()}-${(keyCounter += 1)}`;
 
 beforeAll(async () => {
-  env = await startAppEnv();
+  // Its tests stop and restart Azurite: an Azurite of its own.
+  env = await startAppEnv({}, { storage: 'private' });
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {
-  env.simulator.reset();
-  env.simulator.setApiKeys([TEST_API_KEY]);
+  env.resetSimulator();
   // A fresh account per test: each starts with an empty limiter log.
   await env.configure({
     SENDMODE_ACCOUNT_NAME: `idem${(keyCounter += 1)}`,

@@ -8,13 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueueClient } from '@azure/storage-queue';
 import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { HeaderError } from '../tools/import/columns.js';
 import { detectDelimiter } from '../tools/import/csv.js';
 import { runImport, type ImportOptions } from '../tools/import/import.js';
-import { type Azurite, startAzurite } from './helpers/azurite.js';
+import type { Azurite } from './helpers/azurite.js';
 import { spawnNode } from './helpers/processes.js';
 import { decode } from './helpers/queues.js';
+import { sharedAzurite } from './helpers/storage.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'import-csv-'));
 let azurite: Azurite;
@@ -48,10 +49,7 @@ const run = (options: Partial<ImportOptions> & { file: string }) =>
   runImport({ progress: silent, ...options });
 
 beforeAll(async () => {
-  azurite = await startAzurite();
-});
-afterAll(async () => {
-  await azurite?.stop();
+  azurite = await sharedAzurite();
 });
 
 describe('reading awkward CSV files', () => {
@@ -292,7 +290,9 @@ describe('npm run import (the command)', () => {
     expect(out).toMatch(/\[#+\] 500\/500 rows {2}[\d,]+ rows\/s {2}0:00 left/);
     expect(out).toMatch(/rows\s+501\n\s+valid\s+500\n\s+rejected\s+1 → .*cli\.rejects\.csv/);
     expect(out).toMatch(
-      /enqueued\s+500 on imports-cli, account devstoreaccount1 \(connection string\)/,
+      new RegExp(
+        `enqueued\\s+500 on imports-cli, account ${azurite.account} \\(connection string\\)`,
+      ),
     );
     expect(out).toMatch(/line 502 \(\*\*999\): Mobile \(mobilenumber\): is not a phone number/);
     expect(out).not.toMatch(/87-999|353872000/);

@@ -7,7 +7,7 @@ import { InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { importCustomer } from '../functions/import-customer.js';
 import { queueHostConfig } from '../shared/queues/host-config.js';
-import { type AppEnv, startAppEnv, TEST_API_KEY } from './helpers/app-env.js';
+import { type AppEnv, startAppEnv } from './helpers/app-env.js';
 import { messageCount, takeMessages } from './helpers/queues.js';
 
 const QUEUE = 'customer-imports';
@@ -16,12 +16,15 @@ let env: AppEnv;
 let account = 0;
 
 beforeAll(async () => {
-  env = await startAppEnv({ QUEUE_RETRY_BASE_SECONDS: '1', QUEUE_RETRY_MAX_SECONDS: '4' });
+  // Its tests stop and restart Azurite: an Azurite of its own.
+  env = await startAppEnv(
+    { QUEUE_RETRY_BASE_SECONDS: '1', QUEUE_RETRY_MAX_SECONDS: '4' },
+    { storage: 'private' },
+  );
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {
-  env.simulator.reset();
-  env.simulator.setApiKeys([TEST_API_KEY]);
+  env.resetSimulator();
   await env.configure({
     SENDMODE_ACCOUNT_NAME: `import${(account += 1)}`,
     RATE_LIMIT_MAX_CALLS: '100',

@@ -13,7 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_OPTIN_KEYWORDS, DEFAULT_OPTOUT_KEYWORDS } from '../shared/schemas/opt-out.js';
+import {
+  DEFAULT_OPTIN_KEYWORDS,
+  DEFAULT_OPTOUT_KEYWORDS,
+} from '../shared/schemas/opt-out-keywords.js';
 import { parseSettings, settingNames } from '../shared/settings.js';
 import {
   allOutputs,
@@ -153,6 +156,7 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
         'roles-app',
         'roles-user',
         'storage',
+        'workbook',
       ].sort(),
     );
     expect(readFileSync(join(root, 'infra', 'main.bicep'), 'utf8')).not.toMatch(/'br[:/]/);
@@ -543,11 +547,13 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
           settings.SEND_STATUS_TABLE_NAME,
           settings.SEND_MERGE_TABLE_NAME,
           settings.DELIVERY_TABLE_NAME,
+          settings.HISTORY_TABLE_NAME,
           settings.SUBSCRIPTION_TABLE_NAME,
         ].sort(),
       );
       expect([...tables].sort()).toEqual([
         'deliveries',
+        'history',
         'idempotency',
         'optoutaudit',
         'optouts',
@@ -626,23 +632,362 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
   });
 
   describe('alerts', () => {
-    it('alert on the delivered ratio of an hour’s final delivery reports, from the app’s log lines', () => {
-      const alerts = mod('alerts');
-      const rule = only(alerts, 'Microsoft.Insights/scheduledQueryRules');
-      const properties = props(rule) as unknown as {
-        windowSize: string;
-        evaluationFrequency: string;
-        scopes: string[];
-        criteria: { allOf: { query: string }[] };
+    /** Each alert: its name after the prefix, its schedule and what its query must read. */
+    const ALERTS: {
+      suffix: string;
+      windowSize: string;
+      evaluationFrequency: string;
+      lets: string[];
+      reads: string[];
+    }[] = [
+      {
+        suffix: 'delivered-ratio',
+        windowSize: 'PT1H',
+        evaluationFrequency: 'PT15M',
+        lets: ['let deliveredPercent = 50;', 'let minimumFinals = 20;'],
+        reads: [
+          'customMetrics',
+          'name == "sms.delivery"',
+          'customDimensions["status"]',
+          '"delivered", "expired", "undelivered", "rejected", "opted-out"',
+          'valueSum',
+          'delivered * 100 < finals * deliveredPercent',
+        ],
+      },
+      {
+        suffix: 'poisoned',
+        windowSize: 'PT15M',
+        evaluationFrequency: 'PT5M',
+        lets: ['let threshold = 1;'],
+        reads: [
+          'customMetrics',
+          'name == "queue.poisoned"',
+          'customDimensions["queue"]',
+          'valueSum',
+        ],
+      },
+      {
+        suffix: 'key-refused',
+        windowSize: 'PT15M',
+        evaluationFrequency: 'PT5M',
+        lets: ['let threshold = 1;'],
+        reads: [
+          'name == "sendmode.calls"',
+          'tostring(customDimensions["outcome"]) == "rejected"',
+          'tostring(customDimensions["reason"]) == "key"',
+          'refused >= threshold',
+        ],
+      },
+      {
+        suffix: 'sendmode-failing',
+        windowSize: 'PT15M',
+        evaluationFrequency: 'PT5M',
+        lets: ['let failingPercent = 10;', 'let minimumCalls = 20;'],
+        reads: [
+          'name == "sendmode.calls"',
+          'customDimensions["outcome"]',
+          'outcome in ("failed", "throttled")',
+          'calls >= minimumCalls and failing * 100 > calls * failingPercent',
+        ],
+      },
+      {
+        suffix: 'budget-exhausted',
+        windowSize: 'PT1H',
+        evaluationFrequency: 'PT5M',
+        lets: ['let maxCalls = 100;', 'let minutes = 30;'],
+        reads: [
+          'name == "sendmode.limit.admitted"',
+          '"sendmode.limit.waits"',
+          'admitted >= maxCalls',
+          'bin(timestamp, 1m)',
+          'exhaustedMinutes >= minutes',
+          // The gauge repeats an idle instance's last reading: only readings of active instances count.
+          'join kind=inner active on timestamp, cloud_RoleInstance',
+        ],
+      },
+      {
+        suffix: 'dependency-unavailable',
+        windowSize: 'PT10M',
+        evaluationFrequency: 'PT5M',
+        lets: ['let threshold = 5;'],
+        reads: [
+          'traces',
+          'tostring(customDimensions["outcome"]) == "dependency-unavailable"',
+          'customDimensions["dependency"]',
+          'sum(itemCount)',
+        ],
+      },
+    ];
+
+    const rules = (module: Module) =>
+      resourcesOf(module.scope.template).filter(
+        (r) => r.type === 'Microsoft.Insights/scheduledQueryRules',
+      );
+    const rule = (suffix: string, module: Module = mod('alerts')): Resource => {
+      const found = rules(module).filter(
+        (r) => r.name === `[format('{0}-${suffix}', parameters('namePrefix'))]`,
+      );
+      expect(found, suffix).toHaveLength(1);
+      return found[0]!;
+    };
+    type Criterion = {
+      query: string;
+      timeAggregation: string;
+      operator: string;
+      threshold: number;
+      failingPeriods: JsonObject;
+    };
+    /** The rule's one criterion, evaluated with main's parameters (defaults unless given). */
+    const criterion = (suffix: string, given: Record<string, Json> = {}): Criterion => {
+      const alerts = mod('alerts', Scope.root(template, { ...GIVEN, ...given }));
+      const criteria = alerts.scope.evaluate(props(rule(suffix, alerts)).criteria!) as {
+        allOf: Criterion[];
       };
-      expect(properties.windowSize).toBe('PT1H');
-      expect(properties.evaluationFrequency).toBe('PT15M');
-      const query = JSON.stringify(properties.criteria.allOf[0]?.query);
-      // The field names the delivery-report route logs (functions/handlers/delivery-reports.ts).
-      for (const field of ['delivery-report', 'deliveryState', 'changed', 'delivered']) {
-        expect(query).toContain(field);
+      expect(criteria.allOf, suffix).toHaveLength(1);
+      return criteria.allOf[0]!;
+    };
+    /** The `let` lines a query starts with. */
+    const letsOf = (query: string) => query.split('\n').filter((line) => line.startsWith('let '));
+
+    it('are six log search alerts on the Application Insights component', () => {
+      const alerts = mod('alerts');
+      expect(rules(alerts)).toHaveLength(ALERTS.length);
+      expect(alerts.passed.applicationInsightsId!.value).toMatch(
+        /'monitoring'.*\.outputs\.applicationInsightsId\.value\]$/,
+      );
+      expect(alerts.passed.namePrefix!.value).toBe(
+        "[format('alert-{0}', variables('resourceToken'))]",
+      );
+      for (const { suffix, windowSize, evaluationFrequency } of ALERTS) {
+        const properties = props(rule(suffix));
+        expect(properties.scopes, suffix).toEqual(["[parameters('applicationInsightsId')]"]);
+        expect(properties.windowSize, suffix).toBe(windowSize);
+        expect(properties.evaluationFrequency, suffix).toBe(evaluationFrequency);
+        expect(properties.enabled, suffix).toBe(true);
+        expect(alerts.scope.evaluate(properties.displayName!), suffix).toEqual(expect.any(String));
       }
-      expect(JSON.stringify(properties.scopes)).toContain('applicationInsightsId');
+    });
+
+    it('read the metrics and fields each is about, and fire on any row their query returns', () => {
+      for (const { suffix, lets, reads } of ALERTS) {
+        const found = criterion(suffix);
+        // The query returns rows only when the alert should fire (its thresholds are in it).
+        expect(found.timeAggregation, suffix).toBe('Count');
+        expect(found.operator, suffix).toBe('GreaterThan');
+        expect(found.threshold, suffix).toBe(0);
+        expect(found.failingPeriods, suffix).toEqual({
+          numberOfEvaluationPeriods: 1,
+          minFailingPeriodsToAlert: 1,
+        });
+        // The default thresholds, in `let` lines first.
+        expect(letsOf(found.query).slice(0, lets.length), suffix).toEqual(lets);
+        for (const text of reads) expect(found.query, `${suffix}: ${text}`).toContain(text);
+      }
+    });
+
+    it('read the delivered ratio from the sms.delivery metric, no longer from log lines', () => {
+      const { query } = criterion('delivered-ratio');
+      expect(query).not.toMatch(/\btraces\b|\bmessage\b|parse_json|deliveryState/);
+      // Recipients reported `dispatched` are not final: the ratio is of final statuses only.
+      expect(query).not.toContain('dispatched');
+      const properties = props(rule('delivered-ratio'));
+      expect(mod('alerts').scope.evaluate(properties.displayName!)).toBe(
+        'SMS delivered ratio below 50%',
+      );
+    });
+
+    it('take their thresholds from main’s parameters, with sensible defaults and bounds', () => {
+      const passed = mod('alerts').passed;
+      const wiring: Record<string, [string, Json]> = {
+        deliveredPercentThreshold: ['deliveredAlertPercent', 50],
+        poisonedThreshold: ['poisonedAlertCount', 1],
+        keyRefusedThreshold: ['keyRefusedAlertCount', 1],
+        failingPercentThreshold: ['failingAlertPercent', 10],
+        failingMinimumCalls: ['failingAlertMinimumCalls', 20],
+        budgetMinutes: ['budgetAlertMinutes', 30],
+        budgetCalls: ['budgetAlertCalls', "[parameters('rateLimitMaxCalls')]"],
+        dependencyUnavailableThreshold: ['dependencyAlertCount', 5],
+        alertEmail: ['alertEmail', ''],
+      };
+      for (const [param, [mainParam, defaultValue]] of Object.entries(wiring)) {
+        expect(passed[param]?.value, param).toBe(`[parameters('${mainParam}')]`);
+        expect(template.parameters?.[mainParam]?.defaultValue, mainParam).toEqual(defaultValue);
+      }
+      const bounds = (name: string) => {
+        const declared = template.parameters?.[name] as { minValue?: number; maxValue?: number };
+        return [declared.minValue, declared.maxValue];
+      };
+      expect(bounds('failingAlertPercent')).toEqual([1, 100]);
+      // The query looks at minutes + 10 (ingestion delay) of the rule's one-hour window.
+      expect(bounds('budgetAlertMinutes')).toEqual([5, 50]);
+      expect(bounds('budgetAlertCalls')).toEqual([1, 1000]);
+      for (const name of ['poisonedAlertCount', 'keyRefusedAlertCount', 'dependencyAlertCount']) {
+        expect(bounds(name)[0], name).toBe(1);
+      }
+
+      const tuned = {
+        deliveredAlertPercent: 70,
+        poisonedAlertCount: 3,
+        keyRefusedAlertCount: 2,
+        failingAlertPercent: 25,
+        failingAlertMinimumCalls: 50,
+        budgetAlertMinutes: 15,
+        budgetAlertCalls: 80,
+        dependencyAlertCount: 10,
+      };
+      const lets = (suffix: string) => letsOf(criterion(suffix, tuned).query);
+      expect(lets('delivered-ratio')).toContain('let deliveredPercent = 70;');
+      expect(lets('poisoned')).toContain('let threshold = 3;');
+      expect(lets('key-refused')).toContain('let threshold = 2;');
+      expect(lets('sendmode-failing')).toEqual(
+        expect.arrayContaining(['let failingPercent = 25;', 'let minimumCalls = 50;']),
+      );
+      expect(lets('budget-exhausted')).toEqual(
+        expect.arrayContaining(['let maxCalls = 80;', 'let minutes = 15;']),
+      );
+      expect(lets('dependency-unavailable')).toContain('let threshold = 10;');
+      // The budget's limit follows the rate limit unless given.
+      expect(letsOf(criterion('budget-exhausted', { rateLimitMaxCalls: 250 }).query)).toContain(
+        'let maxCalls = 250;',
+      );
+    });
+
+    it('all tell the action group, which mails alertEmail and exists only when it is given', () => {
+      const alerts = mod('alerts');
+      const groups = resourcesOf(alerts.scope.template).filter(
+        (r) => r.type === 'Microsoft.Insights/actionGroups',
+      );
+      expect(groups).toHaveLength(1);
+      const group = groups[0]!;
+      expect(group.name).toBe("[format('{0}-ops', parameters('namePrefix'))]");
+      const withEmail = mod(
+        'alerts',
+        Scope.root(template, { ...GIVEN, alertEmail: 'ops@example.com' }),
+      );
+      expect(alerts.scope.evaluate(group.condition as Json)).toBe(false);
+      expect(withEmail.scope.evaluate(group.condition as Json)).toBe(true);
+      expect(withEmail.scope.evaluate(props(group).emailReceivers!)).toEqual([
+        { name: 'operator', emailAddress: 'ops@example.com', useCommonAlertSchema: true },
+      ]);
+      // Every rule's actions: the group's id when it exists, none when it does not.
+      const actions = alerts.scope.template.variables?.actions as { actionGroups: string };
+      expect(actions.actionGroups).toBe(
+        "[if(empty(parameters('alertEmail')), createArray(), createArray(resourceId('Microsoft.Insights/actionGroups', format('{0}-ops', parameters('namePrefix')))))]",
+      );
+      for (const { suffix } of ALERTS) {
+        expect(props(rule(suffix)).actions, suffix).toBe("[variables('actions')]");
+      }
+    });
+  });
+
+  describe('workbook', () => {
+    const INSIGHTS_ID =
+      '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-infra-test/providers/Microsoft.Insights/components/appi-example';
+    /** Each chart: its item name and what its query must read. */
+    const CHARTS: Record<string, string[]> = {
+      budget: [
+        'name == "sendmode.limit.admitted"',
+        'name == "sendmode.calls"',
+        'customDimensions["class"]',
+        'bin(timestamp, 1m)',
+        'series = "limit"',
+      ],
+      sends: ['"sms.recipients"', '"sms.parts"', 'customDimensions["class"]'],
+      failures: ['name == "sendmode.calls"', 'customDimensions["outcome"]', 'outcome != "ok"'],
+      waits: ['name == "sendmode.limit.waits"', 'customDimensions["kind"]'],
+      poisoned: ['name == "queue.poisoned"', 'customDimensions["queue"]'],
+      delivery: ['name == "sms.delivery"', 'customDimensions["status"]'],
+      dependencies: ['traces', '"dependency-unavailable"', 'customDimensions["dependency"]'],
+    };
+    type Item = { type: number; name: string; content: JsonObject };
+    type Workbook = { version: string; items: Item[]; fallbackResourceIds: string[] };
+
+    const workbook = (): Resource => only(mod('workbook'), 'Microsoft.Insights/workbooks');
+    /** serializedData as deployed with main's parameters, the component's id being INSIGHTS_ID. */
+    const workbookData = (given: Record<string, Json> = {}): Workbook => {
+      const module = mod('workbook', Scope.root(template, { ...GIVEN, ...given }));
+      const scope = new Scope(module.scope.template, (name) =>
+        name === 'applicationInsightsId' ? INSIGHTS_ID : module.scope.parameter(name),
+      );
+      const data = scope.evaluate(props(workbook()).serializedData!);
+      expect(typeof data).toBe('string');
+      return JSON.parse(data as string) as Workbook;
+    };
+    const charts = (data: Workbook) => data.items.filter((item) => item.type === 3);
+
+    it('is a shared workbook on the Application Insights component, with a stable GUID name', () => {
+      const module = mod('workbook');
+      const resource = workbook();
+      expect(resource.kind).toBe('shared');
+      expect(resource.name).toBe("[guid(resourceGroup().id, parameters('namePrefix'))]");
+      expect(module.passed.namePrefix!.value).toBe(
+        "[format('workbook-{0}', variables('resourceToken'))]",
+      );
+      expect(props(resource).category).toBe('workbook');
+      expect(props(resource).sourceId).toBe("[parameters('applicationInsightsId')]");
+      expect(module.passed.applicationInsightsId!.value).toMatch(
+        /'monitoring'.*\.outputs\.applicationInsightsId\.value\]$/,
+      );
+      expect(module.scope.evaluate(props(resource).displayName!)).toBe(
+        'Sendmode connector (infra-test)',
+      );
+    });
+
+    it('has serializedData that parses as JSON: a time chart of a Logs query for each chart', () => {
+      const data = workbookData();
+      expect(data.version).toBe('Notebook/1.0');
+      expect(data.fallbackResourceIds).toEqual([INSIGHTS_ID]);
+      const timeRange = data.items
+        .filter((item) => item.type === 9)
+        .flatMap((item) => item.content.parameters as JsonObject[])
+        .find((parameter) => parameter.name === 'TimeRange');
+      expect(timeRange?.type).toBe(4);
+      expect(charts(data).map((item) => item.name)).toEqual(Object.keys(CHARTS));
+      for (const item of charts(data)) {
+        const content = item.content;
+        expect(content.version, item.name).toBe('KqlItem/1.0');
+        expect(content.queryType, item.name).toBe(0); // Logs
+        expect(content.resourceType, item.name).toBe('microsoft.insights/components');
+        expect(content.visualization, item.name).toBe('timechart');
+        expect(content.timeContextFromParameter, item.name).toBe('TimeRange');
+        expect(content.title, item.name).toEqual(expect.any(String));
+        const query = content.query as string;
+        expect(query, item.name).toMatch(/\| render timechart\n?$/);
+        for (const text of CHARTS[item.name]!)
+          expect(query, `${item.name}: ${text}`).toContain(text);
+      }
+    });
+
+    it('draws the budget chart’s limit line at the rate limit', () => {
+      const budget = (given: Record<string, Json> = {}) =>
+        charts(workbookData(given)).find((item) => item.name === 'budget')!.content.query as string;
+      expect(budget()).toMatch(/^let maxCalls = 100;\n/);
+      expect(budget({ rateLimitMaxCalls: 40 })).toMatch(/^let maxCalls = 40;\n/);
+      expect(mod('workbook').passed.rateLimitMaxCalls!.value).toBe(
+        "[parameters('rateLimitMaxCalls')]",
+      );
+    });
+
+    it('has each chart’s query, and each alert’s as deployed with the defaults, in docs/telemetry-kql.md', () => {
+      const doc = readFileSync(join(root, 'docs', 'telemetry-kql.md'), 'utf8');
+      const blocks = [...doc.matchAll(/```kusto\n([\s\S]*?)```/g)].map((m) => m[1]!.trim());
+      const alerts = mod('alerts');
+      const alertQueries = resourcesOf(alerts.scope.template)
+        .filter((r) => r.type === 'Microsoft.Insights/scheduledQueryRules')
+        .map((r): [string, string] => {
+          const criteria = alerts.scope.evaluate(props(r).criteria!) as {
+            allOf: { query: string }[];
+          };
+          return [`alert ${r.name}`, criteria.allOf[0]!.query];
+        });
+      expect(alertQueries).toHaveLength(6);
+      const chartQueries = charts(workbookData()).map((item): [string, string] => [
+        `chart ${item.name}`,
+        item.content.query as string,
+      ]);
+      for (const [what, query] of [...chartQueries, ...alertQueries]) {
+        expect(blocks, what).toContain(query.trim());
+      }
     });
   });
 
@@ -1152,6 +1497,8 @@ describe('the deployment package (scripts/package-app.sh, as azd runs it)', () =
         ...modules.map((module) => `functions/${module}`),
         'shared/lazy-handler.ts',
         'shared/queue-names.ts',
+        // One environment read; the exporter is a chunk loaded only when configured.
+        'shared/telemetry/start.ts',
       ].sort(),
     );
   });

@@ -10,7 +10,7 @@ import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkCredits } from '../functions/check-credits.js';
 import { sendSms } from '../functions/send-sms.js';
-import { RATE_LIMIT_ROW_KEY } from '../shared/limit/rate-limiter.js';
+import { RATE_LIMIT_ROW_KEY } from '../shared/limit/limiter-entity.js';
 import { parseSettings } from '../shared/settings.js';
 import { createTableClient } from '../shared/storage/table-storage.js';
 import { type KeyVaultFake, startKeyVaultFake, useFakeManagedIdentity } from './fakes/key-vault.js';
@@ -29,12 +29,12 @@ let env: AppEnv;
 let account: string;
 
 beforeAll(async () => {
-  env = await startAppEnv(LIMIT);
+  // Its tests stop and restart Azurite: an Azurite of its own.
+  env = await startAppEnv(LIMIT, { storage: 'private' });
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {
-  env.simulator.reset();
-  env.simulator.setApiKeys([TEST_API_KEY]);
+  env.resetSimulator();
   // A fresh account (limiter log) per test: no test inherits another's slots.
   account = `http${randomUUID().slice(0, 8)}`;
   await env.configure({

@@ -7,8 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../tools/sendmode-simulator/simulator.js';
-import { startAzurite, type Azurite } from './helpers/azurite.js';
+import { startSimulator } from '../tools/sendmode-simulator/simulator.js';
+import type { Simulator } from '../tools/sendmode-simulator/types.js';
+import type { Azurite } from './helpers/azurite.js';
 import {
   countIn,
   maxInAnyWindow,
@@ -18,6 +19,7 @@ import {
   shortestSpanOver,
   theoreticalMaximum,
 } from './helpers/limit-run.js';
+import { sharedAzurite } from './helpers/storage.js';
 
 const API_KEY = 'multiprocess-key-5d1e';
 const PROCESSES = 3;
@@ -41,7 +43,7 @@ let azurite: Azurite;
 beforeAll(async () => {
   [simulator, azurite] = await Promise.all([
     startSimulator({ apiKeys: [API_KEY] }),
-    startAzurite(),
+    sharedAzurite(),
   ]);
 });
 afterAll(async () => {

@@ -8,7 +8,8 @@
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hostAllowed } from '../tools/local-host/host-guard.js';
-import { type Simulator, startSimulator } from '../tools/sendmode-simulator/simulator.js';
+import { startSimulator } from '../tools/sendmode-simulator/simulator.js';
+import type { Simulator } from '../tools/sendmode-simulator/types.js';
 import { type Child, spawnNode } from './helpers/processes.js';
 
 const KEY = 'guard-key';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HttpRequest } from '@azure/functions';
 import { smsStatus } from '../functions/sms-status.js';
 import { getServices } from '../shared/services.js';
-import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
+import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 import { drainOutbox } from './helpers/outbox.js';
 
 const run = Math.random().toString(36).slice(2, 8);
@@ -30,8 +30,7 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {
-  env.simulator.reset();
-  env.simulator.setApiKeys([TEST_API_KEY]);
+  env.resetSimulator();
   await env.configure({
     SENDMODE_ACCOUNT_NAME: `merge${run}${(account += 1)}`,
     SEND_MERGE: undefined,

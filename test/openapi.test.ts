@@ -25,12 +25,10 @@ import {
   API_TITLE,
   API_VERSION,
   buildOpenApi,
-  DEFINITION_DOCS,
-  FIELD_DOCS,
-  fieldDoc,
   FUNCTION_KEY_HEADER,
-  swaggerSchema,
 } from '../shared/http/openapi.js';
+import { swaggerSchema } from '../shared/http/openapi-convert.js';
+import { DEFINITION_DOCS, FIELD_DOCS, fieldDoc } from '../shared/http/openapi-labels.js';
 import { RESPOND_ASYNC } from '../shared/http/prefer.js';
 import { queueSend } from '../shared/outbox/async-send.js';
 import type { SendStatus, SendStatusStore } from '../shared/outbox/send-status.js';

@@ -1,5 +1,5 @@
 /**
- * Storage work per request on the operator routes is bounded (issue 17, item 12):
+ * Storage work per request on the operator routes is bounded:
  * `GET /api/optouts/{number}` answers a number's newest `TRAIL_PAGE_SIZE` trail entries and a
  * continuation for the older ones, whatever the trail's length (rows an earlier version wrote,
  * keyed oldest first, included); `since` on `GET /api/optouts` is applied by the storage query,
@@ -11,13 +11,9 @@ import { HttpRequest } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { optOutsGet } from '../functions/optouts-get.js';
 import { AuditTrail } from '../shared/optouts/audit-trail.js';
-import {
-  csvExport,
-  DEFAULT_PAGE_SIZE,
-  listPage,
-  type ListQuery,
-  TRAIL_PAGE_SIZE,
-} from '../shared/optouts/opt-out-admin.js';
+import { listPage, TRAIL_PAGE_SIZE } from '../shared/optouts/opt-out-admin.js';
+import { csvExport } from '../shared/optouts/opt-out-export.js';
+import { DEFAULT_PAGE_SIZE, type ListQuery } from '../shared/schemas/opt-out-admin.js';
 import { type ListChange, SuppressionList } from '../shared/optouts/suppression.js';
 import { getServices } from '../shared/services.js';
 import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';

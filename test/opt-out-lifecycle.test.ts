@@ -18,7 +18,7 @@ import { optOutsGet } from '../functions/optouts-get.js';
 import { optOutsList } from '../functions/optouts-list.js';
 import { optOutsRemove } from '../functions/optouts-remove.js';
 import { sendSms } from '../functions/send-sms.js';
-import { csvField } from '../shared/optouts/opt-out-admin.js';
+import { csvField } from '../shared/csv-safe.js';
 import { signWebhook } from '../shared/optouts/webhook-signature.js';
 import { getServices } from '../shared/services.js';
 import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
@@ -36,8 +36,7 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {
-  env.simulator.reset();
-  env.simulator.setApiKeys([TEST_API_KEY]);
+  env.resetSimulator();
   run += 1;
   const suffix = `${run}x${Date.now()}`;
   // Fresh tables and limiter partition per test.

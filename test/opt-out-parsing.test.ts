@@ -1,15 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../shared/errors.js';
+import { parseOptOut } from '../shared/schemas/opt-out.js';
 import {
-  DEFAULT_OPTOUT_KEYWORDS,
   fieldsFromForm,
   fieldsFromJson,
   fieldsFromQuery,
+} from '../shared/schemas/opt-out-fields.js';
+import {
+  DEFAULT_OPTOUT_KEYWORDS,
   isOptOutKeyword,
   parseKeywords,
-  parseOptOut,
-} from '../shared/schemas/opt-out.js';
+} from '../shared/schemas/opt-out-keywords.js';
 
 const NUMBER = '+353871234567';
 

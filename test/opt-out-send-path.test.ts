@@ -17,7 +17,7 @@ import {
   sweepPendingOptOuts,
 } from '../shared/optouts/pending-sweep.js';
 import { getServices } from '../shared/services.js';
-import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
+import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 import { messageCount, takeMessages } from './helpers/queues.js';
 
 const NUMBER = '+353871234567';
@@ -31,8 +31,7 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {
-  env.simulator.reset();
-  env.simulator.setApiKeys([TEST_API_KEY]);
+  env.resetSimulator();
   const suffix = `${(run += 1)}x${Date.now()}`;
   await env.configure({
     SENDMODE_ACCOUNT_NAME: `path${suffix}`,

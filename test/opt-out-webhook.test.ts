@@ -13,7 +13,7 @@ import { optOutSync } from '../functions/opt-out-sync.js';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { sendSms } from '../functions/send-sms.js';
 import { signWebhook } from '../shared/optouts/webhook-signature.js';
-import type { FaultSpec } from '../tools/sendmode-simulator/simulator.js';
+import type { FaultSpec } from '../tools/sendmode-simulator/types.js';
 import { type KeyVaultFake, startKeyVaultFake, useFakeManagedIdentity } from './fakes/key-vault.js';
 import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
 import { decode } from './helpers/queues.js';
@@ -32,16 +32,19 @@ let env: AppEnv;
 let accounts = 0;
 
 beforeAll(async () => {
-  env = await startAppEnv({
-    SENDMODE_HEADERS_TIMEOUT_MS: '400',
-    QUEUE_RETRY_BASE_SECONDS: '1',
-    QUEUE_RETRY_MAX_SECONDS: '1',
-  });
+  // Its tests stop and restart Azurite: an Azurite of its own.
+  env = await startAppEnv(
+    {
+      SENDMODE_HEADERS_TIMEOUT_MS: '400',
+      QUEUE_RETRY_BASE_SECONDS: '1',
+      QUEUE_RETRY_MAX_SECONDS: '1',
+    },
+    { storage: 'private' },
+  );
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {
-  env.simulator.reset();
-  env.simulator.setApiKeys([TEST_API_KEY]);
+  env.resetSimulator();
   // A fresh account per test: each starts with an empty limiter log.
   await env.configure({
     SENDMODE_ACCOUNT_NAME: `optout${(accounts += 1)}x${Date.now()}`,

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sendSms } from '../functions/send-sms.js';
 import { smsStatus, smsStatusByToken } from '../functions/sms-status.js';
 import { getServices } from '../shared/services.js';
-import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
+import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 import { drainOutbox } from './helpers/outbox.js';
 import { messageCount, takeMessages } from './helpers/queues.js';
 
@@ -31,8 +31,7 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {
-  env.simulator.reset();
-  env.simulator.setApiKeys([TEST_API_KEY]);
+  env.resetSimulator();
   await env.configure({
     SENDMODE_ACCOUNT_NAME: `outbox${run}${(account += 1)}`,
     SENDMODE_API_VERSION: undefined,

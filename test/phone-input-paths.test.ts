@@ -21,7 +21,7 @@ import { sendSms } from '../functions/send-sms.js';
 import { checkPhoneNumber, phoneRuleFrom } from '../shared/schemas/phone-number.js';
 import { parseSettings } from '../shared/settings.js';
 import { runImport } from '../tools/import/import.js';
-import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
+import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 import { drainOutbox } from './helpers/outbox.js';
 import { spawnNode } from './helpers/processes.js';
 import { takeMessages } from './helpers/queues.js';
@@ -55,8 +55,7 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {
-  env.simulator.reset();
-  env.simulator.setApiKeys([TEST_API_KEY]);
+  env.resetSimulator();
   run += 1;
   const suffix = `${run}x${Date.now()}`;
   await env.configure({

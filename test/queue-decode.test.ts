@@ -2,9 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { decodeQueueMessage } from '../shared/queues/decode.js';
 import { openDelivery } from '../shared/queues/queue-work.js';
+import { base64 as b64 } from './helpers/common.js';
 
 const customer = { group: 'G', mobilenumber: '+353871234567' };
-const b64 = (text: string) => Buffer.from(text).toString('base64');
 
 describe('decodeQueueMessage', () => {
   it.each([

@@ -9,8 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DependencyUnavailableError, RateLimitedError } from '../shared/errors.js';
+import { RATE_LIMIT_ROW_KEY } from '../shared/limit/limiter-entity.js';
 import {
-  RATE_LIMIT_ROW_KEY,
   RateLimiter,
   rateLimiterFromSettings,
   type Admission,
@@ -19,17 +19,15 @@ import {
 import { parseSettings } from '../shared/settings.js';
 import { createTableClient, ensureTable } from '../shared/storage/table-storage.js';
 import { startAzurite, type Azurite } from './helpers/azurite.js';
+import { sharedAzurite } from './helpers/storage.js';
 
 const TABLE = 'ratelimitstest';
 
 let azurite: Azurite;
 
 beforeAll(async () => {
-  azurite = await startAzurite();
-});
-
-afterAll(async () => {
-  await azurite?.stop();
+  // The run's Azurite; the storage-outage tests below stop one of their own.
+  azurite = await sharedAzurite();
 });
 
 function settingsFor(connectionString: string, extra: Record<string, string> = {}) {
@@ -109,7 +107,7 @@ function percentile(values: number[], p: number): number {
 describe('createTableClient', () => {
   it('builds a client from a connection string and creates the table once', async () => {
     const table = await createTableClient(settingsFor(azurite.connectionString), 'clientpath');
-    expect(table.url).toBe(`http://127.0.0.1:${azurite.tablePort}/devstoreaccount1`);
+    expect(table.url).toBe(`http://127.0.0.1:${azurite.tablePort}/${azurite.account}`);
     await ensureTable(table);
     await ensureTable(table); // memoised
     await ensureTable(table, { recheck: true }); // an existing table is fine

@@ -6,7 +6,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NotOfferedError, UpstreamRejectedError, ValidationError } from '../shared/errors.js';
 import { SendmodeClientV3 } from '../shared/sendmode/client-v3.js';
-import { type Simulator, startSimulator } from '../tools/sendmode-simulator/simulator.js';
+import { startSimulator } from '../tools/sendmode-simulator/simulator.js';
+import type { Simulator } from '../tools/sendmode-simulator/types.js';
 
 const KEY = 'live_client-v3-test-key';
 let simulator: Simulator;

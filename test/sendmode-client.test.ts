@@ -7,8 +7,9 @@ import {
   UpstreamTimeoutError,
   UpstreamUnavailableError,
 } from '../shared/errors.js';
-import { SendmodeClient } from '../shared/sendmode/client.js';
-import { type Simulator, startSimulator } from '../tools/sendmode-simulator/simulator.js';
+import { SendmodeClient } from '../shared/sendmode/client-v2.js';
+import { startSimulator } from '../tools/sendmode-simulator/simulator.js';
+import type { Simulator } from '../tools/sendmode-simulator/types.js';
 
 const KEY = 'client-test-key';
 let simulator: Simulator;

@@ -14,7 +14,7 @@ import { importCustomer } from '../functions/import-customer.js';
 import { optOutSync } from '../functions/opt-out-sync.js';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { sendSms } from '../functions/send-sms.js';
-import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
+import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 import { takeMessages } from './helpers/queues.js';
 
 let env: AppEnv;
@@ -27,8 +27,7 @@ afterAll(async () => env?.stop());
 
 /** Fresh limiter partition, simulator state and queues; the given generation and settings. */
 async function useVersion(version: 'v2' | 'v3', settings: Record<string, string | undefined> = {}) {
-  env.simulator.reset();
-  env.simulator.setApiKeys([TEST_API_KEY]);
+  env.resetSimulator();
   await env.configure({
     SENDMODE_API_VERSION: version,
     SENDMODE_BASE_URL: version === 'v3' ? env.simulator.urlV3 : env.simulator.url,

@@ -9,10 +9,11 @@ import {
   UpstreamTimeoutError,
   UpstreamUnavailableError,
 } from '../shared/errors.js';
-import type { SendmodeApi } from '../shared/sendmode/client.js';
-import { SendmodeClient } from '../shared/sendmode/client.js';
+import type { SendmodeApi } from '../shared/sendmode/api.js';
+import { SendmodeClient } from '../shared/sendmode/client-v2.js';
 import { SendmodeClientV3 } from '../shared/sendmode/client-v3.js';
-import { type Simulator, startSimulator } from '../tools/sendmode-simulator/simulator.js';
+import { startSimulator } from '../tools/sendmode-simulator/simulator.js';
+import type { Simulator } from '../tools/sendmode-simulator/types.js';
 
 const KEY = 'versions-test-key';
 let simulator: Simulator;

@@ -6,11 +6,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { InboxEntry } from '../tools/sendmode-simulator/inbox/model.js';
 import { toEntry } from '../tools/sendmode-simulator/inbox/model.js';
-import {
-  type RecordedCall,
-  type Simulator,
-  startSimulator,
-} from '../tools/sendmode-simulator/simulator.js';
+import { startSimulator } from '../tools/sendmode-simulator/simulator.js';
+import type { RecordedCall, Simulator } from '../tools/sendmode-simulator/types.js';
 
 const KEY = 'inbox-key';
 let sim: Simulator;

@@ -3,12 +3,9 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  smsParts,
-  startSimulator,
-  type Operation,
-  type Simulator,
-} from '../tools/sendmode-simulator/simulator.js';
+import { startSimulator } from '../tools/sendmode-simulator/simulator.js';
+import { smsParts } from '../tools/sendmode-simulator/sms-parts.js';
+import type { Operation, Simulator } from '../tools/sendmode-simulator/types.js';
 
 const KEY = 'test-key';
 let sim: Simulator;

@@ -23,7 +23,7 @@ import {
   smartEncode,
   smartEncoded,
 } from '../shared/sendmode/sms-text.js';
-import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
+import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 import { SMS_CORPUS } from './fixtures/sms-corpus.js';
 import { drainOutbox } from './helpers/outbox.js';
 
@@ -175,8 +175,7 @@ describe('every send answer reports the text as sent', () => {
   });
   afterAll(async () => env?.stop());
   beforeEach(async () => {
-    env.simulator.reset();
-    env.simulator.setApiKeys([TEST_API_KEY]);
+    env.resetSimulator();
     const suffix = `${(run += 1)}x${Date.now()}`;
     await env.configure({
       SMART_ENCODING: undefined,

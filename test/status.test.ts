@@ -21,7 +21,8 @@ let imports: string;
 let outbox: string;
 
 beforeAll(async () => {
-  env = await startAppEnv();
+  // Its tests stop and restart Azurite: an Azurite of its own.
+  env = await startAppEnv({}, { storage: 'private' });
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {

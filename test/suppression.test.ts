@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { sendSms } from '../functions/send-sms.js';
 import { getServices } from '../shared/services.js';
-import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
+import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 
 const OPTED_OUT = '+353871234567';
 const OTHER = '+353861234567';
@@ -18,12 +18,12 @@ let env: AppEnv;
 let accounts = 0;
 
 beforeAll(async () => {
-  env = await startAppEnv();
+  // Its tests stop and restart Azurite: an Azurite of its own.
+  env = await startAppEnv({}, { storage: 'private' });
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {
-  env.simulator.reset();
-  env.simulator.setApiKeys([TEST_API_KEY]);
+  env.resetSimulator();
   // A fresh account and suppression table per test: each starts with an empty limiter log
   // and an empty suppression list.
   accounts += 1;

@@ -10,11 +10,8 @@ import type { DeliveryEvent } from '../../shared/optouts/event-order.js';
 import { readOptOutFields } from '../../shared/optouts/opt-out-request.js';
 import { optOutAnswer, takeOptOut } from '../../shared/optouts/opt-outs.js';
 import { maskPhoneNumber } from '../../shared/phone.js';
-import {
-  DEFAULT_OPTIN_KEYWORDS,
-  parseKeywords,
-  parseOptOut,
-} from '../../shared/schemas/opt-out.js';
+import { parseOptOut } from '../../shared/schemas/opt-out.js';
+import { DEFAULT_OPTIN_KEYWORDS, parseKeywords } from '../../shared/schemas/opt-out-keywords.js';
 import { getServices, type Services } from '../../shared/services.js';
 
 /** Records an opt-out (or opt-in) from any webhook shape; 200 when done, 202 when queued. */

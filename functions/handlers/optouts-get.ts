@@ -1,6 +1,7 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { handleHttp, jsonResponse } from '../../shared/http/http.js';
-import { lookUp, parseLookUpQuery, parseNumberParam } from '../../shared/optouts/opt-out-admin.js';
+import { lookUp } from '../../shared/optouts/opt-out-admin.js';
+import { parseLookUpQuery, parseNumberParam } from '../../shared/optouts/opt-out-admin-request.js';
 import { maskPhoneNumber } from '../../shared/phone.js';
 import { getServices } from '../../shared/services.js';
 

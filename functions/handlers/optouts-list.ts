@@ -1,6 +1,8 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { handleHttp, jsonResponse } from '../../shared/http/http.js';
-import { csvExport, listPage, parseListQuery } from '../../shared/optouts/opt-out-admin.js';
+import { listPage } from '../../shared/optouts/opt-out-admin.js';
+import { parseListQuery } from '../../shared/optouts/opt-out-admin-request.js';
+import { csvExport } from '../../shared/optouts/opt-out-export.js';
 import { getServices } from '../../shared/services.js';
 
 /** The suppressed numbers, a page at a time (JSON), or all of them as a streamed CSV export. */

@@ -1,10 +1,7 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { handleHttp, jsonResponse } from '../../shared/http/http.js';
-import {
-  parseNumberParam,
-  readRemoval,
-  removeFromList,
-} from '../../shared/optouts/opt-out-admin.js';
+import { removeFromList } from '../../shared/optouts/opt-out-admin.js';
+import { parseNumberParam, readRemoval } from '../../shared/optouts/opt-out-admin-request.js';
 import { maskPhoneNumber } from '../../shared/phone.js';
 import { getServices } from '../../shared/services.js';
 import { getSettings } from '../../shared/settings.js';

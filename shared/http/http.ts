@@ -5,11 +5,14 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import {
   AppError,
+  DependencyUnavailableError,
   PayloadTooLargeError,
+  RateLimitedError,
   UnsupportedMediaTypeError,
   UpstreamRejectedError,
   ValidationError,
 } from '../errors.js';
+import { countLimitWait } from '../telemetry/metrics.js';
 import { problemResponse } from './problem.js';
 
 /** The largest request body any route takes. */
@@ -110,6 +113,8 @@ export async function handleHttp(
     if (error instanceof UpstreamRejectedError) log.upstreamStatusCode = error.upstream.statusCode;
     response = problemResponse(error, context.invocationId);
     outcome = error instanceof AppError ? error.kind : 'internal-error';
+    if (error instanceof RateLimitedError) countLimitWait('interactive', 'rejected');
+    if (error instanceof DependencyUnavailableError) log.dependency = error.dependency;
     if (!(error instanceof AppError))
       context.error(`${operation} failed unexpectedly`, safeError(error));
   }
@@ -118,6 +123,7 @@ export async function handleHttp(
     outcome,
     status: response.status ?? 200,
     durationMs: Math.round(performance.now() - started),
+    invocationId: context.invocationId,
     ...log,
   };
   const write = line.status >= 500 ? context.warn.bind(context) : context.info.bind(context);

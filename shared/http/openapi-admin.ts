@@ -6,16 +6,16 @@
  * it does not belong in one; operators call these routes with curl or a script instead.
  */
 import * as z from 'zod';
+import { TRAIL_PAGE_SIZE } from '../optouts/opt-out-admin.js';
 import {
-  DEFAULT_PAGE_SIZE,
-  MAX_BY_LENGTH,
+  listQuerySchema,
+  lookUpQuerySchema,
   MAX_PAGE_SIZE,
-  MAX_REASON_LENGTH,
-  TRAIL_PAGE_SIZE,
-} from '../optouts/opt-out-admin.js';
-import type { DefinitionTable, FieldDoc } from './openapi.js';
-
-type Schema = Record<string, unknown>;
+  numberParamSchema,
+  removalSchema,
+} from '../schemas/opt-out-admin.js';
+import type { DefinitionTable, RouteParameters, Schema } from './openapi-convert.js';
+import type { FieldDoc } from './openapi-labels.js';
 
 export const ADMIN_SECURITY = 'admin_key';
 
@@ -100,11 +100,6 @@ const entryFields = {
   sendmodeSync: z.enum(['pending', 'synced', 'rejected']).optional(),
 };
 
-const removalSchema = z.object({
-  reason: z.string().min(1).max(MAX_REASON_LENGTH),
-  by: z.string().max(MAX_BY_LENGTH).optional(),
-});
-
 /** Labels these definitions give a shared name (merged into DEFINITION_DOCS). */
 export const ADMIN_DEFINITION_DOCS: Record<string, Record<string, FieldDoc>> = {
   OptOutRemoval: {
@@ -162,20 +157,37 @@ export const ADMIN_DEFINITIONS: DefinitionTable = {
   ],
 };
 
-const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
-const numberParameter = {
-  name: 'number',
-  in: 'path',
-  required: true,
-  type: 'string',
-  description: 'The phone number, in any form sends take (+353..., 00353..., 353...).',
-  'x-ms-summary': 'Number',
+/** Labels of the routes' parameters (their schemas: shared/schemas/opt-out-admin.ts). */
+const PARAMETER_DOCS: Record<string, FieldDoc> = {
+  number: {
+    summary: 'Number',
+    description: 'The phone number, in any form sends take (+353..., 00353..., 353...).',
+  },
+  since: {
+    summary: 'Since',
+    description: 'Only numbers suppressed at or after this ISO 8601 date or date-time.',
+    format: 'date-time',
+  },
+  continuationToken: { summary: 'Continuation token', description: 'From the previous page.' },
+  pageSize: { summary: 'Page size', description: `Numbers a page, 1 to ${MAX_PAGE_SIZE}.` },
+  format: { summary: 'Format', description: 'json: a page; csv: every suppressed number.' },
+  trailContinuationToken: {
+    summary: 'Trail continuation token',
+    description: 'From the previous answer: the changes older than those it showed.',
+  },
 };
 
-/** The admin paths; `errors` gives the problem answers for a list of statuses. */
+const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
+
+/**
+ * The admin paths; `errors` gives the problem answers for a list of statuses, `parameters` a
+ * route input's schema as its parameters.
+ */
 export function adminPaths(
   errors: (...statuses: (400 | 401 | 413 | 415 | 503)[]) => Schema,
+  parameters: RouteParameters,
 ): Schema {
+  const numberParameter = parameters(numberParamSchema, 'path', PARAMETER_DOCS);
   const security = [{ [ADMIN_SECURITY]: [] }];
   const produces = ['application/json', 'application/problem+json'];
   const notFound = {
@@ -191,46 +203,7 @@ export function adminPaths(
           'Suppressed numbers in canonical order, a page at a time; format=csv streams all of them as CSV.',
         security,
         produces: [...produces, 'text/csv'],
-        parameters: [
-          {
-            name: 'since',
-            in: 'query',
-            required: false,
-            type: 'string',
-            format: 'date-time',
-            description: 'Only numbers suppressed at or after this ISO 8601 date or date-time.',
-            'x-ms-summary': 'Since',
-          },
-          {
-            name: 'continuationToken',
-            in: 'query',
-            required: false,
-            type: 'string',
-            description: 'From the previous page.',
-            'x-ms-summary': 'Continuation token',
-          },
-          {
-            name: 'pageSize',
-            in: 'query',
-            required: false,
-            type: 'integer',
-            minimum: 1,
-            maximum: MAX_PAGE_SIZE,
-            default: DEFAULT_PAGE_SIZE,
-            description: `Numbers a page, 1 to ${MAX_PAGE_SIZE}.`,
-            'x-ms-summary': 'Page size',
-          },
-          {
-            name: 'format',
-            in: 'query',
-            required: false,
-            type: 'string',
-            enum: ['json', 'csv'],
-            default: 'json',
-            description: 'json: a page; csv: every suppressed number.',
-            'x-ms-summary': 'Format',
-          },
-        ],
+        parameters: parameters(listQuerySchema, 'query', PARAMETER_DOCS),
         responses: {
           200: {
             description: 'A page (JSON), or every suppressed number (CSV).',
@@ -247,17 +220,7 @@ export function adminPaths(
         description: `Whether the number is suppressed, since when, and its newest ${TRAIL_PAGE_SIZE} changes, oldest first; older ones a page at a time with trailContinuationToken.`,
         security,
         produces,
-        parameters: [
-          numberParameter,
-          {
-            name: 'trailContinuationToken',
-            in: 'query',
-            required: false,
-            type: 'string',
-            description: 'From the previous answer: the changes older than those it showed.',
-            'x-ms-summary': 'Trail continuation token',
-          },
-        ],
+        parameters: [...numberParameter, ...parameters(lookUpQuerySchema, 'query', PARAMETER_DOCS)],
         responses: {
           200: {
             description: 'The number (suppressed false and an empty trail when never seen).',
@@ -275,7 +238,7 @@ export function adminPaths(
         consumes: ['application/json'],
         produces,
         parameters: [
-          numberParameter,
+          ...numberParameter,
           {
             name: 'body',
             in: 'body',

@@ -14,7 +14,7 @@ import * as z from 'zod';
 import { subscriptionRequestSchema, triggerRequestSchema } from '../schemas/subscription.js';
 import { EVENT_TYPE_NAMES, EVENT_TYPES, type EventType } from '../subscriptions/event-types.js';
 import { MAX_SUBSCRIPTIONS, type Subscription } from '../subscriptions/store.js';
-import type { FieldDoc } from './openapi.js';
+import type { FieldDoc } from './openapi-labels.js';
 
 type Schema = Record<string, unknown>;
 

@@ -3,7 +3,10 @@
  * that polls `GET /api/status?recentOptOuts=10` every 2 seconds and draws the limiter's window,
  * the send queue's line (how many sends wait, until when sends are lined up, when the last is
  * expected to go), merged calls (on or off; in the last window, how many calls carried how many
- * queued sends, recipients per call and the calls saved), the queues and the recent opt-outs.
+ * queued sends, recipients per call and the calls saved), the queues and the recent opt-outs;
+ * and, from `GET /api/status?history=60` every 30 seconds, the last hour as inline SVG charts
+ * (calls per minute by class; 429s, deferrals and parked messages; queue and poison depths),
+ * drawn by the same script with DOM calls, no chart library.
  * It is a TypeScript string so that whatever builds the app (tsc or a bundler) ships it;
  * nothing is loaded from another origin.
  *
@@ -17,6 +20,9 @@ import { createHash } from 'node:crypto';
 export const STATUS_POLL_MS = 2000;
 /** How many recent opt-outs the page asks for. */
 export const STATUS_PAGE_OPT_OUTS = 10;
+/** How many minutes of history the page charts, and how often it asks for them again. */
+export const STATUS_PAGE_HISTORY_MINUTES = 60;
+export const STATUS_HISTORY_POLL_MS = 30_000;
 
 const STYLE = String.raw`
 :root { --ink:#1d2330; --muted:#667085; --line:#e2e5ea; --bg:#f4f5f7; --panel:#fff;
@@ -60,6 +66,22 @@ ul.optouts time { margin-left:auto; color:var(--muted); }
 .muted { color:var(--muted); }
 .warning { margin:0 0 8px; padding:8px 10px; border-radius:6px; background:#fef3f2; color:var(--bad); }
 #problem { grid-column:1/-1; border-color:#fda29b; background:#fef3f2; color:var(--bad); }
+#history { grid-column:1/-1; }
+.charts { display:grid; gap:12px 24px; grid-template-columns:repeat(auto-fit,minmax(300px,1fr)); }
+figure { margin:0; }
+figcaption { font-weight:500; margin:0 0 4px; }
+figcaption .muted { font-weight:400; }
+.chart svg { display:block; width:100%; height:auto; }
+.chart .axis { fill:var(--muted); font-size:10px; }
+.chart .grid { stroke:var(--line); stroke-width:1; }
+.s-interactive { fill:var(--interactive); } .s-background { fill:var(--background); }
+.s-rateLimited { fill:var(--bad); } .s-deferred { fill:var(--reserved); } .s-poisoned { fill:#475467; }
+.i-rateLimited { background:var(--bad); } .i-deferred { background:var(--reserved); } .i-poisoned { background:#475467; }
+.q0 { stroke:#2563eb; fill:#2563eb; } .q1 { stroke:#7c3aed; fill:#7c3aed; } .q2 { stroke:#0e9384; fill:#0e9384; }
+.q3 { stroke:#dc6803; fill:#dc6803; } .q4 { stroke:#c11574; fill:#c11574; } .q5 { stroke:#475467; fill:#475467; }
+.i-q0 { background:#2563eb; } .i-q1 { background:#7c3aed; } .i-q2 { background:#0e9384; }
+.i-q3 { background:#dc6803; } .i-q4 { background:#c11574; } .i-q5 { background:#475467; }
+.chart .line { fill:none; stroke-width:1.5; } .chart .line.poison { stroke-dasharray:4 3; } .chart .dot { stroke:none; }
 `;
 
 const SCRIPT = String.raw`
@@ -70,6 +92,9 @@ const SCRIPT = String.raw`
   var key = page.searchParams.get('code');
   var source = new URL('../status', page);
   source.searchParams.set('recentOptOuts', '${STATUS_PAGE_OPT_OUTS}');
+  var HISTORY_POLL_MS = ${STATUS_HISTORY_POLL_MS};
+  var historySource = new URL('../status', page);
+  historySource.searchParams.set('history', '${STATUS_PAGE_HISTORY_MINUTES}');
   var nextSlotAt = null;
   var lastSendAt = null;
   var sendsWaiting = 0;
@@ -267,6 +292,196 @@ const SCRIPT = String.raw`
     });
   }
 
+  // ---- The last hour: inline SVG, every value set as an attribute or as text. ----
+  var SVG_NS = 'http://www.w3.org/2000/svg';
+  var CHART = { width: 600, height: 150, left: 36, right: 6, top: 10, bottom: 18 };
+
+  function svg(tag, attrs, className) {
+    var node = document.createElementNS(SVG_NS, tag);
+    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, String(attrs[name])); });
+    if (className) node.setAttribute('class', className);
+    return node;
+  }
+  function svgText(x, y, value, anchor) {
+    var node = svg('text', { x: x, y: y, 'text-anchor': anchor || 'start' }, 'axis');
+    node.textContent = String(value);
+    return node;
+  }
+  function titled(node, value) {
+    var title = svg('title');
+    title.textContent = value;
+    node.append(title);
+    return node;
+  }
+  /** The axis' top: the max rounded up to 1, 2 or 5 times a power of ten (at least 1). */
+  function axisTop(max) {
+    if (!(max > 1)) return 1;
+    var power = Math.pow(10, Math.floor(Math.log(max) / Math.LN10));
+    var steps = [1, 2, 5, 10];
+    for (var i = 0; i < steps.length; i++) if (steps[i] * power >= max) return steps[i] * power;
+    return 10 * power;
+  }
+  function clock(at) {
+    var ms = parseTime(at);
+    return ms === null ? '' : new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  /** An empty chart for the minutes, scaled 0..top: the axes, and where each minute goes. */
+  function frame(plotId, minutes, top) {
+    var plot = $(plotId);
+    plot.replaceChildren();
+    var root = svg('svg', { viewBox: '0 0 ' + CHART.width + ' ' + CHART.height, role: 'img' });
+    var inner = CHART.width - CHART.left - CHART.right;
+    var bottom = CHART.height - CHART.bottom;
+    var slot = inner / Math.max(minutes.length, 1);
+    root.append(svg('line', { x1: CHART.left, y1: bottom, x2: CHART.width - CHART.right, y2: bottom }, 'grid'),
+      svg('line', { x1: CHART.left, y1: CHART.top, x2: CHART.width - CHART.right, y2: CHART.top }, 'grid'),
+      svgText(CHART.left - 4, CHART.top + 4, count(top), 'end'), svgText(CHART.left - 4, bottom, '0', 'end'));
+    if (minutes.length > 0) {
+      root.append(svgText(CHART.left, CHART.height - 4, clock(minutes[0].at)),
+        svgText(CHART.width - CHART.right, CHART.height - 4, clock(minutes[minutes.length - 1].at), 'end'));
+    }
+    plot.append(root);
+    return {
+      root: root,
+      slot: slot,
+      x: function (i) { return CHART.left + i * slot; },
+      y: function (value) { return bottom - ((bottom - CHART.top) * value) / top; },
+      bottom: bottom,
+    };
+  }
+
+  /** Bars per minute: stacked one on another, else side by side. The largest figure shown. */
+  function barChart(plotId, maxId, minutes, series, stacked) {
+    var max = 0;
+    minutes.forEach(function (m) {
+      var values = series.map(function (s) { return num(s.value(m)); });
+      var most = stacked ? values.reduce(function (a, b) { return a + b; }, 0) : Math.max.apply(null, values);
+      max = Math.max(max, most);
+    });
+    var chart = frame(plotId, minutes, axisTop(max));
+    var gap = chart.slot > 4 ? 1 : 0;
+    minutes.forEach(function (m, i) {
+      var base = 0;
+      series.forEach(function (s, j) {
+        var value = num(s.value(m));
+        if (value <= 0) return;
+        var width = stacked ? chart.slot - gap : (chart.slot - gap) / series.length;
+        var x = chart.x(i) + (stacked ? 0 : j * width);
+        var top = chart.y(base + value);
+        var bar = svg('rect', { x: x.toFixed(1), y: top.toFixed(1), width: Math.max(width, 0.5).toFixed(1),
+          height: Math.max(chart.y(base) - top, 0.5).toFixed(1) }, 'tally s-' + s.key);
+        bar.setAttribute('data-minute', String(m.at));
+        bar.setAttribute('data-value', String(value));
+        chart.root.append(titled(bar, clock(m.at) + ': ' + count(value) + ' ' + s.label));
+        if (stacked) base += value;
+      });
+    });
+    text(maxId, max === 0 ? 'none' : 'max ' + count(max) + ' a minute');
+  }
+
+  /** A line per queue and, dashed, its poison queue's; a minute without a sample is a gap. */
+  function queueChart(minutes) {
+    var names = [];
+    minutes.forEach(function (m) {
+      Object.keys(m.queues && typeof m.queues === 'object' ? m.queues : {}).forEach(function (name) {
+        if (names.indexOf(name) === -1) names.push(name);
+      });
+    });
+    var depth = function (m, name, key) {
+      var q = m.queues && m.queues[name];
+      var value = q ? q[key] : null;
+      return typeof value === 'number' && isFinite(value) ? value : null;
+    };
+    var max = 0;
+    minutes.forEach(function (m) {
+      names.forEach(function (name) {
+        max = Math.max(max, num(depth(m, name, 'depth')), num(depth(m, name, 'poison')));
+      });
+    });
+    var chart = frame('chart-queues-plot', minutes, axisTop(max));
+    var legend = $('chart-queues-legend');
+    legend.replaceChildren();
+    names.forEach(function (name, j) {
+      var colour = 'q' + (j % 6);
+      ['depth', 'poison'].forEach(function (key) {
+        var runs = [[]];
+        minutes.forEach(function (m, i) {
+          var value = depth(m, name, key);
+          if (value === null) { if (runs[runs.length - 1].length > 0) runs.push([]); return; }
+          runs[runs.length - 1].push((chart.x(i) + chart.slot / 2).toFixed(1) + ',' + chart.y(value).toFixed(1));
+        });
+        runs.forEach(function (run) {
+          if (run.length === 0) return;
+          var label = key === 'poison' ? name + ' (poison queue)' : name;
+          var shape = run.length === 1
+            ? svg('circle', { cx: run[0].split(',')[0], cy: run[0].split(',')[1], r: 2 }, 'dot ' + colour)
+            : svg('polyline', { points: run.join(' ') }, 'line ' + colour + (key === 'poison' ? ' poison' : ''));
+          shape.setAttribute('data-queue', String(name));
+          shape.setAttribute('data-series', key);
+          shape.setAttribute('data-points', String(run.length));
+          chart.root.append(titled(shape, label));
+        });
+      });
+      var item = el('li');
+      item.append(el('i', 'i-' + colour), el('span', '', name));
+      legend.append(item);
+    });
+    text('chart-queues-max', max === 0 ? 'all empty' : 'max ' + count(max) + ' messages');
+  }
+
+  function showHistory(history) {
+    var minutes = history && Array.isArray(history.minutes) ? history.minutes : null;
+    if (!minutes) {
+      text('history-summary', 'not reported by this version of /api/status');
+      ['chart-calls-plot', 'chart-waits-plot', 'chart-queues-plot', 'chart-queues-legend'].forEach(function (id) {
+        $(id).replaceChildren();
+      });
+      ['chart-calls-max', 'chart-waits-max', 'chart-queues-max'].forEach(function (id) { text(id, ''); });
+      return;
+    }
+    var total = function (pick) { return minutes.reduce(function (sum, m) { return sum + num(pick(m)); }, 0); };
+    var interactive = total(function (m) { return m.calls && m.calls.interactive; });
+    var background = total(function (m) { return m.calls && m.calls.background; });
+    text('history-summary', 'In the last ' + plural(minutes.length, 'minute', 'minutes') + ': ' +
+      plural(interactive + background, 'Sendmode call', 'Sendmode calls') + ' (' + count(interactive) +
+      ' interactive, ' + count(background) + ' background), ' +
+      plural(total(function (m) { return m.rateLimited; }), 'call', 'calls') + ' answered 429, ' +
+      plural(total(function (m) { return m.deferred; }), 'message', 'messages') + ' deferred for the limit, ' +
+      count(total(function (m) { return m.poisoned; })) + ' parked in a poison queue.');
+    barChart('chart-calls-plot', 'chart-calls-max', minutes, [
+      { key: 'interactive', label: 'interactive', value: function (m) { return m.calls && m.calls.interactive; } },
+      { key: 'background', label: 'background', value: function (m) { return m.calls && m.calls.background; } },
+    ], true);
+    barChart('chart-waits-plot', 'chart-waits-max', minutes, [
+      { key: 'rateLimited', label: 'answered 429', value: function (m) { return m.rateLimited; } },
+      { key: 'deferred', label: 'deferred', value: function (m) { return m.deferred; } },
+      { key: 'poisoned', label: 'parked', value: function (m) { return m.poisoned; } },
+    ], false);
+    queueChart(minutes);
+  }
+
+  function pollHistory() {
+    var headers = { accept: 'application/json' };
+    if (key) headers['x-functions-key'] = key;
+    fetch(historySource, { headers: headers, cache: 'no-store' })
+      .then(function (res) {
+        return res.json().then(function (body) { return { res: res, body: body }; },
+          function () { return { res: res, body: {} }; });
+      })
+      .then(function (answer) {
+        if (!answer.res.ok) {
+          var detail = answer.body.detail || answer.body.title || '';
+          throw new Error('HTTP ' + answer.res.status + (detail ? ': ' + detail : ''));
+        }
+        showHistory(answer.body.history);
+      })
+      .catch(function (error) {
+        text('history-summary', 'The history could not be read: ' + error.message);
+      })
+      .finally(function () { setTimeout(pollHistory, HISTORY_POLL_MS); });
+  }
+
   function setState(state, label) {
     var live = $('live');
     live.dataset.state = state;
@@ -311,6 +526,7 @@ const SCRIPT = String.raw`
 
   setInterval(function () { showNextSlot(); showLastSend(); }, 200);
   poll();
+  pollHistory();
 })();
 `;
 
@@ -337,6 +553,35 @@ const BODY = String.raw`
     <p class="muted" id="free-detail"></p>
     <p class="next">Next slot frees <strong id="next-slot">…</strong></p>
     <p class="muted" id="lined-up"></p>
+  </section>
+  <section id="history">
+    <h2>The last hour <span class="muted">per minute, every instance together</span></h2>
+    <p class="muted" id="history-summary">…</p>
+    <div class="charts">
+      <figure id="chart-calls">
+        <figcaption>Sendmode calls <span class="muted" id="chart-calls-max"></span></figcaption>
+        <div class="chart" id="chart-calls-plot"></div>
+        <ul class="legend">
+          <li><i class="i-interactive"></i>interactive</li>
+          <li><i class="i-background"></i>background</li>
+        </ul>
+      </figure>
+      <figure id="chart-waits">
+        <figcaption>Held back by the limit <span class="muted" id="chart-waits-max"></span></figcaption>
+        <div class="chart" id="chart-waits-plot"></div>
+        <ul class="legend">
+          <li><i class="i-rateLimited"></i>answered 429</li>
+          <li><i class="i-deferred"></i>deferred</li>
+          <li><i class="i-poisoned"></i>parked in a poison queue</li>
+        </ul>
+      </figure>
+      <figure id="chart-queues">
+        <figcaption>Queue depths <span class="muted" id="chart-queues-max"></span></figcaption>
+        <div class="chart" id="chart-queues-plot"></div>
+        <ul class="legend" id="chart-queues-legend"></ul>
+        <p class="muted">Dashed: the queue's poison queue. A gap: no instance sampled it that minute.</p>
+      </figure>
+    </div>
   </section>
   <section id="outbox">
     <h2>Send queue <span class="muted" id="outbox-queue"></span></h2>

@@ -5,11 +5,7 @@
  * background work leaves `interactiveReserve` of every window to them, and when it meets the
  * limit it is handed a reservation for a future slot instead of a bare "try again later".
  *
- * One entity per Sendmode account (PartitionKey = account name, RowKey = `sliding-log`) holds the
- * log: `times` (JSON array of ms, ascending), `kinds` (one letter per time: i = interactive,
- * b = background, r = reservation, q = a queued send's reservation), `tail` and `sendTail`
- * (where the lines of deferred background work and of deferred queued sends end).
- * A log written before classes existed has no `kinds`: its times count as interactive. A
+ * One entity per Sendmode account holds the log (limiter-entity.ts: how it is stored). A
  * decision reads the log, decides on it in memory, and writes it back conditioned on the ETag
  * it read (412 → re-read and re-decide; a missing log is created with `createEntity`, 409 →
  * re-read). A slot is recorded before the call and never given back. Exact across instances
@@ -36,16 +32,10 @@ import {
   type PolicyConfig,
   type SlotRequest,
 } from './admission-policy.js';
-import {
-  census,
-  earliestFit,
-  type Entry,
-  type EntryKind,
-  nextFreeing,
-  peakAt,
-  prune,
-} from './sliding-log.js';
+import { census, earliestFit, type Entry, nextFreeing, peakAt, prune } from './sliding-log.js';
+import { decodeLog, encodeLog, RATE_LIMIT_ROW_KEY, type StoredLog } from './limiter-entity.js';
 import type { Settings } from '../settings.js';
+import { noteAdmitted } from '../telemetry/metrics.js';
 import { describeStorageError } from '../storage/storage-account.js';
 import {
   createTableClient,
@@ -113,10 +103,6 @@ export interface LimitSnapshot {
   at: number;
 }
 
-export const RATE_LIMIT_ROW_KEY = 'sliding-log';
-
-/** Table Storage string properties hold at most 64 KiB (32 K UTF-16 characters). */
-const MAX_LOG_CHARS = 32 * 1024;
 const CONFLICT_BACKOFF_START_MS = 5;
 const CONFLICT_BACKOFF_CAP_MS = 200;
 const CONFLICTS_EXHAUSTED_RETRY_MS = 2_000;
@@ -124,25 +110,11 @@ const STORAGE_FAILURE_RETRY_MS = 5_000;
 const WAIT_JITTER_MS = 25;
 /** After a stale cached write, skip the cache for this many decisions, doubling up to the cap. */
 const CACHE_PENALTY_CAP = 16;
-const KINDS = new Set<string>(['i', 'b', 'r', 'q']);
 /**
  * Lined-up background work comes back this long before its turn, and then waits in-process for
  * the slot it reserves (queue work waits up to 2 s: shared/queues/queue-work.ts).
  */
 const LINE_LEAD_MS = 1_000;
-
-interface LogEntity {
-  partitionKey: string;
-  rowKey: string;
-  /** JSON array of entry times (ms since the epoch), ascending. */
-  times: string;
-  /** One letter per time: i, b or r. */
-  kinds: string;
-  /** ms since the epoch; 0 when no background work is lined up. */
-  tail: number;
-  /** ms since the epoch; 0 when no queued send is lined up. */
-  sendTail: number;
-}
 
 interface LogState extends LogView {
   /** ETag of the stored log; undefined when it does not exist yet. */
@@ -478,8 +450,8 @@ export class RateLimiter {
       }
       throw error;
     }
-    const entries = parseLog(entity.times, entity.kinds);
-    if (!entries) {
+    const log = decodeLog(entity);
+    if (!log) {
       // Unreadable log: treat it as full from now on (denies for one window, then heals).
       const now = this.now();
       return {
@@ -493,33 +465,21 @@ export class RateLimiter {
         corrupt: true,
       };
     }
-    return {
-      entries,
-      tail: moment(entity.tail),
-      sendTail: moment(entity.sendTail),
-      etag: entity.etag,
-    };
+    this.noteWindow(log.entries);
+    return { ...log, etag: entity.etag };
+  }
+
+  /** What the window holds now, for the `sendmode.limit.admitted` gauge. */
+  private noteWindow(entries: Entry[]): void {
+    const now = this.now();
+    noteAdmitted(census(prune(entries, now, this.policy), now, this.policy).admitted);
   }
 
   /** Writes `log` conditioned on `etag` (create when undefined); returns the new ETag. */
   private async write(log: LogView, etag: string | undefined): Promise<string | undefined> {
     this.counters.writes++;
-    const sorted = [...log.entries].sort((a, b) => a.at - b.at);
-    const times = JSON.stringify(sorted.map((e) => e.at));
-    if (times.length > MAX_LOG_CHARS) {
-      throw new DependencyUnavailableError(
-        'configuration',
-        `RATE_LIMIT_MAX_CALLS is too large for one log entity (${times.length} characters).`,
-      );
-    }
-    const entity: LogEntity = {
-      partitionKey: this.account,
-      rowKey: RATE_LIMIT_ROW_KEY,
-      times,
-      kinds: sorted.map((e) => e.kind).join(''),
-      tail: log.tail,
-      sendTail: log.sendTail,
-    };
+    this.noteWindow(log.entries);
+    const entity = encodeLog(this.account, log);
     if (etag === undefined) {
       return (await this.table.createEntity(entity, { abortSignal: this.signal() })).etag;
     }
@@ -541,32 +501,8 @@ function priority(request: SlotRequest): number {
   return request.lane === 'sends' ? 1 : 2;
 }
 
-type StoredLog = Partial<Record<'times' | 'kinds' | 'tail' | 'sendTail', unknown>>;
-
-/** A stored moment (ms), or 0 when absent or not a number (a log written before it existed). */
-function moment(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
-}
-
 function cloneEntries(entries: Entry[]): Entry[] {
   return entries.map((e) => ({ ...e }));
-}
-
-/** The stored log as entries, or undefined when it is not one. */
-function parseLog(times: unknown, kinds: unknown): Entry[] | undefined {
-  if (times === undefined) return [];
-  if (typeof times !== 'string') return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(times);
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(parsed) || !parsed.every((t) => Number.isFinite(t))) return undefined;
-  const letters = kinds === undefined ? 'i'.repeat(parsed.length) : kinds;
-  if (typeof letters !== 'string' || letters.length !== parsed.length) return undefined;
-  if (![...letters].every((k) => KINDS.has(k))) return undefined;
-  return (parsed as number[]).map((at, index) => ({ at, kind: letters[index] as EntryKind }));
 }
 
 const limiters = new Map<string, Promise<RateLimiter>>();

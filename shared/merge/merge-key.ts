@@ -6,7 +6,7 @@
  * never merge.
  */
 import { createHash } from 'node:crypto';
-import type { SendSmsRequest } from '../sendmode/client.js';
+import type { SendSmsRequest } from '../sendmode/api.js';
 import type { SendmodeApiVersion } from '../settings.js';
 
 /** The Table Storage partition of the sends that may merge with `sms`. */

@@ -26,7 +26,7 @@ import { problemResponse } from '../http/problem.js';
 import type { BackgroundSlot } from '../queues/queue-work.js';
 import { NotYetError } from '../queues/queue-work.js';
 import { prepareSend } from '../sendmode/api-version.js';
-import type { SendSmsRequest, SendSmsResult } from '../sendmode/client.js';
+import type { SendSmsRequest, SendSmsResult } from '../sendmode/api.js';
 import { describeSms } from '../sendmode/sms-text.js';
 import { everyoneOptedOut as everyoneOptedOutError } from '../sendmode/sms-sender.js';
 import type { OutboxDeps, OutboxOutcome } from '../outbox/outbox-sender.js';

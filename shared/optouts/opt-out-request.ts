@@ -5,7 +5,7 @@
 import type { HttpRequest } from '@azure/functions';
 import { UnsupportedMediaTypeError } from '../errors.js';
 import { isJsonType, mediaType, parseJson } from '../http/http.js';
-import { fieldsFromForm, fieldsFromJson, fieldsFromQuery } from '../schemas/opt-out.js';
+import { fieldsFromForm, fieldsFromJson, fieldsFromQuery } from '../schemas/opt-out-fields.js';
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 

@@ -6,7 +6,7 @@
  * per `RESWEEP_MS` each (the sync queue retries from there; a sync queued twice is skipped once
  * Sendmode has it).
  */
-import type { OptOutRequest } from '../sendmode/client.js';
+import type { OptOutRequest } from '../sendmode/api.js';
 import type { SuppressionList } from './suppression.js';
 
 /** Longer than any delivery takes to pass its opt-out on or queue it. */

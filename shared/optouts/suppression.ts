@@ -18,7 +18,7 @@ import { NotFoundError, type SendmodeStatus } from '../errors.js';
 import { canonicalNumber } from '../phone.js';
 import { hasStatus } from '../storage/storage-account.js';
 import { guardTable, withTable } from '../storage/table-storage.js';
-import type { OptOutRequest } from '../sendmode/client.js';
+import type { OptOutRequest } from '../sendmode/api.js';
 import type {
   AuditTrail,
   ChangeAction,

@@ -1,6 +1,9 @@
 /** Storage queues for the app's own messages, encoded the way host.json tells the host to read them. */
 import { QueueClient } from '@azure/storage-queue';
 import { DependencyUnavailableError } from '../errors.js';
+import { mainQueueOf } from '../queue-names.js';
+import { currentTraceparent } from '../telemetry/tracing.js';
+import { withTraceparent } from './envelope.js';
 import { queueHostConfig } from './host-config.js';
 import type { Settings } from '../settings.js';
 import { describeStorageError, hasStatus, storageTarget } from '../storage/storage-account.js';
@@ -40,7 +43,10 @@ export function encodeMessage(payload: unknown): string {
     : text;
 }
 
-/** Enqueues `payload` as JSON, visible after `delaySeconds`; returns the message id. */
+/**
+ * Enqueues `payload` as JSON, visible after `delaySeconds`; returns the message id. While traced,
+ * the message carries the writer's trace (poison records, which people read, name it as a field).
+ */
 export async function enqueue(
   queue: QueueClient,
   payload: unknown,
@@ -54,7 +60,9 @@ export async function enqueue(
       ready.catch(() => created.delete(queue));
     }
     await ready;
-    const sent = await queue.sendMessage(encodeMessage(payload), {
+    const isPoison = mainQueueOf(queue.name) !== queue.name;
+    const message = isPoison ? payload : withTraceparent(payload, currentTraceparent());
+    const sent = await queue.sendMessage(encodeMessage(message), {
       visibilityTimeout: Math.max(0, Math.min(Math.ceil(delaySeconds), 7 * 86_400 - 1)),
       messageTimeToLive: NEVER_EXPIRES,
     });

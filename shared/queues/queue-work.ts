@@ -8,6 +8,7 @@
 import type { InvocationContext } from '@azure/functions';
 import {
   AppError,
+  DependencyUnavailableError,
   type FieldError,
   NotOfferedError,
   RateLimitedError,
@@ -18,21 +19,15 @@ import {
 } from '../errors.js';
 import type { SlotRequest } from '../limit/admission-policy.js';
 import { poisonQueueOf } from '../queue-names.js';
+import { countLimitWait, countPoisoned } from '../telemetry/metrics.js';
+import {
+  currentTraceparent,
+  isTraceparent,
+  noteOutcome,
+  tracedQueueWork,
+} from '../telemetry/tracing.js';
 import { decodeQueueMessage } from './decode.js';
-
-const ENVELOPE_KIND = 'sendmode-connector/retry';
-
-interface RetryEnvelope {
-  kind: typeof ENVELOPE_KIND;
-  /** Failed attempts so far. */
-  attempts: number;
-  /** Times the message waited for the shared limit (not counted as attempts). */
-  deferrals: number;
-  /** The moment of the limiter slot reserved for this message (ms since the epoch). */
-  reservation?: number;
-  lastError?: string;
-  payload: unknown;
-}
+import { ENVELOPE_KIND, type Envelope, isEnvelope } from './envelope.js';
 
 export interface Delivery {
   /** The message as the sender wrote it. */
@@ -41,6 +36,8 @@ export interface Delivery {
   attempt: number;
   deferrals: number;
   reservation?: number;
+  /** The trace of the work that wrote the message, when it carried one. */
+  traceparent?: string;
 }
 
 /**
@@ -79,15 +76,6 @@ export type Disposition =
   | { action: 'retry'; delaySeconds: number; reason: string }
   | { action: 'defer'; delaySeconds: number; reservation?: number };
 
-function isEnvelope(value: unknown): value is RetryEnvelope {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    (value as { kind?: unknown }).kind === ENVELOPE_KIND &&
-    typeof (value as { attempts?: unknown }).attempts === 'number'
-  );
-}
-
 /** Opens a message as the host handed it over (JSON already parsed, or a string). */
 export function openDelivery(message: unknown, dequeueCount: number): Delivery {
   // Plain JSON or base64 of JSON, whatever the producer wrote; anything else is left as the
@@ -101,6 +89,7 @@ export function openDelivery(message: unknown, dequeueCount: number): Delivery {
       attempt: value.attempts + redeliveries + 1,
       deferrals: value.deferrals,
       ...(Number.isFinite(value.reservation) ? { reservation: value.reservation } : {}),
+      ...(isTraceparent(value.traceparent) ? { traceparent: value.traceparent } : {}),
     };
   }
   return { payload: value, attempt: redeliveries + 1, deferrals: 0 };
@@ -177,15 +166,19 @@ export async function settle(
 ): Promise<void> {
   if (disposition.action === 'poison') {
     const { action: _action, ...why } = disposition;
+    const traceparent = currentTraceparent();
     await enqueue(poisonQueueOf(queueName), {
       ...why,
       attempts: delivery.attempt,
       failedAt: new Date().toISOString(),
       message: delivery.payload,
+      ...(traceparent ? { traceparent } : {}),
     });
+    countPoisoned(queueName);
     return;
   }
-  const envelope: RetryEnvelope = {
+  if (disposition.action === 'defer') countLimitWait('background', 'deferred');
+  const envelope: Envelope = {
     kind: ENVELOPE_KIND,
     attempts: disposition.action === 'retry' ? delivery.attempt : delivery.attempt - 1,
     deferrals: delivery.deferrals + (disposition.action === 'defer' ? 1 : 0),
@@ -227,6 +220,21 @@ export async function handleQueueMessage(
   const started = performance.now();
   const dequeueCount = Number(context.triggerMetadata?.dequeueCount ?? 1);
   const opened = openDelivery(message, Number.isFinite(dequeueCount) ? dequeueCount : 1);
+  await tracedQueueWork(operation, opened.traceparent, async () => {
+    const outcome = await handleDelivery(context, operation, opened, work, handle, hooks, started);
+    noteOutcome(outcome, outcome === 'poison' || outcome === 'retry');
+  });
+}
+
+async function handleDelivery(
+  context: InvocationContext,
+  operation: string,
+  opened: Delivery,
+  work: () => Promise<QueueWork>,
+  handle: (payload: unknown, log: Record<string, unknown>, slot: BackgroundSlot) => Promise<void>,
+  hooks: QueueHooks,
+  started: number,
+): Promise<string> {
   const messageId = context.triggerMetadata?.id;
   const delivery = hooks.prepare
     ? {
@@ -254,6 +262,7 @@ export async function handleQueueMessage(
     await settle(disposition, delivery, queueName, enqueue);
     outcome = disposition.action;
     if (error instanceof AppError) log.error = error.kind;
+    if (error instanceof DependencyUnavailableError) log.dependency = error.dependency;
     if (disposition.action !== 'poison') log.delaySeconds = disposition.delaySeconds;
     if (disposition.action === 'defer') log.reserved = disposition.reservation !== undefined;
   }
@@ -263,7 +272,9 @@ export async function handleQueueMessage(
     attempt: delivery.attempt,
     deferrals: delivery.deferrals,
     durationMs: Math.round(performance.now() - started),
+    invocationId: context.invocationId,
     ...log,
   };
   (outcome === 'poison' ? context.warn : context.info).call(context, JSON.stringify(line));
+  return outcome;
 }

@@ -7,7 +7,7 @@
 import { type FieldError, NotOfferedError, ValidationError } from '../errors.js';
 import { canonicalNumber, maskPhoneNumber } from '../phone.js';
 import type { SendmodeApiVersion, Settings } from '../settings.js';
-import type { SendSmsRequest } from './client.js';
+import type { SendSmsRequest } from './api.js';
 import { smartEncoded } from './sms-text.js';
 
 export type SendmodeOperation = 'send' | 'credits' | 'import' | 'optout';

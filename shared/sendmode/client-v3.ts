@@ -21,7 +21,7 @@ import type {
   SendmodeApi,
   SendSmsRequest,
   SendSmsResult,
-} from './client.js';
+} from './api.js';
 import {
   type RawAnswer,
   type SendmodeClientOptions,

@@ -7,9 +7,15 @@
  */
 import type { SecretProvider } from '../secrets.js';
 import { assertOffered, type SendmodeOperation } from './api-version.js';
-import { UpstreamRejectedError } from '../errors.js';
+import {
+  UpstreamRejectedError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+} from '../errors.js';
 import type { SlotRequest } from '../limit/admission-policy.js';
 import type { Logger } from '../logger.js';
+import { type CallOutcome, countSendmodeCall, countSent } from '../telemetry/metrics.js';
+import { measureSms } from './sms-text.js';
 import type {
   CreditsResult,
   ImportCustomerRequest,
@@ -19,7 +25,7 @@ import type {
   SendmodeApi,
   SendSmsRequest,
   SendSmsResult,
-} from './client.js';
+} from './api.js';
 
 /** The shared limiter as seen by callers: resolves when a call may be made. */
 export interface CallGate {
@@ -49,7 +55,12 @@ export class Sendmode {
     const { beforeCall, ...callOptions } = options;
     return this.call(
       callOptions,
-      async (key) => this.api.send(key, beforeCall ? await beforeCall(request) : request),
+      async (key) => {
+        const sent = beforeCall ? await beforeCall(request) : request;
+        const result = await this.api.send(key, sent);
+        countSent(options.workClass, sent.recipients.length, measureSms(sent.messagetext).parts);
+        return result;
+      },
       'send',
     );
   }
@@ -78,16 +89,49 @@ export class Sendmode {
     assertOffered(this.api.version, name);
     const key = await this.keys.get(options.log);
     const { log: _log, maxWaitMs, ...request } = options;
+    const counted = (key: string) => countedCall(name, request.workClass, () => operation(key));
     await this.gate.acquire(maxWaitMs, request);
     try {
-      return await operation(key);
+      return await counted(key);
     } catch (error) {
       if (!(error instanceof UpstreamRejectedError && error.isAuthFailure)) throw error;
       const freshKey = await this.keys.refresh(key, options.log).catch(() => key);
       if (freshKey === key) throw error;
       options.log.warn('Sendmode refused the API key; retrying once with the key just read again.');
       await this.gate.acquire(maxWaitMs, { workClass: request.workClass });
-      return operation(freshKey);
+      return counted(freshKey);
     }
   }
+}
+
+/** Runs one call and counts it in `sendmode.calls` (a throw before the call counts nothing). */
+async function countedCall<T>(
+  operation: SendmodeOperation,
+  workClass: SendOptions['workClass'],
+  call: () => Promise<T>,
+): Promise<T> {
+  try {
+    const result = await call();
+    countSendmodeCall(operation, workClass, 'ok');
+    return result;
+  } catch (error) {
+    const outcome = callOutcomeOf(error);
+    if (outcome) {
+      const keyRefused = error instanceof UpstreamRejectedError && error.isAuthFailure;
+      countSendmodeCall(operation, workClass, outcome, keyRefused);
+    }
+    throw error;
+  }
+}
+
+/** How a failed call ended, or undefined when the throw came before any call. */
+function callOutcomeOf(error: unknown): CallOutcome | undefined {
+  // A 5xx is a failure whatever its body says; other refusals are Sendmode saying no.
+  if (error instanceof UpstreamRejectedError)
+    return error.httpStatus >= 500 ? 'failed' : 'rejected';
+  if (error instanceof UpstreamUnavailableError) {
+    return error.httpStatus === 429 ? 'throttled' : 'failed';
+  }
+  if (error instanceof UpstreamTimeoutError) return 'failed';
+  return undefined;
 }

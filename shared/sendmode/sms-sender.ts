@@ -16,7 +16,7 @@ import type { SlotRequest } from '../limit/admission-policy.js';
 import type { Logger } from '../logger.js';
 import { maskPhoneNumber } from '../phone.js';
 import type { Sendmode } from './sendmode.js';
-import type { SendSmsRequest, SendSmsResult } from './client.js';
+import type { SendSmsRequest, SendSmsResult } from './api.js';
 import { describeSms, type SmsReport } from './sms-text.js';
 import type { SuppressionList } from '../optouts/suppression.js';
 import type { CallPlan, DeliveryStore } from '../delivery/delivery-store.js';

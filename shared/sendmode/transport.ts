@@ -1,11 +1,12 @@
 /**
  * HTTP to Sendmode, shared by every API generation's client: one keep-alive pool with explicit
  * time-outs, answers read with a size bound, and transport failures turned into typed errors.
- * No wire format here: each client (client.ts for v2, client-v3.ts for 3.0) builds its own
+ * No wire format here: each client (client-v2.ts, client-v3.ts for 3.0) builds its own
  * requests and reads its own answers.
  */
 import { Pool, errors as undiciErrors } from 'undici';
 import { AppError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js';
+import { tracedHttpCall } from '../telemetry/tracing.js';
 
 export interface SendmodeClientOptions {
   baseUrl: string;
@@ -36,10 +37,12 @@ const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 export class SendmodeTransport {
   private readonly pool: Pool;
+  private readonly origin: string;
   private readonly basePath: string;
 
   constructor(options: SendmodeClientOptions) {
     const url = new URL(options.baseUrl);
+    this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.pool = new Pool(url.origin, {
       connections: options.maxConnections,
@@ -57,23 +60,25 @@ export class SendmodeTransport {
     headers: Record<string, string>,
     body?: string,
   ): Promise<RawAnswer> {
-    try {
-      const response = await this.pool.request({
-        method,
-        path: this.basePath + path,
-        headers,
-        body,
-      });
-      const retryAfterMs = parseRetryAfterMs(response.headers['retry-after']);
-      const text = await readBounded(response.body);
-      return {
-        httpStatus: response.statusCode,
-        text,
-        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-      };
-    } catch (error) {
-      throw classifyTransportError(error);
-    }
+    const fullPath = this.basePath + path;
+    return tracedHttpCall(
+      { method, origin: this.origin, path: fullPath },
+      async () => {
+        try {
+          const response = await this.pool.request({ method, path: fullPath, headers, body });
+          const retryAfterMs = parseRetryAfterMs(response.headers['retry-after']);
+          const text = await readBounded(response.body);
+          return {
+            httpStatus: response.statusCode,
+            text,
+            ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+          };
+        } catch (error) {
+          throw classifyTransportError(error);
+        }
+      },
+      (answer) => answer.httpStatus,
+    );
   }
 
   async close(): Promise<void> {

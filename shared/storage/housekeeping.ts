@@ -1,7 +1,8 @@
 /**
  * Table Storage has no expiry: records that only matter for a while are deleted by a daily
- * timer. Expired idempotency outcomes, webhook ids older than a day, expired send statuses and
- * merged-call rows older than a day go; the suppression list and the limiter's log stay.
+ * timer. Expired idempotency outcomes, webhook ids older than a day, expired send statuses,
+ * merged-call rows older than a day and history rows older than three hours (the status page's
+ * history: shared/history/) go; the suppression list and the limiter's log stay.
  *
  * Every delete is conditional on the ETag the listing read: a record rewritten in between (an
  * expired Idempotency-Key taken over by a new request) is no longer what was listed, and stays.
@@ -9,6 +10,7 @@
  * for a transaction's deletes), so the purge deletes one entity at a time, a few at once.
  */
 import type { TableClient } from '@azure/data-tables';
+import { oldHistoryFilter } from '../history/history-store.js';
 import { CALL_RECORD_RETENTION_MS, CALLS_PARTITION } from '../merge/pending-sends.js';
 import { hasStatus, storageErrorCode, withTable } from './table-storage.js';
 
@@ -86,6 +88,8 @@ export interface ExpiringTables {
   mergedCalls: TableClient;
   /** Delivery reports' rows (shared/delivery/): each carries `expiresAt`. */
   deliveries: TableClient;
+  /** Each instance's per-minute rows (shared/history/), kept HISTORY_RETENTION_MS. */
+  history: TableClient;
 }
 
 export type PurgeCounts = Record<keyof ExpiringTables, number>;
@@ -98,5 +102,6 @@ export async function purgeExpired(tables: ExpiringTables, now: number): Promise
     sendStatuses: await purge(tables.sendStatuses, expiredStatusFilter(now)),
     mergedCalls: await purge(tables.mergedCalls, oldMergedCallFilter(now)),
     deliveries: await purge(tables.deliveries, expiredStatusFilter(now)),
+    history: await purge(tables.history, oldHistoryFilter(now)),
   };
 }

@@ -15,13 +15,14 @@ import { promisify } from 'node:util';
 import { QueueClient } from '@azure/storage-queue';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
+import type { Azurite } from '../helpers/azurite.js';
 import { type Browser, launchChromium, TEST_RESULTS } from '../helpers/browser.js';
-import { ensureBuilt } from '../helpers/build.js';
+import { freshSuffix } from '../helpers/common.js';
 import { freePorts } from '../helpers/free-port.js';
 import { type Child, ROOT, spawnNode } from '../helpers/processes.js';
+import { sharedAzurite } from '../helpers/storage.js';
 
-const suffix = Math.random().toString(36).slice(2, 8);
+const suffix = freshSuffix(6);
 const OUTBOX = `outbox-${suffix}`;
 
 let azurite: Azurite;
@@ -39,8 +40,7 @@ const hadSettingsFile = existsSync(SETTINGS_FILE);
 beforeAll(async () => {
   // The browser first: without it these tests fail at once, saying what to install.
   browser = await launchChromium();
-  await ensureBuilt();
-  azurite = await startAzurite();
+  azurite = await sharedAzurite();
   const [simulatorPort, hostPort] = await freePorts(2);
   start = spawnNode(['--import', 'tsx', 'tools/start.ts'], {
     env: {
@@ -74,7 +74,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await start?.stop('SIGINT', 30_000);
-  await azurite?.stop();
   if (!hadSettingsFile) rmSync(SETTINGS_FILE, { force: true });
 });
 

@@ -9,15 +9,11 @@
 import { QueueClient } from '@azure/storage-queue';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
-import { ensureBuilt } from '../helpers/build.js';
+import type { Azurite } from '../helpers/azurite.js';
+import { freshSuffix } from '../helpers/common.js';
+import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
 import { busiestWindow, maxInAnyWindow } from '../helpers/limit-run.js';
-import {
-  type HostProcess,
-  type SimulatorProcess,
-  startHostProcess,
-  startSimulatorProcess,
-} from '../helpers/processes.js';
+import type { HostProcess, SimulatorProcess } from '../helpers/processes.js';
 
 const KEY = 'e2e-fair-share-key';
 const MAX_CALLS = 20;
@@ -25,21 +21,15 @@ const WINDOW_MS = 10_000;
 const IMPORTS = 150;
 const SENDS = 10;
 const SEND_EVERY_MS = 1_500;
-const QUEUE = `fair-${Math.random().toString(36).slice(2, 8)}`;
+const QUEUE = `fair-${freshSuffix(6)}`;
 
+let env: HostsEnv;
 let azurite: Azurite;
 let simulator: SimulatorProcess;
 let hosts: HostProcess[] = [];
 
 beforeAll(async () => {
-  await ensureBuilt();
-  [azurite, simulator] = await Promise.all([startAzurite(), startSimulatorProcess(KEY)]);
-  const env = {
-    AzureWebJobsStorage: azurite.connectionString,
-    SENDMODE_BASE_URL: simulator.url,
-    SENDMODE_API_KEY: KEY,
-    KEY_VAULT_URI: '',
-    SENDMODE_ACCOUNT_NAME: `fair${Math.random().toString(36).slice(2, 8)}`,
+  const settings = {
     IMPORT_QUEUE_NAME: QUEUE,
     RATE_LIMIT_MAX_CALLS: String(MAX_CALLS),
     RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_MS / 1000),
@@ -49,13 +39,11 @@ beforeAll(async () => {
     RATE_LIMIT_INTERACTIVE_RESERVE: '',
     RATE_LIMIT_MAX_WAIT_SECONDS: '5',
   };
-  hosts = await Promise.all([1, 2].map(() => startHostProcess({ env })));
+  env = await startHostsEnv(2, settings, { apiKey: KEY });
+  ({ azurite, simulator, hosts } = env);
 }, 120_000);
 
-afterAll(async () => {
-  await Promise.all(hosts.map((h) => h.stop()));
-  await Promise.all([simulator?.stop(), azurite?.stop()]);
-});
+afterAll(async () => env?.stop());
 
 /** The busiest 10 s window's calls (ascending), as offsets from its first (for a failure message). */
 function describeBusiest(calls: { operation: string; arrivedAt: number }[]): string {

@@ -4,59 +4,35 @@
  * from package.json main) as child processes on free ports.
  */
 import { QueueClient } from '@azure/storage-queue';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
-import { ensureBuilt } from '../helpers/build.js';
-import {
-  type HostProcess,
-  type SimulatorProcess,
-  startHostProcess,
-  startSimulatorProcess,
-} from '../helpers/processes.js';
+import type { Azurite } from '../helpers/azurite.js';
+import { base64Json as b64, freshSuffix, until } from '../helpers/common.js';
+import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
+import type { HostProcess, SimulatorProcess } from '../helpers/processes.js';
 
 const KEY = 'e2e-key-4b1d';
-const suffix = Math.random().toString(36).slice(2, 8);
+const suffix = freshSuffix(6);
 const IMPORT_QUEUE = `imports-${suffix}`;
 
+let env: HostsEnv;
 let azurite: Azurite;
 let simulator: SimulatorProcess;
 let host: HostProcess;
 let routes: string[] = [];
 
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
-
 beforeAll(async () => {
-  await ensureBuilt();
-  [azurite, simulator] = await Promise.all([startAzurite(), startSimulatorProcess(KEY)]);
-  host = await startHostProcess({
-    env: {
-      AzureWebJobsStorage: azurite.connectionString,
-      SENDMODE_BASE_URL: simulator.url,
-      SENDMODE_API_KEY: KEY,
-      KEY_VAULT_URI: '',
-      SENDMODE_ACCOUNT_NAME: `e2e${suffix}`,
+  env = await startHostsEnv(
+    1,
+    {
       IMPORT_QUEUE_NAME: IMPORT_QUEUE,
       OPTOUT_QUEUE_NAME: `optout-${suffix}`,
       RATE_LIMIT_MAX_CALLS: '1000',
       RATE_LIMIT_WINDOW_SECONDS: '1',
-      RATE_LIMIT_MAX_WAIT_SECONDS: '0',
     },
-  });
+    { apiKey: KEY },
+  );
+  ({ azurite, simulator } = env);
+  host = env.hosts[0]!;
   const res = await fetch(`${host.url}/admin/functions`);
   const functions = (await res.json()) as { invoke_url_template?: string }[];
   routes = functions.flatMap((f) =>
@@ -64,10 +40,7 @@ beforeAll(async () => {
   );
 }, 120_000);
 
-afterAll(async () => {
-  await host?.stop();
-  await Promise.all([simulator?.stop(), azurite?.stop()]);
-});
+afterAll(async () => env?.stop());
 
 describe('the app under the local host', () => {
   it('serves GET /api/health without calling Sendmode', async () => {

@@ -8,8 +8,10 @@ import { QueueClient } from '@azure/storage-queue';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
+import type { Azurite } from '../helpers/azurite.js';
+import { base64 as b64, freshSuffix, until } from '../helpers/common.js';
 import { type HostProcess, ROOT, startHostProcess } from '../helpers/processes.js';
+import { sharedAzurite } from '../helpers/storage.js';
 
 const BASE64_APP = join(ROOT, 'test/fixtures/queue-app');
 const PLAIN_APP = join(ROOT, 'test/fixtures/queue-app-plain');
@@ -40,25 +42,9 @@ function seen(host: HostProcess): Seen[] {
     });
 }
 
-async function until<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-const b64 = (text: string) => Buffer.from(text).toString('base64');
-
 let azurite: Azurite;
 let host: HostProcess;
-const QUEUE = `work-${Math.random().toString(36).slice(2, 8)}`;
+const QUEUE = `work-${freshSuffix(6)}`;
 let queue: QueueClient;
 let poison: QueueClient;
 
@@ -68,7 +54,7 @@ async function peekAll(client: QueueClient): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  azurite = await startAzurite();
+  azurite = await sharedAzurite();
   queue = new QueueClient(azurite.connectionString, QUEUE);
   poison = new QueueClient(azurite.connectionString, `${QUEUE}-poison`);
   host = await startHostProcess({
@@ -79,7 +65,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await host?.stop();
-  await azurite?.stop();
 });
 
 describe('local host: start-up', () => {

@@ -5,46 +5,32 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
-import { ensureBuilt } from '../helpers/build.js';
-import {
-  type HostProcess,
-  type SimulatorProcess,
-  startHostProcess,
-  startSimulatorProcess,
-} from '../helpers/processes.js';
+import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
+import type { HostProcess, SimulatorProcess } from '../helpers/processes.js';
 
 const KEY = 'e2e-limit-key';
 const MAX_CALLS = 10;
 const WINDOW_MS = 2_000;
 const LOAD_MS = 5_000;
 
-let azurite: Azurite;
+let env: HostsEnv;
 let simulator: SimulatorProcess;
 let hosts: HostProcess[] = [];
 
 beforeAll(async () => {
-  await ensureBuilt();
-  [azurite, simulator] = await Promise.all([startAzurite(), startSimulatorProcess(KEY)]);
-  const env = {
-    AzureWebJobsStorage: azurite.connectionString,
-    SENDMODE_BASE_URL: simulator.url,
-    SENDMODE_API_KEY: KEY,
-    KEY_VAULT_URI: '',
-    SENDMODE_ACCOUNT_NAME: `limit${Math.random().toString(36).slice(2, 8)}`,
-    IMPORT_QUEUE_NAME: `imports-${Math.random().toString(36).slice(2, 8)}`,
-    RATE_LIMIT_MAX_CALLS: String(MAX_CALLS),
-    RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_MS / 1000),
-    RATE_LIMIT_SAFETY_MARGIN_MS: '500',
-    RATE_LIMIT_MAX_WAIT_SECONDS: '0',
-  };
-  hosts = await Promise.all([1, 2, 3].map(() => startHostProcess({ env })));
+  env = await startHostsEnv(
+    3,
+    {
+      RATE_LIMIT_MAX_CALLS: String(MAX_CALLS),
+      RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_MS / 1000),
+      RATE_LIMIT_SAFETY_MARGIN_MS: '500',
+    },
+    { apiKey: KEY },
+  );
+  ({ simulator, hosts } = env);
 }, 120_000);
 
-afterAll(async () => {
-  await Promise.all(hosts.map((h) => h.stop()));
-  await Promise.all([simulator?.stop(), azurite?.stop()]);
-});
+afterAll(async () => env?.stop());
 
 it('three hosts on one storage never exceed the shared limit in any rolling window', async () => {
   const statuses: number[] = [];

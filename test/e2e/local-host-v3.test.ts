@@ -4,19 +4,14 @@
  * over real HTTP in the documented shape, what 3.0 does not offer answers 501, health says v3.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
-import { ensureBuilt } from '../helpers/build.js';
-import {
-  type HostProcess,
-  type SimulatorProcess,
-  startHostProcess,
-  startSimulatorProcess,
-} from '../helpers/processes.js';
+import { freshSuffix } from '../helpers/common.js';
+import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
+import type { HostProcess, SimulatorProcess } from '../helpers/processes.js';
 
 const KEY = 'live_e2e-v3-key';
-const suffix = Math.random().toString(36).slice(2, 8);
+const suffix = freshSuffix(6);
 
-let azurite: Azurite;
+let env: HostsEnv;
 let simulator: SimulatorProcess;
 let host: HostProcess;
 
@@ -43,28 +38,23 @@ async function post(path: string, body: unknown) {
 }
 
 beforeAll(async () => {
-  await ensureBuilt();
-  [azurite, simulator] = await Promise.all([startAzurite(), startSimulatorProcess(KEY)]);
-  host = await startHostProcess({
-    env: {
-      AzureWebJobsStorage: azurite.connectionString,
+  env = await startHostsEnv(
+    1,
+    ({ simulator }) => ({
       SENDMODE_API_VERSION: 'v3',
       SENDMODE_BASE_URL: `${simulator.origin}/3.0`,
-      SENDMODE_API_KEY: KEY,
       DEFAULT_SENDER_ID: 'AcmeE2E',
-      KEY_VAULT_URI: '',
       SENDMODE_ACCOUNT_NAME: `e2ev3${suffix}`,
       IMPORT_QUEUE_NAME: `imports-${suffix}`,
       OPTOUT_QUEUE_NAME: `optout-${suffix}`,
-      RATE_LIMIT_MAX_WAIT_SECONDS: '0',
-    },
-  });
+    }),
+    { apiKey: KEY },
+  );
+  simulator = env.simulator;
+  host = env.hosts[0]!;
 }, 120_000);
 
-afterAll(async () => {
-  await host?.stop();
-  await Promise.all([simulator?.stop(), azurite?.stop()]);
-});
+afterAll(async () => env?.stop());
 
 it('health reports v3', async () => {
   const res = await fetch(`${host.url}/api/health`);

@@ -11,19 +11,15 @@
 import { QueueClient } from '@azure/storage-queue';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
-import { ensureBuilt } from '../helpers/build.js';
-import {
-  type HostProcess,
-  type SimulatorProcess,
-  startHostProcess,
-  startSimulatorProcess,
-} from '../helpers/processes.js';
+import type { Azurite } from '../helpers/azurite.js';
+import { freshSuffix } from '../helpers/common.js';
+import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
+import type { HostProcess, SimulatorProcess } from '../helpers/processes.js';
 
 const KEY = 'loss-check-key';
 const IMPORTS = 40;
 const OPT_OUTS = 15;
-const suffix = Math.random().toString(36).slice(2, 8);
+const suffix = freshSuffix(6);
 const IMPORT_QUEUE = `imports-${suffix}`;
 const OPTOUT_QUEUE = `optouts-${suffix}`;
 
@@ -36,6 +32,7 @@ const FAULTS = [
   { kind: 'rate-limit', retryAfterSeconds: 1, probability: 0.05 },
 ];
 
+let env: HostsEnv;
 let azurite: Azurite;
 let simulator: SimulatorProcess;
 let host: HostProcess;
@@ -57,31 +54,25 @@ async function queueCount(name: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  await ensureBuilt();
-  [azurite, simulator] = await Promise.all([startAzurite(), startSimulatorProcess(KEY)]);
-  host = await startHostProcess({
-    env: {
-      AzureWebJobsStorage: azurite.connectionString,
-      SENDMODE_BASE_URL: simulator.url,
-      SENDMODE_API_KEY: KEY,
-      KEY_VAULT_URI: '',
+  env = await startHostsEnv(
+    1,
+    {
       SENDMODE_ACCOUNT_NAME: `loss${suffix}`,
       IMPORT_QUEUE_NAME: IMPORT_QUEUE,
       OPTOUT_QUEUE_NAME: OPTOUT_QUEUE,
       RATE_LIMIT_MAX_CALLS: '60',
       RATE_LIMIT_WINDOW_SECONDS: '1',
       RATE_LIMIT_SAFETY_MARGIN_MS: '0',
-      RATE_LIMIT_MAX_WAIT_SECONDS: '0',
       QUEUE_RETRY_BASE_SECONDS: '1',
       QUEUE_RETRY_MAX_SECONDS: '2',
     },
-  });
+    { apiKey: KEY },
+  );
+  ({ azurite, simulator } = env);
+  host = env.hosts[0]!;
 }, 120_000);
 
-afterAll(async () => {
-  await host?.stop();
-  await Promise.all([simulator?.stop(), azurite?.stop()]);
-});
+afterAll(async () => env?.stop());
 
 describe('loss check', () => {
   it(`${IMPORTS} imports and ${OPT_OUTS} opt-outs under random faults: none lost, none doubled`, async () => {

@@ -9,54 +9,42 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { Webhook as SvixWebhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signWebhook } from '../../shared/optouts/webhook-signature.js';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
-import { ensureBuilt } from '../helpers/build.js';
-import {
-  type HostProcess,
-  type SimulatorProcess,
-  startHostProcess,
-  startSimulatorProcess,
-} from '../helpers/processes.js';
+import { freshSuffix } from '../helpers/common.js';
+import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
+import type { HostProcess } from '../helpers/processes.js';
 
 const KEY = 'e2e-race-key';
 const SECRET = `whsec_${Buffer.from('e2e-opt-out-race-secret').toString('base64')}`;
-const suffix = Math.random().toString(36).slice(2, 8);
+const suffix = freshSuffix(6);
 
-let azurite: Azurite;
-let simulator: SimulatorProcess;
+let hostsEnv: HostsEnv;
 let signedHosts: HostProcess[] = [];
 let unsignedHosts: HostProcess[] = [];
 
 beforeAll(async () => {
-  await ensureBuilt();
-  [azurite, simulator] = await Promise.all([startAzurite(), startSimulatorProcess(KEY)]);
+  hostsEnv = await startHostsEnv(
+    0,
+    {
+      SENDMODE_ACCOUNT_NAME: `race${suffix}`,
+      OPTOUT_QUEUE_NAME: `optout-${suffix}`,
+      RATE_LIMIT_MAX_CALLS: '1000',
+    },
+    { apiKey: KEY },
+  );
   const env = (tables: string) => ({
-    AzureWebJobsStorage: azurite.connectionString,
-    SENDMODE_BASE_URL: simulator.url,
-    SENDMODE_API_KEY: KEY,
-    KEY_VAULT_URI: '',
-    SENDMODE_ACCOUNT_NAME: `race${suffix}`,
-    OPTOUT_QUEUE_NAME: `optout-${suffix}`,
     SUPPRESSION_TABLE_NAME: `optouts${tables}${suffix}`,
     OPTOUT_AUDIT_TABLE_NAME: `audit${tables}${suffix}`,
-    RATE_LIMIT_MAX_CALLS: '1000',
-    RATE_LIMIT_MAX_WAIT_SECONDS: '0',
   });
   // Two instances taking signed webhooks, two taking unsigned ones: each pair shares its tables.
   [signedHosts, unsignedHosts] = await Promise.all([
     Promise.all(
-      [1, 2].map(() => startHostProcess({ env: { ...env('s'), WEBHOOK_SIGNING_SECRET: SECRET } })),
+      [1, 2].map(() => hostsEnv.addHost({ ...env('s'), WEBHOOK_SIGNING_SECRET: SECRET })),
     ),
-    Promise.all(
-      [1, 2].map(() => startHostProcess({ env: { ...env('u'), WEBHOOK_SIGNING_SECRET: '' } })),
-    ),
+    Promise.all([1, 2].map(() => hostsEnv.addHost({ ...env('u'), WEBHOOK_SIGNING_SECRET: '' }))),
   ]);
 }, 180_000);
 
-afterAll(async () => {
-  await Promise.all([...signedHosts, ...unsignedHosts].map((h) => h.stop()));
-  await Promise.all([simulator?.stop(), azurite?.stop()]);
-});
+afterAll(async () => hostsEnv?.stop());
 
 type Json = Record<string, unknown>;
 

@@ -10,6 +10,7 @@
 import { QueueClient } from '@azure/storage-queue';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { base64Json as b64 } from '../helpers/common.js';
 import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
 import { maxInAnyWindow } from '../helpers/limit-run.js';
 import type { HostProcess } from '../helpers/processes.js';
@@ -107,7 +108,6 @@ describe('asynchronous sends across two hosts', () => {
     const queue = new QueueClient(env.azurite.connectionString, env.settings.SEND_QUEUE_NAME!);
     await queue.createIfNotExists();
     const send = (n: number) => ({ messagetext: `drop ${n}`, recipients: [`+35387200000${n}`] });
-    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
     const noId = (await queue.sendMessage(JSON.stringify(send(1)))).messageId;
     await queue.sendMessage(b64({ id: 'drop-2', ...send(2) }));
     await queue.sendMessage(JSON.stringify({ id: 'drop-3', message: send(3) }));

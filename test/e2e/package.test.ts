@@ -10,35 +10,21 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
-import {
-  type HostProcess,
-  ROOT,
-  type SimulatorProcess,
-  startHostProcess,
-  startSimulatorProcess,
-} from '../helpers/processes.js';
+import type { Azurite } from '../helpers/azurite.js';
+import { freshSuffix, until } from '../helpers/common.js';
+import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
+import { type HostProcess, ROOT, type SimulatorProcess } from '../helpers/processes.js';
 
 const KEY = 'package-e2e-key';
-const suffix = Math.random().toString(36).slice(2, 8);
+const suffix = freshSuffix(6);
 const IMPORT_QUEUE = `pkg-imports-${suffix}`;
 
 let stage: string;
+let env: HostsEnv;
 let azurite: Azurite;
 let simulator: SimulatorProcess;
 let host: HostProcess;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 beforeAll(async () => {
   stage = mkdtempSync(join(tmpdir(), 'sendmode-package-'));
@@ -54,27 +40,23 @@ beforeAll(async () => {
   hostJson.extensions.queues.maxDequeueCount = 1;
   writeFileSync(join(stage, 'host.json'), JSON.stringify(hostJson, null, 2));
 
-  [azurite, simulator] = await Promise.all([startAzurite(), startSimulatorProcess(KEY)]);
-  host = await startHostProcess({
-    app: stage,
-    env: {
-      AzureWebJobsStorage: azurite.connectionString,
-      SENDMODE_BASE_URL: simulator.url,
-      SENDMODE_API_KEY: KEY,
-      KEY_VAULT_URI: '',
+  env = await startHostsEnv(
+    1,
+    {
       SENDMODE_ACCOUNT_NAME: `pkg${suffix}`,
       IMPORT_QUEUE_NAME: IMPORT_QUEUE,
       OPTOUT_QUEUE_NAME: `pkg-optout-${suffix}`,
       RATE_LIMIT_MAX_CALLS: '1000',
       RATE_LIMIT_WINDOW_SECONDS: '1',
-      RATE_LIMIT_MAX_WAIT_SECONDS: '0',
     },
-  });
+    { apiKey: KEY, app: stage },
+  );
+  ({ azurite, simulator } = env);
+  host = env.hosts[0]!;
 }, 180_000);
 
 afterAll(async () => {
-  await host?.stop();
-  await Promise.all([simulator?.stop(), azurite?.stop()]);
+  await env?.stop();
   if (stage) rmSync(stage, { recursive: true, force: true });
 });
 

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../helpers/common.js';
 import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
 import type { HostProcess } from '../helpers/processes.js';
 import {
@@ -67,13 +68,8 @@ async function optOut(number: string, route = 'optout'): Promise<number> {
   }
 }
 
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  throw new Error(`Timed out waiting for ${what}:\n${host.output().slice(-3000)}`);
-}
+/** On a time-out: what the host printed last. */
+const hostTail = () => host.output().slice(-3000);
 
 async function startSubscriber(answer = 200): Promise<Subscriber> {
   const subscriber = await startServer(answer);
@@ -95,7 +91,10 @@ describe('webhook subscriptions on a running host', () => {
     for (const [i, number] of numbers.entries()) {
       expect(await optOut(number, i === 2 ? 'optouts' : 'optout')).toBeLessThan(300);
     }
-    await until(() => flow.received.length >= numbers.length, 30_000, 'three deliveries');
+    await until('three deliveries', () => flow.received.length >= numbers.length, {
+      timeoutMs: 30_000,
+      detail: hostTail,
+    });
     await sleep(1_000); // nothing more comes
     expect(flow.received).toHaveLength(numbers.length);
     const bodies = flow.received.map((delivery) => verify(secret, delivery));
@@ -131,6 +130,7 @@ describe('webhook subscriptions on a running host', () => {
     const poison = new QueueClient(env.azurite.connectionString, `${EVENTS}-poison`);
     let parked: Record<string, unknown> | undefined;
     await until(
+      'the parked delivery',
       async () => {
         if (!(await poison.exists())) return false;
         const { peekedMessageItems } = await poison.peekMessages();
@@ -138,8 +138,7 @@ describe('webhook subscriptions on a running host', () => {
         parked = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
         return parked !== undefined;
       },
-      40_000,
-      'the parked delivery',
+      { timeoutMs: 40_000, detail: hostTail },
     );
     expect(parked).toMatchObject({
       reason: 'Failed 5 times; last: The callback answered HTTP 503.',
@@ -158,11 +157,14 @@ describe('webhook subscriptions on a running host', () => {
     const created = await subscribe('subscriptions/optout-changed', { callbackUrl: leaving.url });
     expect(created.status).toBe(201);
     expect(await optOut('+353871110020')).toBeLessThan(300);
-    await until(() => leaving.received.length >= 1, 30_000, 'the delivery answered 410');
+    await until('the delivery answered 410', () => leaving.received.length >= 1, {
+      timeoutMs: 30_000,
+      detail: hostTail,
+    });
     await until(
-      async () => (await fetch(created.location!, { method: 'DELETE' })).status === 404,
-      10_000,
       'the subscription to be deleted',
+      async () => (await fetch(created.location!, { method: 'DELETE' })).status === 404,
+      { timeoutMs: 10_000, detail: hostTail },
     );
     expect(await optOut('+353871110021')).toBeLessThan(300);
     await sleep(2_000);

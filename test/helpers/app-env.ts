@@ -1,12 +1,18 @@
 /**
  * Runs the app's handlers in this test process against real parts: the Sendmode simulator
  * over HTTP and Azurite for Table Storage. Settings come from process.env, as in Azure.
+ *
+ * Storage is a storage account of the file's own on the run's one Azurite (test/setup/global.ts);
+ * a file that stops and restarts storage passes `{ storage: 'private' }` for an Azurite of its
+ * own.
  */
 import { InvocationContext } from '@azure/functions';
 import { resetServices } from '../../shared/services.js';
 import { resetSettings } from '../../shared/settings.js';
-import { type Simulator, startSimulator } from '../../tools/sendmode-simulator/simulator.js';
-import { type Azurite, startAzurite } from './azurite.js';
+import { startSimulator } from '../../tools/sendmode-simulator/simulator.js';
+import type { Simulator } from '../../tools/sendmode-simulator/types.js';
+import type { Azurite } from './azurite.js';
+import { azuriteFor, type StorageChoice } from './storage.js';
 
 export const TEST_API_KEY = 'test-api-key-7f3a9c';
 
@@ -15,13 +21,23 @@ export interface AppEnv {
   azurite: Azurite;
   /** Sets settings (undefined removes one) and rebuilds the app's services on next use. */
   configure(settings: Record<string, string | undefined>): Promise<void>;
+  /** Empties the simulator (calls, state, faults) and gives it back TEST_API_KEY alone. */
+  resetSimulator(): void;
   stop(): Promise<void>;
 }
 
-export async function startAppEnv(settings: Record<string, string> = {}): Promise<AppEnv> {
+export interface AppEnvOptions {
+  /** 'private' for a file that stops and restarts Azurite (default: the run's shared one). */
+  storage?: StorageChoice;
+}
+
+export async function startAppEnv(
+  settings: Record<string, string> = {},
+  options: AppEnvOptions = {},
+): Promise<AppEnv> {
   const [simulator, azurite] = await Promise.all([
     startSimulator({ apiKeys: [TEST_API_KEY] }),
-    startAzurite(),
+    azuriteFor(options.storage),
   ]);
   const configure = async (values: Record<string, string | undefined>) => {
     for (const [name, value] of Object.entries(values)) {
@@ -45,6 +61,10 @@ export async function startAppEnv(settings: Record<string, string> = {}): Promis
     simulator,
     azurite,
     configure,
+    resetSimulator() {
+      simulator.reset();
+      simulator.setApiKeys([TEST_API_KEY]);
+    },
     async stop() {
       await resetServices();
       await Promise.all([simulator.close(), azurite.stop()]);

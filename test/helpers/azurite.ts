@@ -2,6 +2,10 @@
  * Starts Azurite (the Azure Storage emulator, from npm) as a child process on free ports, in
  * memory, for one test file or one local run. `stop()` and `start()` simulate storage going away
  * and coming back on the same ports (in-memory data is lost across a restart).
+ *
+ * The test run starts one with many storage accounts (test/setup/global.ts); test files take an
+ * account each from it (test/helpers/storage.ts). A file that stops and restarts storage starts
+ * one of its own here instead.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,21 +17,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { freePorts } from './free-port.js';
 
 export interface Azurite {
-  /** Full devstoreaccount1 connection string with Blob, Queue and Table endpoints on the chosen ports. */
+  /** The storage account the connection string names (devstoreaccount1 unless leased). */
+  account: string;
+  /** Full connection string of `account` with Blob, Queue and Table endpoints on the chosen ports. */
   connectionString: string;
   tablePort: number;
   queuePort: number;
   blobPort: number;
-  stop(): Promise<void>;
+  /** Stops it (SIGTERM, SIGKILL after 5 s; `'SIGKILL'` at once, when nothing needs a clean exit). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
   /** Restarts on the same ports after `stop()`; data is lost (in-memory persistence). */
   start(): Promise<void>;
 }
 
-const ACCOUNT = 'devstoreaccount1';
-/** Azurite's well-known development key: public, not a secret. */
-const ACCOUNT_KEY =
+export const DEFAULT_ACCOUNT = 'devstoreaccount1';
+/** Azurite's well-known development key (every account here has it): public, not a secret. */
+export const ACCOUNT_KEY =
   'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-const HOST = '127.0.0.1';
+export const AZURITE_HOST = '127.0.0.1';
+const HOST = AZURITE_HOST;
 const START_TIMEOUT_MS = 30_000;
 
 const azuriteScript = createRequire(import.meta.url).resolve('azurite/dist/src/azurite.js');
@@ -57,28 +65,56 @@ function portAccepts(port: number): Promise<boolean> {
   });
 }
 
-export async function startAzurite(): Promise<Azurite> {
+export interface AzuritePorts {
+  blobPort: number;
+  queuePort: number;
+  tablePort: number;
+}
+
+/** The connection string of `account` on an Azurite listening on `ports` (path-style URLs). */
+export function connectionStringFor(account: string, ports: AzuritePorts): string {
+  return [
+    'DefaultEndpointsProtocol=http',
+    `AccountName=${account}`,
+    `AccountKey=${ACCOUNT_KEY}`,
+    `BlobEndpoint=http://${HOST}:${ports.blobPort}/${account}`,
+    `QueueEndpoint=http://${HOST}:${ports.queuePort}/${account}`,
+    `TableEndpoint=http://${HOST}:${ports.tablePort}/${account}`,
+  ].join(';');
+}
+
+export interface AzuriteOptions {
+  /**
+   * Storage accounts besides devstoreaccount1 (all with the development key), handed to
+   * Azurite as AZURITE_ACCOUNTS: each is a namespace of its own (tables, queues, blobs).
+   */
+  accounts?: readonly string[];
+}
+
+export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
   installExitHook();
   // A port found free can be taken by a parallel test file before Azurite binds it: retry.
   for (let attempt = 1; ; attempt++) {
     const [blobPort, queuePort, tablePort] = (await freePorts(3)) as [number, number, number];
     try {
-      return await startOn(blobPort, queuePort, tablePort);
+      return await startOn({ blobPort, queuePort, tablePort }, options.accounts ?? []);
     } catch (error) {
       if (attempt >= 3) throw error;
     }
   }
 }
 
-async function startOn(blobPort: number, queuePort: number, tablePort: number): Promise<Azurite> {
-  const connectionString = [
-    'DefaultEndpointsProtocol=http',
-    `AccountName=${ACCOUNT}`,
-    `AccountKey=${ACCOUNT_KEY}`,
-    `BlobEndpoint=http://${HOST}:${blobPort}/${ACCOUNT}`,
-    `QueueEndpoint=http://${HOST}:${queuePort}/${ACCOUNT}`,
-    `TableEndpoint=http://${HOST}:${tablePort}/${ACCOUNT}`,
-  ].join(';');
+async function startOn(ports: AzuritePorts, accounts: readonly string[]): Promise<Azurite> {
+  const { blobPort, queuePort, tablePort } = ports;
+  const connectionString = connectionStringFor(DEFAULT_ACCOUNT, ports);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (accounts.length > 0) {
+    env.AZURITE_ACCOUNTS = [DEFAULT_ACCOUNT, ...accounts.filter((a) => a !== DEFAULT_ACCOUNT)]
+      .map((name) => `${name}:${ACCOUNT_KEY}`)
+      .join(';');
+  } else {
+    delete env.AZURITE_ACCOUNTS;
+  }
 
   let child: ChildProcess | undefined;
   let workspace: string | undefined;
@@ -112,7 +148,7 @@ async function startOn(blobPort: number, queuePort: number, tablePort: number): 
       ],
       // Run in a scratch directory: with in-memory persistence nothing should be written, but
       // whatever Azurite does write stays out of the repository.
-      { cwd: workspace, stdio: ['ignore', 'ignore', 'pipe'] },
+      { cwd: workspace, env, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     proc.stderr?.setEncoding('utf8');
     proc.stderr?.on('data', (chunk: string) => {
@@ -147,13 +183,17 @@ async function startOn(blobPort: number, queuePort: number, tablePort: number): 
     }
   }
 
-  async function stop(): Promise<void> {
+  async function stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const proc = child;
     child = undefined;
     if (proc && proc.exitCode === null && proc.signalCode === null) {
       const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-      proc.kill('SIGTERM');
-      const killed = await Promise.race([exited.then(() => true), sleep(5_000).then(() => false)]);
+      proc.kill(signal);
+      // Unref'd: a pending time-out must not keep the process alive once Azurite has exited.
+      const killed = await Promise.race([
+        exited.then(() => true),
+        sleep(5_000, undefined, { ref: false }).then(() => false),
+      ]);
       if (!killed) {
         proc.kill('SIGKILL');
         await exited;
@@ -167,5 +207,13 @@ async function startOn(blobPort: number, queuePort: number, tablePort: number): 
   }
 
   await start();
-  return { connectionString, tablePort, queuePort, blobPort, stop, start };
+  return {
+    account: DEFAULT_ACCOUNT,
+    connectionString,
+    tablePort,
+    queuePort,
+    blobPort,
+    stop,
+    start,
+  };
 }

@@ -1,18 +1,19 @@
 /**
- * The end-to-end set-up, shared: the app built as deployed, Azurite and the Sendmode simulator as
- * child processes, and `count` local hosts on them, like that many instances of one app (one
- * storage account, one Sendmode account, so one shared limit). Each call gets its own account,
- * queue and table names, so test files never share state.
+ * The end-to-end set-up, shared: the app built as deployed (test/setup/global.ts builds it once
+ * per run), a storage account of the file's own on the run's Azurite (or a private Azurite), the
+ * Sendmode simulator as a child process, and `count` local hosts on them, like that many
+ * instances of one app (one storage account, one Sendmode account, so one shared limit). Each
+ * call gets its own queue and table names and Sendmode account; `stop()` tears down all of it.
  */
-import { randomBytes } from 'node:crypto';
-import { type Azurite, startAzurite } from './azurite.js';
-import { ensureBuilt } from './build.js';
+import { type Azurite } from './azurite.js';
+import { freshAppNames, freshSuffix } from './common.js';
 import {
   type HostProcess,
   type SimulatorProcess,
   startHostProcess,
   startSimulatorProcess,
 } from './processes.js';
+import { azuriteFor, type StorageChoice } from './storage.js';
 
 export interface HostsEnv {
   azurite: Azurite;
@@ -29,46 +30,75 @@ export interface HostsEnv {
   stop(): Promise<void>;
 }
 
+export interface HostsEnvOptions {
+  /** The simulator's API key, which the hosts are given as SENDMODE_API_KEY. */
+  apiKey?: string;
+  /** The app folder the hosts run (`--app`; default the repository's, its package.json main). */
+  app?: string;
+  /** 'private': an Azurite of this file's own (default: an account on the run's Azurite). */
+  storage?: StorageChoice;
+}
+
 export const E2E_API_KEY = 'e2e-hosts-key';
+
+/**
+ * The settings every end-to-end host gets, before a test's own: storage and Sendmode, no Key
+ * Vault or signing secret from the developer's shell, unique names, no waiting for the limit.
+ */
+export function commonHostSettings(
+  azurite: Azurite,
+  simulator: SimulatorProcess,
+  apiKey: string,
+  suffix = freshSuffix(),
+): Record<string, string> {
+  return {
+    AzureWebJobsStorage: azurite.connectionString,
+    SENDMODE_BASE_URL: simulator.url,
+    SENDMODE_API_KEY: apiKey,
+    KEY_VAULT_URI: '',
+    WEBHOOK_SIGNING_SECRET: '',
+    ...freshAppNames(suffix),
+    SENDMODE_ACCOUNT_NAME: `e2e${suffix}`,
+    RATE_LIMIT_MAX_WAIT_SECONDS: '0',
+  };
+}
+
+/** A test's own settings, or a function of the parts when they depend on them (a URL, say). */
+export type HostSettings =
+  | Record<string, string>
+  | ((parts: { azurite: Azurite; simulator: SimulatorProcess }) => Record<string, string>);
 
 export async function startHostsEnv(
   count: number,
-  settings: Record<string, string> = {},
+  settings: HostSettings = {},
+  options: HostsEnvOptions = {},
 ): Promise<HostsEnv> {
-  await ensureBuilt();
+  const apiKey = options.apiKey ?? E2E_API_KEY;
   const [azurite, simulator] = await Promise.all([
-    startAzurite(),
-    startSimulatorProcess(E2E_API_KEY),
+    azuriteFor(options.storage),
+    startSimulatorProcess(apiKey),
   ]);
-  const run = randomBytes(4).toString('hex');
   const all: Record<string, string> = {
-    AzureWebJobsStorage: azurite.connectionString,
-    SENDMODE_BASE_URL: simulator.url,
-    SENDMODE_API_KEY: E2E_API_KEY,
-    KEY_VAULT_URI: '',
-    WEBHOOK_SIGNING_SECRET: '',
-    SENDMODE_ACCOUNT_NAME: `e2e${run}`,
-    IMPORT_QUEUE_NAME: `imports-${run}`,
-    OPTOUT_QUEUE_NAME: `optouts-${run}`,
-    SEND_QUEUE_NAME: `outbox-${run}`,
-    SEND_STATUS_TABLE_NAME: `status${run}`,
-    SUPPRESSION_TABLE_NAME: `optouts${run}`,
-    DELIVERY_TABLE_NAME: `deliveries${run}`,
-    SUBSCRIPTION_TABLE_NAME: `subscriptions${run}`,
-    EVENT_QUEUE_NAME: `events-${run}`,
-    RATE_LIMIT_MAX_WAIT_SECONDS: '0',
-    ...settings,
+    ...commonHostSettings(azurite, simulator, apiKey),
+    ...(typeof settings === 'function' ? settings({ azurite, simulator }) : settings),
   };
   const hosts: HostProcess[] = [];
   const addHost = async (extra: Record<string, string> = {}) => {
-    const host = await startHostProcess({ env: { ...all, ...extra } });
+    const host = await startHostProcess({
+      env: { ...all, ...extra },
+      ...(options.app ? { app: options.app } : {}),
+    });
     hosts.push(host);
     return host;
+  };
+  const stop = async () => {
+    await Promise.all(hosts.map((h) => h.stop()));
+    await Promise.all([simulator.stop(), azurite.stop()]);
   };
   try {
     await Promise.all(Array.from({ length: count }, () => addHost()));
   } catch (error) {
-    await Promise.all([...hosts.map((h) => h.stop()), simulator.stop(), azurite.stop()]);
+    await stop();
     throw error;
   }
   return {
@@ -93,9 +123,6 @@ export async function startHostsEnv(
       });
       if (!res.ok) throw new Error(`The simulator refused the settings: ${await res.text()}`);
     },
-    async stop() {
-      await Promise.all(hosts.map((h) => h.stop()));
-      await Promise.all([simulator.stop(), azurite.stop()]);
-    },
+    stop,
   };
 }

@@ -8,7 +8,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Simulator } from '../../tools/sendmode-simulator/simulator.js';
+import type { Simulator } from '../../tools/sendmode-simulator/types.js';
 import type { WorkerSummary } from './limit-worker.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -105,7 +105,9 @@ export function spawnNode(
     async stop(signal = 'SIGTERM', timeoutMs = 15_000) {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);
-      const code = await Promise.race([exited, sleep(timeoutMs).then(() => 'timeout' as const)]);
+      // Unref'd: a pending time-out must not keep the test process alive once the child is gone.
+      const timeout = sleep(timeoutMs, undefined, { ref: false }).then(() => 'timeout' as const);
+      const code = await Promise.race([exited, timeout]);
       if (code === 'timeout') {
         child.kill('SIGKILL');
         return exited;

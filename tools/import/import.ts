@@ -21,7 +21,7 @@ import { maskPhoneNumber } from '../../shared/phone.js';
 import { enqueue } from '../../shared/queues/queue-storage.js';
 import { parseCustomer } from '../../shared/schemas/customer.js';
 import { type PhoneRule, withPhoneRule } from '../../shared/schemas/phone-number.js';
-import type { ImportCustomerRequest } from '../../shared/sendmode/client.js';
+import type { ImportCustomerRequest } from '../../shared/sendmode/api.js';
 import { type ColumnMap, columnName, mapColumns } from './columns.js';
 import { type CsvRow, detectDelimiter, readCsv, readHead } from './csv.js';
 import { ProgressBar, type ProgressOutput } from './progress.js';

@@ -22,6 +22,7 @@ import type {
 import type { Invoker } from './invoke.js';
 import type { HostLogger } from './log.js';
 import { compareRoutes, compileRoute, type CompiledRoute, matchRoute } from './routes.js';
+import { httpInvocationSpan } from './telemetry.js';
 
 /** The Functions host's default maxRequestBodySize. */
 const MAX_BODY_BYTES = 100 * 1024 * 1024;
@@ -166,17 +167,25 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     };
     for (const [name, value] of Object.entries(params)) triggerMetadata[name] = { string: value };
 
+    const span = httpInvocationSpan(route.fn.name, method, route.path, url);
     const outcome = await invoker.invoke(
       route.fn,
-      { inputData: [{ name: route.fn.triggerName, data: { http: rpcHttp } }], triggerMetadata },
+      {
+        inputData: [{ name: route.fn.triggerName, data: { http: rpcHttp } }],
+        triggerMetadata,
+        ...(span.traceContext ? { traceContext: span.traceContext } : {}),
+      },
       HTTP_REASON,
     );
     if (!outcome.ok) {
+      span.end(false, 500);
       res.writeHead(500, { 'content-length': 0 });
       res.end();
       return;
     }
-    writeResponse(res, httpOutput(route.fn, outcome.response));
+    const output = httpOutput(route.fn, outcome.response);
+    span.end(true, output ? Number(output.statusCode ?? 200) || 200 : 204);
+    writeResponse(res, output);
   }
 
   function admin(path: string[], method: string, res: http.ServerResponse): void {

@@ -26,6 +26,7 @@ import type { QueueOptions } from './config.js';
 import type { RegisteredFunction } from './core-api.js';
 import type { Invoker } from './invoke.js';
 import type { HostLogger } from './log.js';
+import { appWork, hostWork, triggerInvocationSpan } from './telemetry.js';
 
 /** How long a fetched message stays invisible while its function runs (as the host: 10 min). */
 const DEFAULT_LEASE_SECONDS = 600;
@@ -73,7 +74,7 @@ export class QueueListener {
   }
 
   start(): void {
-    this.#loop ??= this.#run();
+    this.#loop ??= hostWork(() => this.#run());
   }
 
   get running(): number {
@@ -229,28 +230,33 @@ export class QueueListener {
         bindingError = error as Error;
       }
       const json = (value: unknown) => ({ json: JSON.stringify(value) });
-      const outcome = await this.#invoker.invoke(
-        this.#fn,
-        {
-          inputData: [{ name: this.#fn.triggerName, data: { string: text ?? '' } }],
-          triggerMetadata: {
-            QueueTrigger: { string: text ?? '' },
-            Id: json(message.messageId),
-            DequeueCount: json(message.dequeueCount),
-            InsertionTime: json(message.insertedOn.toISOString()),
-            ExpirationTime: json(message.expiresOn.toISOString()),
-            NextVisibleTime: json(message.nextVisibleOn.toISOString()),
-            PopReceipt: json(message.popReceipt),
-            sys: json({
-              MethodName: this.#fn.name,
-              UtcNow: new Date().toISOString(),
-              RandGuid: randomUUID(),
-            }),
+      const span = appWork(() => triggerInvocationSpan(this.#fn.name, 'pubsub', this.queueName));
+      const outcome = await appWork(() =>
+        this.#invoker.invoke(
+          this.#fn,
+          {
+            inputData: [{ name: this.#fn.triggerName, data: { string: text ?? '' } }],
+            triggerMetadata: {
+              QueueTrigger: { string: text ?? '' },
+              Id: json(message.messageId),
+              DequeueCount: json(message.dequeueCount),
+              InsertionTime: json(message.insertedOn.toISOString()),
+              ExpirationTime: json(message.expiresOn.toISOString()),
+              NextVisibleTime: json(message.nextVisibleOn.toISOString()),
+              PopReceipt: json(message.popReceipt),
+              sys: json({
+                MethodName: this.#fn.name,
+                UtcNow: new Date().toISOString(),
+                RandGuid: randomUUID(),
+              }),
+            },
+            ...(span.traceContext ? { traceContext: span.traceContext } : {}),
           },
-        },
-        `New queue message detected on '${this.queueName}'.`,
-        bindingError,
+          `New queue message detected on '${this.queueName}'.`,
+          bindingError,
+        ),
       );
+      span.end(outcome.ok);
       clearInterval(renew);
       await renewing;
       if (outcome.ok) {

@@ -1,7 +1,7 @@
 /**
  * The simulator's delivery reports: after each accepted send, per recipient, a `DISPATCHED` then
  * the final status, to one account-wide URL, as Sendmode's "HTTP Delivery Reports" do
- * (/work/shared/sendmode-api.md): `EventID`, `Phonenumber` (international digits), `DataType`
+ * (the upstream API notes): `EventID`, `Phonenumber` (international digits), `DataType`
  * (`SMS`), `Status`, `CustomerID` (the send's customer id, empty when none). The page must answer
  * `True`.
  *

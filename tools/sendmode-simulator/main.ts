@@ -15,7 +15,8 @@
 import { parseArgs } from 'node:util';
 import { bindWarning } from '../local-host/host-guard.js';
 import type { ReportAttempt } from './delivery-reports.js';
-import { startSimulator, type RecordedCall } from './simulator.js';
+import { startSimulator } from './simulator.js';
+import type { RecordedCall } from './types.js';
 
 const USAGE = `Usage: tsx tools/sendmode-simulator/main.ts [options]
   --port <n>      port to listen on (env SIMULATOR_PORT, default 8081; 0 = a free port)

@@ -1,11 +1,20 @@
 /**
- * The Sendmode REST v2 client, and the interface every API generation's client implements. The
- * v2 wire format (form-encoded JSON in a field, the raw key in `Authorization`, the shape of
- * answers) lives only here; 3.0's lives in client-v3.ts. Callers see only `SendmodeApi`.
+ * The Sendmode REST v2 client. The v2 wire format (form-encoded JSON in a field, the raw key in
+ * `Authorization`, the shape of answers) lives only here; 3.0's lives in client-v3.ts. Callers
+ * see only `SendmodeApi` (api.ts).
  */
 import { type SendmodeStatus, UpstreamRejectedError, UpstreamUnavailableError } from '../errors.js';
 import { scrubPhoneNumbers } from '../redact.js';
-import type { SendmodeApiVersion } from '../settings.js';
+import type {
+  SendSmsRequest,
+  SendSmsResult,
+  CreditsResult,
+  ImportCustomerRequest,
+  ImportCustomerResult,
+  OptOutRequest,
+  OptOutResult,
+  SendmodeApi,
+} from './api.js';
 import {
   type RawAnswer,
   type SendmodeClientOptions,
@@ -16,86 +25,6 @@ import {
 } from './transport.js';
 
 export type { SendmodeClientOptions } from './transport.js';
-
-export interface SendSmsRequest {
-  messagetext: string;
-  recipients: string[];
-  senderid?: string;
-  customerid?: string;
-  scheduledate?: string;
-}
-
-export interface SendSmsResult {
-  status: string;
-  statusCode: number;
-  acceptedDateTime?: string;
-  message?: {
-    senderid?: string;
-    messagetext?: string;
-    customerid?: string;
-    scheduledate?: string;
-    recipients?: string[];
-  };
-}
-
-export interface CreditsResult {
-  status: string;
-  statusCode: number;
-  balance: number;
-}
-
-export interface Customer {
-  mobilenumber: string;
-  firstname?: string;
-  surname?: string;
-  address?: string;
-  town?: string;
-  county?: string;
-  email?: string;
-  custom1?: string;
-  custom2?: string;
-  businessname?: string;
-  /** dd/mm/yyyy */
-  dateofbirth?: string;
-}
-
-export interface ImportCustomerRequest {
-  group: string;
-  importdata: Customer;
-}
-
-export interface ImportCustomerResult {
-  status: string;
-  statusCode: number;
-  acceptedDateTime?: string;
-  group?: string;
-  importdata?: Partial<Customer>;
-}
-
-export interface OptOutRequest {
-  mobilenumber: string;
-  optoutresponse?: string;
-  returnedresponse?: string;
-}
-
-export interface OptOutResult {
-  status: string;
-  statusCode: number;
-  acceptedDateTime?: string;
-  mobilenumber?: string;
-  optoutreason?: string;
-}
-
-/** One method per upstream operation; every call takes the API key it should use. */
-export interface SendmodeApi {
-  /** The API generation this client speaks (SENDMODE_API_VERSION). */
-  readonly version: SendmodeApiVersion;
-  send(apiKey: string, request: SendSmsRequest): Promise<SendSmsResult>;
-  credits(apiKey: string): Promise<CreditsResult>;
-  importCustomer(apiKey: string, request: ImportCustomerRequest): Promise<ImportCustomerResult>;
-  optOut(apiKey: string, request: OptOutRequest): Promise<OptOutResult>;
-  close(): Promise<void>;
-}
 
 /** A successful answer: Sendmode's status fields plus the operation's own. */
 type SendmodeAnswer = Record<string, unknown> & { status: string; statusCode: number };
