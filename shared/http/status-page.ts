@@ -461,10 +461,11 @@ const SCRIPT = String.raw`
     queueChart(minutes);
   }
 
-  function pollHistory() {
+  /** GETs a JSON answer with the page's key; a failure becomes an Error naming the status and detail. */
+  function getJson(url) {
     var headers = { accept: 'application/json' };
     if (key) headers['x-functions-key'] = key;
-    fetch(historySource, { headers: headers, cache: 'no-store' })
+    return fetch(url, { headers: headers, cache: 'no-store' })
       .then(function (res) {
         return res.json().then(function (body) { return { res: res, body: body }; },
           function () { return { res: res, body: {} }; });
@@ -474,7 +475,14 @@ const SCRIPT = String.raw`
           var detail = answer.body.detail || answer.body.title || '';
           throw new Error('HTTP ' + answer.res.status + (detail ? ': ' + detail : ''));
         }
-        showHistory(answer.body.history);
+        return answer.body;
+      });
+  }
+
+  function pollHistory() {
+    getJson(historySource)
+      .then(function (body) {
+        showHistory(body.history);
       })
       .catch(function (error) {
         text('history-summary', 'The history could not be read: ' + error.message);
@@ -494,19 +502,9 @@ const SCRIPT = String.raw`
   }
 
   function poll() {
-    var headers = { accept: 'application/json' };
-    if (key) headers['x-functions-key'] = key;
-    fetch(source, { headers: headers, cache: 'no-store' })
-      .then(function (res) {
-        return res.json().then(function (body) { return { res: res, body: body }; },
-          function () { return { res: res, body: {} }; });
-      })
-      .then(function (answer) {
-        if (!answer.res.ok) {
-          var detail = answer.body.detail || answer.body.title || '';
-          throw new Error('HTTP ' + answer.res.status + (detail ? ': ' + detail : ''));
-        }
-        var status = answer.body;
+    getJson(source)
+      .then(function (body) {
+        var status = body;
         showLimit(status.limit || {});
         showOutbox(status.outbox, status.limit || {}, status.queues);
         showMerging(status.merging, status.limit || {});
