@@ -6,7 +6,7 @@ import { queueNameForRegistration } from '../shared/queue-names.js';
 export const optOutSync = onFirstCall(() => import('./handlers/opt-out-sync.js'), 'optOutSync');
 
 app.storageQueue('opt-out-sync', {
-  queueName: queueNameForRegistration('OPTOUT_QUEUE_NAME'),
+  queueName: queueNameForRegistration('OPT_OUT_QUEUE_NAME'),
   connection: 'AzureWebJobsStorage',
   handler: optOutSync,
 });

@@ -217,10 +217,10 @@ param queueRetryBaseSeconds int = 30
 @description('Longest retry delay of a queue message, seconds (QUEUE_RETRY_MAX_SECONDS).')
 param queueRetryMaxSeconds int = 3600
 
-@description('Words that opt out, comma or space separated (OPTOUT_KEYWORDS).')
+@description('Words that opt out, comma or space separated (OPT_OUT_KEYWORDS).')
 param optOutKeywords string = 'STOP,STOPALL,UNSUBSCRIBE,CANCEL,END,QUIT,OPTOUT'
 
-@description('Words that opt a number back in, comma or space separated (OPTIN_KEYWORDS).')
+@description('Words that opt a number back in, comma or space separated (OPT_IN_KEYWORDS).')
 param optInKeywords string = 'START,UNSTOP,SUBSCRIBE,YES'
 
 @description('The country national numbers (087 123 4567) are read in: a region such as IE or GB, or a calling code such as 353; they are then checked and sent in international form, and match it on the suppression list. Empty: national numbers pass unchecked, as written (DEFAULT_COUNTRY_CODE).')
@@ -529,14 +529,14 @@ module functionApp 'modules/functionapp.bicep' = {
       EVENT_QUEUE_NAME: eventQueueName
       // Queues and opt-outs.
       IMPORT_QUEUE_NAME: importQueueName
-      OPTOUT_QUEUE_NAME: optOutQueueName
+      OPT_OUT_QUEUE_NAME: optOutQueueName
       QUEUE_RETRY_BASE_SECONDS: string(queueRetryBaseSeconds)
       QUEUE_RETRY_MAX_SECONDS: string(queueRetryMaxSeconds)
       SUPPRESSION_TABLE_NAME: suppressionTableName
       WEBHOOK_IDS_TABLE_NAME: webhookIdsTableName
-      OPTOUT_KEYWORDS: optOutKeywords
-      OPTIN_KEYWORDS: optInKeywords
-      OPTOUT_AUDIT_TABLE_NAME: optOutAuditTableName
+      OPT_OUT_KEYWORDS: optOutKeywords
+      OPT_IN_KEYWORDS: optInKeywords
+      OPT_OUT_AUDIT_TABLE_NAME: optOutAuditTableName
       // The phone-number rule and smart encoding (shared/schemas/phone-number.ts, sms-text.ts).
       DEFAULT_COUNTRY_CODE: defaultCountryCode
       ALLOW_NON_MOBILE_NUMBERS: allowNonMobileNumbers ? 'true' : 'false'

@@ -67,7 +67,7 @@ export function statusQueueNames(settings: Services['settings']): string[] {
   return [
     settings.SEND_QUEUE_NAME,
     settings.IMPORT_QUEUE_NAME,
-    settings.OPTOUT_QUEUE_NAME,
+    settings.OPT_OUT_QUEUE_NAME,
     settings.EVENT_QUEUE_NAME,
   ];
 }

@@ -4,12 +4,14 @@
  * with the same pattern and defaults, and reports an invalid one.
  */
 
+import { settingValue } from './setting-aliases.js';
+
 /** Storage queue names: 3-63 lower-case letters, digits and single dashes; `-poison` is appended. */
 export const QUEUE_NAME_PATTERN = /^[a-z0-9](?!.*--)[a-z0-9-]{1,48}[a-z0-9]$/;
 
 export const DEFAULT_QUEUE_NAMES = {
   IMPORT_QUEUE_NAME: 'customer-imports',
-  OPTOUT_QUEUE_NAME: 'optout-sync',
+  OPT_OUT_QUEUE_NAME: 'optout-sync',
   SEND_QUEUE_NAME: 'sms-outbox',
   EVENT_QUEUE_NAME: 'event-deliveries',
 } as const;
@@ -30,6 +32,6 @@ export type QueueNameSetting = keyof typeof DEFAULT_QUEUE_NAMES;
 
 /** The configured queue name when valid, else its default (getSettings names the invalid one). */
 export function queueNameForRegistration(name: QueueNameSetting): string {
-  const value = process.env[name];
+  const value = settingValue(process.env, name);
   return value !== undefined && QUEUE_NAME_PATTERN.test(value) ? value : DEFAULT_QUEUE_NAMES[name];
 }

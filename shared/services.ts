@@ -12,10 +12,10 @@ import type { DeliveryStore } from './delivery/delivery-store.js';
 import type { HistoryStore } from './history/history-store.js';
 import type { RateLimiter } from './limit/rate-limiter.js';
 import type { Sendmode } from './sendmode/sendmode.js';
-import type { SuppressionList } from './optouts/suppression.js';
+import type { SuppressionList } from './opt-outs/suppression.js';
 import type { EventPublisher } from './subscriptions/publisher.js';
 import type { SubscriptionStore } from './subscriptions/store.js';
-import type { WebhookAuthenticator } from './optouts/webhook-auth.js';
+import type { WebhookAuthenticator } from './opt-outs/webhook-auth.js';
 import { appInstanceId, getSettings, type Settings } from './settings.js';
 import type { PurgeCounts } from './storage/housekeeping.js';
 
@@ -84,15 +84,15 @@ async function build(settings: Settings): Promise<Services> {
     import('./sendmode/client-v3.js'),
     import('./storage/table-storage.js'),
     import('./queues/queue-storage.js'),
-    import('./optouts/suppression.js'),
-    import('./optouts/audit-trail.js'),
-    import('./optouts/webhook-auth.js'),
+    import('./opt-outs/suppression.js'),
+    import('./opt-outs/audit-trail.js'),
+    import('./opt-outs/webhook-auth.js'),
     import('./storage/housekeeping.js'),
     import('./outbox/send-status.js'),
     import('./merge/pending-sends.js'),
     import('./subscriptions/publisher.js'),
     import('./subscriptions/store.js'),
-    import('./subscriptions/optout-changed.js'),
+    import('./subscriptions/opt-out-changed.js'),
     import('./delivery/delivery-store.js'),
     import('./history/history-store.js'),
     import('./history/history-writer.js'),
@@ -127,7 +127,7 @@ async function build(settings: Settings): Promise<Services> {
     createTableClient(settings, settings.IDEMPOTENCY_TABLE_NAME),
     createTableClient(settings, settings.SUPPRESSION_TABLE_NAME),
     createTableClient(settings, settings.WEBHOOK_IDS_TABLE_NAME),
-    createTableClient(settings, settings.OPTOUT_AUDIT_TABLE_NAME),
+    createTableClient(settings, settings.OPT_OUT_AUDIT_TABLE_NAME),
     createTableClient(settings, settings.SEND_STATUS_TABLE_NAME),
     createTableClient(settings, settings.SEND_MERGE_TABLE_NAME),
     createTableClient(settings, settings.DELIVERY_TABLE_NAME),

@@ -7,6 +7,7 @@ import * as z from 'zod';
 import { callingCodeOf, isCallingCode } from './calling-codes.js';
 import { MIN_IDEMPOTENCY_TTL_SECONDS } from './http/idempotency-limits.js';
 import { DEFAULT_QUEUE_NAMES, QUEUE_NAME_PATTERN } from './queue-names.js';
+import { resolveAliases } from './setting-aliases.js';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '[::1]', '::1']);
 
@@ -137,7 +138,7 @@ const settingsSchema = z.object({
     .max(7 * 86_400)
     .default(86_400),
   IMPORT_QUEUE_NAME: queueName.default(DEFAULT_QUEUE_NAMES.IMPORT_QUEUE_NAME),
-  OPTOUT_QUEUE_NAME: queueName.default(DEFAULT_QUEUE_NAMES.OPTOUT_QUEUE_NAME),
+  OPT_OUT_QUEUE_NAME: queueName.default(DEFAULT_QUEUE_NAMES.OPT_OUT_QUEUE_NAME),
   SEND_QUEUE_NAME: queueName.default(DEFAULT_QUEUE_NAMES.SEND_QUEUE_NAME),
   SEND_STATUS_TABLE_NAME: tableName.default('sendstatus'),
   /** How long a queued send's status can be looked up (from when it was queued). */
@@ -165,9 +166,9 @@ const settingsSchema = z.object({
   WEBHOOK_IDS_TABLE_NAME: tableName.default('webhookids'),
   WEBHOOK_SIGNING_SECRET_NAME: secretName.optional(),
   WEBHOOK_SIGNING_SECRET: optionalString,
-  OPTOUT_KEYWORDS: optionalString,
-  OPTIN_KEYWORDS: optionalString,
-  OPTOUT_AUDIT_TABLE_NAME: tableName.default('optoutaudit'),
+  OPT_OUT_KEYWORDS: optionalString,
+  OPT_IN_KEYWORDS: optionalString,
+  OPT_OUT_AUDIT_TABLE_NAME: tableName.default('optoutaudit'),
   /**
    * App Service authentication (Easy Auth) runs in front of the app, so the platform sets
    * x-ms-client-principal-name and it can be trusted.
@@ -232,15 +233,16 @@ export class SettingsError extends Error {
 /** Parses settings from an environment-like record. Pure: tests pass their own. */
 export function parseSettings(env: Record<string, string | undefined>): Settings {
   // An empty app setting means "not set": the default applies.
+  const { env: renamed, conflicts } = resolveAliases(env);
   const present = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''),
+    Object.entries(renamed).filter(([, value]) => value !== undefined && value.trim() !== ''),
   );
   const result = settingsSchema.safeParse(present);
-  if (!result.success) {
-    throw new SettingsError(
-      result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
-    );
-  }
+  const problems = [
+    ...conflicts,
+    ...(result.error?.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) ?? []),
+  ];
+  if (!result.success || problems.length > 0) throw new SettingsError(problems);
   return withInteractiveReserve(withBaseUrl(result.data));
 }
 

@@ -55,7 +55,7 @@ beforeEach(async () => {
     HISTORY_TABLE_NAME: tableName,
     SEND_QUEUE_NAME: outbox,
     IMPORT_QUEUE_NAME: `history-imports-${run}`,
-    OPTOUT_QUEUE_NAME: `history-optouts-${run}`,
+    OPT_OUT_QUEUE_NAME: `history-optouts-${run}`,
   });
   table = TableClient.fromConnectionString(env.azurite.connectionString, tableName, {
     allowInsecureConnection: true,
@@ -353,7 +353,7 @@ describe('GET /api/status?history=N', () => {
     const queues = [
       settings.SEND_QUEUE_NAME,
       settings.IMPORT_QUEUE_NAME,
-      settings.OPTOUT_QUEUE_NAME,
+      settings.OPT_OUT_QUEUE_NAME,
       settings.EVENT_QUEUE_NAME,
     ];
     const current = minuteOf(Date.now());

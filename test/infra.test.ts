@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DEFAULT_OPTIN_KEYWORDS,
-  DEFAULT_OPTOUT_KEYWORDS,
+  DEFAULT_OPT_IN_KEYWORDS,
+  DEFAULT_OPT_OUT_KEYWORDS,
 } from '../shared/schemas/opt-out-keywords.js';
 import { parseSettings, settingNames } from '../shared/settings.js';
 import {
@@ -33,7 +33,7 @@ import {
 } from './helpers/arm-template.js';
 
 /** Keyword settings: the template states the list; the app's default is the same list, unset. */
-const KEYWORD_LISTS = ['OPTOUT_KEYWORDS', 'OPTIN_KEYWORDS'];
+const KEYWORD_LISTS = ['OPT_OUT_KEYWORDS', 'OPT_IN_KEYWORDS'];
 
 /**
  * Settings whose deployed default differs from the app's on purpose: a deployment requires signed
@@ -336,8 +336,8 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
       }
       expect(settings.KEY_VAULT_URI).toBe('https://kv-example.vault.azure.net/');
       // The template states the keyword list the app would use anyway.
-      expect(settings.OPTOUT_KEYWORDS?.split(',')).toEqual([...DEFAULT_OPTOUT_KEYWORDS]);
-      expect(settings.OPTIN_KEYWORDS?.split(',')).toEqual([...DEFAULT_OPTIN_KEYWORDS]);
+      expect(settings.OPT_OUT_KEYWORDS?.split(',')).toEqual([...DEFAULT_OPT_OUT_KEYWORDS]);
+      expect(settings.OPT_IN_KEYWORDS?.split(',')).toEqual([...DEFAULT_OPT_IN_KEYWORDS]);
       // Signed by default: the app reads the signing secret from the vault, by this name.
       for (const [name, value] of Object.entries(DEPLOYED_DEFAULTS)) {
         expect(settings[name as keyof typeof settings], name).toEqual(value);
@@ -521,8 +521,8 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
         `${settings.SEND_QUEUE_NAME as string}-poison`,
         settings.IMPORT_QUEUE_NAME,
         `${settings.IMPORT_QUEUE_NAME as string}-poison`,
-        settings.OPTOUT_QUEUE_NAME,
-        `${settings.OPTOUT_QUEUE_NAME as string}-poison`,
+        settings.OPT_OUT_QUEUE_NAME,
+        `${settings.OPT_OUT_QUEUE_NAME as string}-poison`,
         settings.EVENT_QUEUE_NAME,
         `${settings.EVENT_QUEUE_NAME as string}-poison`,
       ]);
@@ -543,7 +543,7 @@ describe.skipIf(!bicep && !inCi)('infra/main.bicep, compiled by the Bicep CLI', 
           settings.IDEMPOTENCY_TABLE_NAME,
           settings.SUPPRESSION_TABLE_NAME,
           settings.WEBHOOK_IDS_TABLE_NAME,
-          settings.OPTOUT_AUDIT_TABLE_NAME,
+          settings.OPT_OUT_AUDIT_TABLE_NAME,
           settings.SEND_STATUS_TABLE_NAME,
           settings.SEND_MERGE_TABLE_NAME,
           settings.DELIVERY_TABLE_NAME,
@@ -1497,6 +1497,7 @@ describe('the deployment package (scripts/package-app.sh, as azd runs it)', () =
         ...modules.map((module) => `functions/${module}`),
         'shared/lazy-handler.ts',
         'shared/queue-names.ts',
+        'shared/setting-aliases.ts',
         // One environment read; the exporter is a chunk loaded only when configured.
         'shared/telemetry/start.ts',
       ].sort(),

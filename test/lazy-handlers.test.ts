@@ -42,15 +42,15 @@ describe('queueNameForRegistration', () => {
     ['x'.repeat(51)],
   ])('reads %j as the settings module does: the value when valid, else the default', (value) => {
     vi.stubEnv('IMPORT_QUEUE_NAME', value);
-    vi.stubEnv('OPTOUT_QUEUE_NAME', value);
-    let expected: { IMPORT_QUEUE_NAME: string; OPTOUT_QUEUE_NAME: string };
+    vi.stubEnv('OPT_OUT_QUEUE_NAME', value);
+    let expected: { IMPORT_QUEUE_NAME: string; OPT_OUT_QUEUE_NAME: string };
     try {
-      expected = parseSettings({ IMPORT_QUEUE_NAME: value, OPTOUT_QUEUE_NAME: value });
+      expected = parseSettings({ IMPORT_QUEUE_NAME: value, OPT_OUT_QUEUE_NAME: value });
     } catch {
       expected = parseSettings({});
     }
     expect(queueNameForRegistration('IMPORT_QUEUE_NAME')).toBe(expected.IMPORT_QUEUE_NAME);
-    expect(queueNameForRegistration('OPTOUT_QUEUE_NAME')).toBe(expected.OPTOUT_QUEUE_NAME);
+    expect(queueNameForRegistration('OPT_OUT_QUEUE_NAME')).toBe(expected.OPT_OUT_QUEUE_NAME);
   });
 
   it('uses the default when the setting is unset', () => {

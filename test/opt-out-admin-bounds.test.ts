@@ -9,12 +9,12 @@
 import { TableClient, type TableEntityResult } from '@azure/data-tables';
 import { HttpRequest } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { optOutsGet } from '../functions/optouts-get.js';
-import { AuditTrail } from '../shared/optouts/audit-trail.js';
-import { listPage, TRAIL_PAGE_SIZE } from '../shared/optouts/opt-out-admin.js';
-import { csvExport } from '../shared/optouts/opt-out-export.js';
+import { optOutsGet } from '../functions/opt-outs-get.js';
+import { AuditTrail } from '../shared/opt-outs/audit-trail.js';
+import { listPage, TRAIL_PAGE_SIZE } from '../shared/opt-outs/opt-out-admin.js';
+import { csvExport } from '../shared/opt-outs/opt-out-export.js';
 import { DEFAULT_PAGE_SIZE, type ListQuery } from '../shared/schemas/opt-out-admin.js';
-import { type ListChange, SuppressionList } from '../shared/optouts/suppression.js';
+import { type ListChange, SuppressionList } from '../shared/opt-outs/suppression.js';
 import { getServices } from '../shared/services.js';
 import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 
@@ -41,7 +41,7 @@ beforeEach(async () => {
   await env.configure({
     SENDMODE_ACCOUNT_NAME: `bounds${suffix}`,
     SUPPRESSION_TABLE_NAME: suppressionTableName,
-    OPTOUT_AUDIT_TABLE_NAME: auditTableName,
+    OPT_OUT_AUDIT_TABLE_NAME: auditTableName,
     DEFAULT_COUNTRY_CODE: undefined,
   });
 });
@@ -59,7 +59,7 @@ async function lookUp(number: string, query: Record<string, string> = {}) {
       url: `http://localhost/api/optouts/${encodeURIComponent(number)}${search ? `?${search}` : ''}`,
       params: { number },
     }),
-    testContext('optouts-get'),
+    testContext('opt-outs-get'),
   );
   return { response, json: JSON.parse(String(response.body)) as Json };
 }

@@ -14,12 +14,12 @@ import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
-import { optOutsGet } from '../functions/optouts-get.js';
-import { optOutsList } from '../functions/optouts-list.js';
-import { optOutsRemove } from '../functions/optouts-remove.js';
+import { optOutsGet } from '../functions/opt-outs-get.js';
+import { optOutsList } from '../functions/opt-outs-list.js';
+import { optOutsRemove } from '../functions/opt-outs-remove.js';
 import { sendSms } from '../functions/send-sms.js';
 import { csvField } from '../shared/csv-safe.js';
-import { signWebhook } from '../shared/optouts/webhook-signature.js';
+import { signWebhook } from '../shared/opt-outs/webhook-signature.js';
 import { getServices } from '../shared/services.js';
 import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
 
@@ -43,11 +43,11 @@ beforeEach(async () => {
   await env.configure({
     SENDMODE_ACCOUNT_NAME: `life${suffix}`,
     SUPPRESSION_TABLE_NAME: `optouts${suffix}`,
-    OPTOUT_AUDIT_TABLE_NAME: `audit${suffix}`,
+    OPT_OUT_AUDIT_TABLE_NAME: `audit${suffix}`,
     RATE_LIMIT_MAX_CALLS: '1000',
     WEBHOOK_SIGNING_SECRET: undefined,
-    OPTOUT_KEYWORDS: undefined,
-    OPTIN_KEYWORDS: undefined,
+    OPT_OUT_KEYWORDS: undefined,
+    OPT_IN_KEYWORDS: undefined,
     DEFAULT_COUNTRY_CODE: undefined,
     APP_SERVICE_AUTH_ENABLED: undefined,
   });
@@ -119,7 +119,7 @@ async function send(recipients: string[]) {
 }
 
 async function lookUp(number: string) {
-  const context = testContext('optouts-get');
+  const context = testContext('opt-outs-get');
   const response = await optOutsGet(
     new HttpRequest({
       method: 'GET',
@@ -133,7 +133,7 @@ async function lookUp(number: string) {
 
 async function list(query: Record<string, string> = {}) {
   const search = new URLSearchParams(query).toString();
-  const context = testContext('optouts-list');
+  const context = testContext('opt-outs-list');
   const response = await optOutsList(
     new HttpRequest({ method: 'GET', url: `http://localhost/api/optouts?${search}` }),
     context,
@@ -150,7 +150,7 @@ async function remove(
     headers?: Record<string, string>;
   } = {},
 ) {
-  const context = testContext('optouts-remove');
+  const context = testContext('opt-outs-remove');
   const response = await optOutsRemove(
     new HttpRequest({
       method: 'DELETE',
@@ -204,15 +204,15 @@ describe('keywords', () => {
     expect((entry.trail as Json[]).length).toBe(status === 'ignored' ? 0 : 1);
   });
 
-  it('OPTIN_KEYWORDS replaces the defaults, by the same matching rule', async () => {
-    await env.configure({ OPTIN_KEYWORDS: 'join; Rejoin' });
+  it('OPT_IN_KEYWORDS replaces the defaults, by the same matching rule', async () => {
+    await env.configure({ OPT_IN_KEYWORDS: 'join; Rejoin' });
     expect((await reply('START')).json.status).toBe('ignored');
     expect((await reply('Join!')).json.status).toBe('opted-in');
     expect((await reply('rejoin now')).json.status).toBe('opted-in');
   });
 
   it('a word on both lists opts out: an opt-out is never lost to a misconfiguration', async () => {
-    await env.configure({ OPTIN_KEYWORDS: 'START,STOP' });
+    await env.configure({ OPT_IN_KEYWORDS: 'START,STOP' });
     expect((await reply('STOP')).json.status).toBe('opted-out');
     expect((await lookUp(NUMBER)).json.suppressed).toBe(true);
   });
@@ -445,7 +445,7 @@ describe('the audit trail', () => {
     await reply('STOP', { number: '00353 87 123 4567' });
     const audit = TableClient.fromConnectionString(
       env.azurite.connectionString,
-      process.env.OPTOUT_AUDIT_TABLE_NAME!,
+      process.env.OPT_OUT_AUDIT_TABLE_NAME!,
       { allowInsecureConnection: true },
     );
     const rows = [];

@@ -8,7 +8,7 @@ import {
   fieldsFromQuery,
 } from '../shared/schemas/opt-out-fields.js';
 import {
-  DEFAULT_OPTOUT_KEYWORDS,
+  DEFAULT_OPT_OUT_KEYWORDS,
   isOptOutKeyword,
   parseKeywords,
 } from '../shared/schemas/opt-out-keywords.js';
@@ -396,7 +396,7 @@ describe('hostile keys', () => {
 
 describe('keywords', () => {
   it('defaults to the documented list', () => {
-    expect(DEFAULT_OPTOUT_KEYWORDS).toEqual([
+    expect(DEFAULT_OPT_OUT_KEYWORDS).toEqual([
       'STOP',
       'STOPALL',
       'UNSUBSCRIBE',
@@ -405,13 +405,13 @@ describe('keywords', () => {
       'QUIT',
       'OPTOUT',
     ]);
-    expect(Object.isFrozen(DEFAULT_OPTOUT_KEYWORDS)).toBe(true);
+    expect(Object.isFrozen(DEFAULT_OPT_OUT_KEYWORDS)).toBe(true);
   });
 
   it.each([
-    [undefined, [...DEFAULT_OPTOUT_KEYWORDS]],
-    ['', [...DEFAULT_OPTOUT_KEYWORDS]],
-    ['  , ;, ', [...DEFAULT_OPTOUT_KEYWORDS]],
+    [undefined, [...DEFAULT_OPT_OUT_KEYWORDS]],
+    ['', [...DEFAULT_OPT_OUT_KEYWORDS]],
+    ['  , ;, ', [...DEFAULT_OPT_OUT_KEYWORDS]],
     ['stop', ['STOP']],
     ['stop,Quit', ['STOP', 'QUIT']],
     [' stop  quit\tend\n', ['STOP', 'QUIT', 'END']],
@@ -427,7 +427,7 @@ describe('keywords', () => {
     expect(parseKeywords(undefined)).not.toContain('X');
   });
 
-  const keywords = DEFAULT_OPTOUT_KEYWORDS;
+  const keywords = DEFAULT_OPT_OUT_KEYWORDS;
   it.each([
     'STOP',
     'Stop',
@@ -576,17 +576,17 @@ describe('properties', () => {
   it('a keyword as the first word always matches; with a letter glued on, never', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom(...DEFAULT_OPTOUT_KEYWORDS),
+        fc.constantFrom(...DEFAULT_OPT_OUT_KEYWORDS),
         fc.constantFrom('', ' ', '  ', '\n'),
         fc.constantFrom('', '.', '!', '?!'),
         fc.string({ maxLength: 40 }),
         fc.boolean(),
         (keyword, lead, punct, rest, lower) => {
           const word = lower ? keyword.toLowerCase() : keyword;
-          expect(isOptOutKeyword(`${lead}${word}${punct} ${rest}`, DEFAULT_OPTOUT_KEYWORDS)).toBe(
+          expect(isOptOutKeyword(`${lead}${word}${punct} ${rest}`, DEFAULT_OPT_OUT_KEYWORDS)).toBe(
             true,
           );
-          expect(isOptOutKeyword(`${lead}${word}X ${rest}`, DEFAULT_OPTOUT_KEYWORDS)).toBe(false);
+          expect(isOptOutKeyword(`${lead}${word}X ${rest}`, DEFAULT_OPT_OUT_KEYWORDS)).toBe(false);
         },
       ),
     );

@@ -10,12 +10,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { optOutSweep } from '../functions/opt-out-sweep.js';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { sendSms } from '../functions/send-sms.js';
-import { syncOptOut } from '../shared/optouts/opt-outs.js';
+import { syncOptOut } from '../shared/opt-outs/opt-outs.js';
 import {
   PENDING_AGE_MS,
   RESWEEP_MS,
   sweepPendingOptOuts,
-} from '../shared/optouts/pending-sweep.js';
+} from '../shared/opt-outs/pending-sweep.js';
 import { getServices } from '../shared/services.js';
 import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 import { messageCount, takeMessages } from './helpers/queues.js';
@@ -36,8 +36,8 @@ beforeEach(async () => {
   await env.configure({
     SENDMODE_ACCOUNT_NAME: `path${suffix}`,
     SUPPRESSION_TABLE_NAME: `optouts${suffix}`,
-    OPTOUT_AUDIT_TABLE_NAME: `audit${suffix}`,
-    OPTOUT_QUEUE_NAME: `optout-sync-${suffix}`,
+    OPT_OUT_AUDIT_TABLE_NAME: `audit${suffix}`,
+    OPT_OUT_QUEUE_NAME: `optout-sync-${suffix}`,
     RATE_LIMIT_MAX_CALLS: '1000',
     RATE_LIMIT_WINDOW_SECONDS: undefined,
     RATE_LIMIT_MAX_WAIT_SECONDS: '0',
@@ -146,7 +146,7 @@ describe('Sendmode’s sync state', () => {
 });
 
 describe('the sweep of pending opt-outs', () => {
-  const queue = () => process.env.OPTOUT_QUEUE_NAME!;
+  const queue = () => process.env.OPT_OUT_QUEUE_NAME!;
 
   it('queues the sync of an opt-out left pending, once per resweep interval', async () => {
     const { suppression } = await getServices();

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { optOutSync } from '../functions/opt-out-sync.js';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { sendSms } from '../functions/send-sms.js';
-import { signWebhook } from '../shared/optouts/webhook-signature.js';
+import { signWebhook } from '../shared/opt-outs/webhook-signature.js';
 import type { FaultSpec } from '../tools/sendmode-simulator/types.js';
 import { type KeyVaultFake, startKeyVaultFake, useFakeManagedIdentity } from './fakes/key-vault.js';
 import { type AppEnv, startAppEnv, TEST_API_KEY, testContext } from './helpers/app-env.js';
@@ -53,7 +53,7 @@ beforeEach(async () => {
     RATE_LIMIT_MAX_CALLS: undefined,
     WEBHOOK_SIGNING_SECRET: undefined,
     WEBHOOK_SIGNING_SECRET_NAME: undefined,
-    OPTOUT_KEYWORDS: undefined,
+    OPT_OUT_KEYWORDS: undefined,
     DEFAULT_COUNTRY_CODE: undefined,
   });
   await clearSuppression();
@@ -365,8 +365,8 @@ describe('repeats and keywords', () => {
     },
   );
 
-  it('OPTOUT_KEYWORDS replaces the defaults', async () => {
-    await env.configure({ OPTOUT_KEYWORDS: 'HALT, Remove' });
+  it('OPT_OUT_KEYWORDS replaces the defaults', async () => {
+    await env.configure({ OPT_OUT_KEYWORDS: 'HALT, Remove' });
     const stop = await deliver(json({ from: NUMBER, text: 'STOP' }));
     expect(stop.json).toMatchObject({ status: 'ignored' });
     await expectNothingDone();

@@ -15,8 +15,8 @@ import { enqueueCustomers } from '../functions/enqueue-customers.js';
 import { importCustomer } from '../functions/import-customer.js';
 import { optOutSync } from '../functions/opt-out-sync.js';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
-import { optOutsGet } from '../functions/optouts-get.js';
-import { optOutsRemove } from '../functions/optouts-remove.js';
+import { optOutsGet } from '../functions/opt-outs-get.js';
+import { optOutsRemove } from '../functions/opt-outs-remove.js';
 import { sendSms } from '../functions/send-sms.js';
 import { checkPhoneNumber, phoneRuleFrom } from '../shared/schemas/phone-number.js';
 import { parseSettings } from '../shared/settings.js';
@@ -63,10 +63,10 @@ beforeEach(async () => {
     ALLOW_NON_MOBILE_NUMBERS: undefined,
     SENDMODE_ACCOUNT_NAME: `paths${suffix}`,
     SUPPRESSION_TABLE_NAME: `optouts${suffix}`,
-    OPTOUT_AUDIT_TABLE_NAME: `audit${suffix}`,
+    OPT_OUT_AUDIT_TABLE_NAME: `audit${suffix}`,
     SEND_STATUS_TABLE_NAME: `status${suffix}`,
     IMPORT_QUEUE_NAME: `imports-${suffix.toLowerCase()}`,
-    OPTOUT_QUEUE_NAME: `optouts-${suffix.toLowerCase()}`,
+    OPT_OUT_QUEUE_NAME: `optouts-${suffix.toLowerCase()}`,
     SEND_QUEUE_NAME: `outbox-${suffix.toLowerCase()}`,
     RATE_LIMIT_MAX_CALLS: '1000',
   });
@@ -273,7 +273,7 @@ describe('the one phone-number rule, on every input path', () => {
     expect(env.simulator.callsFor('optout').map((call) => call.payload)).toMatchObject(
       ACCEPTED.map((c) => ({ mobilenumber: c.e164 })),
     );
-    const parked = await poisoned('OPTOUT_QUEUE_NAME', REFUSED.length);
+    const parked = await poisoned('OPT_OUT_QUEUE_NAME', REFUSED.length);
     expect(parked.map((p) => p.errors)).toEqual(
       REFUSED.map((c) => [{ field: 'mobilenumber', message: reason(c.written) }]),
     );

@@ -3,6 +3,8 @@ import {
   IN_FLIGHT_STALE_MS,
   MIN_IDEMPOTENCY_TTL_SECONDS,
 } from '../shared/http/idempotency-limits.js';
+import { queueNameForRegistration } from '../shared/queue-names.js';
+import { SETTING_ALIASES } from '../shared/setting-aliases.js';
 import { parseSettings, SettingsError } from '../shared/settings.js';
 
 /** The problems a refused environment is reported with (fails the test if it is accepted). */
@@ -181,5 +183,53 @@ describe('APP_SERVICE_AUTH_ENABLED', () => {
     expect(problems({ APP_SERVICE_AUTH_ENABLED: value })).toEqual([
       expect.stringMatching(/^APP_SERVICE_AUTH_ENABLED: must be true or false/),
     ]);
+  });
+});
+
+describe('renamed settings (old names as aliases)', () => {
+  it.each(Object.entries(SETTING_ALIASES))(
+    '%s is still read under its old name %s',
+    (name, old) => {
+      const value = name.endsWith('KEYWORDS')
+        ? 'HALT,DESIST'
+        : name.endsWith('TABLE_NAME')
+          ? 'renamedalias1'
+          : 'renamed-alias-1';
+      const settings = parseSettings({ [old]: value }) as unknown as Record<string, unknown>;
+      expect(settings[name]).toBe(value);
+      expect(settings).not.toHaveProperty(old);
+    },
+  );
+
+  it('the new name wins over an equal old one, and an old invalid value is named as the new', () => {
+    expect(
+      parseSettings({ OPT_OUT_QUEUE_NAME: 'same-queue', OPTOUT_QUEUE_NAME: 'same-queue' })
+        .OPT_OUT_QUEUE_NAME,
+    ).toBe('same-queue');
+    expect(problems({ OPTOUT_QUEUE_NAME: 'Not_A_Queue' })).toEqual([
+      expect.stringMatching(/^OPT_OUT_QUEUE_NAME: /),
+    ]);
+  });
+
+  it('both names with different values is an error naming both', () => {
+    expect(problems({ OPT_OUT_QUEUE_NAME: 'new-queue', OPTOUT_QUEUE_NAME: 'old-queue' })).toEqual([
+      expect.stringMatching(/OPT_OUT_QUEUE_NAME.*OPTOUT_QUEUE_NAME.*keep only OPT_OUT_QUEUE_NAME/),
+    ]);
+  });
+
+  it('an empty old name counts as unset, as an empty setting does', () => {
+    expect(parseSettings({ OPTOUT_QUEUE_NAME: ' ' }).OPT_OUT_QUEUE_NAME).toBe('optout-sync');
+  });
+
+  it('the queue trigger registers with the old name too (no zod at cold start)', () => {
+    const env = process.env;
+    try {
+      process.env = { OPTOUT_QUEUE_NAME: 'legacy-sync' };
+      expect(queueNameForRegistration('OPT_OUT_QUEUE_NAME')).toBe('legacy-sync');
+      process.env = { OPTOUT_QUEUE_NAME: 'legacy-sync', OPT_OUT_QUEUE_NAME: 'current-sync' };
+      expect(queueNameForRegistration('OPT_OUT_QUEUE_NAME')).toBe('current-sync');
+    } finally {
+      process.env = env;
+    }
   });
 });

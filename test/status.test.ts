@@ -33,7 +33,7 @@ beforeEach(async () => {
     SENDMODE_ACCOUNT_NAME: `status${run}x${Date.now()}`,
     SEND_QUEUE_NAME: outbox,
     IMPORT_QUEUE_NAME: imports,
-    OPTOUT_QUEUE_NAME: `status-optouts-${run}-${Date.now()}`,
+    OPT_OUT_QUEUE_NAME: `status-optouts-${run}-${Date.now()}`,
     RATE_LIMIT_MAX_CALLS: '5',
     RATE_LIMIT_WINDOW_SECONDS: '30',
     RATE_LIMIT_SAFETY_MARGIN_MS: '0',

@@ -18,8 +18,8 @@ import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { subscriptionsCreate } from '../functions/subscriptions-create.js';
 import { subscriptionsDelete } from '../functions/subscriptions-delete.js';
 import { MAX_BODY_BYTES } from '../shared/http/http.js';
-import { AuditTrail } from '../shared/optouts/audit-trail.js';
-import { SuppressionList } from '../shared/optouts/suppression.js';
+import { AuditTrail } from '../shared/opt-outs/audit-trail.js';
+import { SuppressionList } from '../shared/opt-outs/suppression.js';
 import { getServices } from '../shared/services.js';
 import { createTableClient } from '../shared/storage/table-storage.js';
 import { handleEventWork } from '../shared/subscriptions/delivery.js';
@@ -54,7 +54,7 @@ beforeEach(async () => {
   tables += 1;
   await env.configure({
     SUPPRESSION_TABLE_NAME: `optouts${run}${tables}`,
-    OPTOUT_AUDIT_TABLE_NAME: `audit${run}${tables}`,
+    OPT_OUT_AUDIT_TABLE_NAME: `audit${run}${tables}`,
     WEBHOOK_SIGNING_SECRET: undefined,
     WEBHOOK_SIGNING_SECRET_NAME: undefined,
   });

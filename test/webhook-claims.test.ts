@@ -7,7 +7,7 @@ import { TableClient } from '@azure/data-tables';
 import { HttpRequest } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
-import { signWebhook } from '../shared/optouts/webhook-signature.js';
+import { signWebhook } from '../shared/opt-outs/webhook-signature.js';
 import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 
 const SECRET = 'whsec_dGVzdC1zaWduaW5nLXNlY3JldC0xMjM0NTY3ODkw';

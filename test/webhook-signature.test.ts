@@ -6,7 +6,7 @@ import {
   signWebhook,
   verifyWebhookSignature,
   type WebhookHeaders,
-} from '../shared/optouts/webhook-signature.js';
+} from '../shared/opt-outs/webhook-signature.js';
 
 // The Standard Webhooks reference test vector (also used by the official libraries).
 const SPEC_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';

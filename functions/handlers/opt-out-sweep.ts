@@ -1,5 +1,5 @@
 import type { InvocationContext, Timer } from '@azure/functions';
-import { sweepPendingOptOuts } from '../../shared/optouts/pending-sweep.js';
+import { sweepPendingOptOuts } from '../../shared/opt-outs/pending-sweep.js';
 import { getServices } from '../../shared/services.js';
 
 /** Every few minutes: queues the sync of opt-outs Sendmode has still not been given. */
@@ -7,7 +7,7 @@ export async function optOutSweep(_timer: Timer, context: InvocationContext) {
   const started = performance.now();
   const { settings, suppression, enqueue } = await getServices();
   const queued = await sweepPendingOptOuts(
-    { suppression, enqueueSync: (request) => enqueue(settings.OPTOUT_QUEUE_NAME, request) },
+    { suppression, enqueueSync: (request) => enqueue(settings.OPT_OUT_QUEUE_NAME, request) },
     Date.now(),
   );
   const durationMs = Math.round(performance.now() - started);

@@ -1,5 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
-import { syncOptOut } from '../../shared/optouts/opt-outs.js';
+import { syncOptOut } from '../../shared/opt-outs/opt-outs.js';
 import { maskPhoneNumber } from '../../shared/phone.js';
 import { optOutRetryPolicy } from '../../shared/queues/queue-policy.js';
 import { handleQueueMessage } from '../../shared/queues/queue-work.js';
@@ -26,5 +26,5 @@ export async function optOutSync(message: unknown, context: InvocationContext) {
 
 async function queueWork() {
   const { settings, enqueue } = await getServices();
-  return { queueName: settings.OPTOUT_QUEUE_NAME, policy: optOutRetryPolicy(settings), enqueue };
+  return { queueName: settings.OPT_OUT_QUEUE_NAME, policy: optOutRetryPolicy(settings), enqueue };
 }

@@ -6,12 +6,12 @@ import {
   jsonResponse,
   readBodyBytes,
 } from '../../shared/http/http.js';
-import type { DeliveryEvent } from '../../shared/optouts/event-order.js';
-import { readOptOutFields } from '../../shared/optouts/opt-out-request.js';
-import { optOutAnswer, takeOptOut } from '../../shared/optouts/opt-outs.js';
+import type { DeliveryEvent } from '../../shared/opt-outs/event-order.js';
+import { readOptOutFields } from '../../shared/opt-outs/opt-out-request.js';
+import { optOutAnswer, takeOptOut } from '../../shared/opt-outs/opt-outs.js';
 import { maskPhoneNumber } from '../../shared/phone.js';
 import { parseOptOut } from '../../shared/schemas/opt-out.js';
-import { DEFAULT_OPTIN_KEYWORDS, parseKeywords } from '../../shared/schemas/opt-out-keywords.js';
+import { DEFAULT_OPT_IN_KEYWORDS, parseKeywords } from '../../shared/schemas/opt-out-keywords.js';
 import { getServices, type Services } from '../../shared/services.js';
 
 /** Records an opt-out (or opt-in) from any webhook shape; 200 when done, 202 when queued. */
@@ -54,7 +54,7 @@ export async function optOutWebhook(request: HttpRequest, context: InvocationCon
  * webhook takes an unsigned one, the query string never read.
  */
 export async function optOutFromFlow(request: HttpRequest, context: InvocationContext) {
-  return handleHttp(context, 'optout-customer', async (log) => {
+  return handleHttp(context, 'opt-out-customer', async (log) => {
     const arrivedAt = Date.now();
     const services = await getServices();
     const fields = readOptOutFields(request, await readBodyBytes(request), true);
@@ -75,10 +75,10 @@ async function take(
     suppression,
     sendmode,
     log: context,
-    keywords: parseKeywords(settings.OPTOUT_KEYWORDS),
-    optInKeywords: parseKeywords(settings.OPTIN_KEYWORDS, DEFAULT_OPTIN_KEYWORDS),
+    keywords: parseKeywords(settings.OPT_OUT_KEYWORDS),
+    optInKeywords: parseKeywords(settings.OPT_IN_KEYWORDS, DEFAULT_OPT_IN_KEYWORDS),
     event,
-    enqueueSync: (message) => enqueue(settings.OPTOUT_QUEUE_NAME, message),
+    enqueueSync: (message) => enqueue(settings.OPT_OUT_QUEUE_NAME, message),
   });
   log.result = result;
   return jsonResponse(

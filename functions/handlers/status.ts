@@ -2,7 +2,7 @@ import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { appStatus, statusQueueNames } from '../../shared/app-status.js';
 import { parseHistoryParam } from '../../shared/history/history-store.js';
 import { handleHttp, jsonResponse } from '../../shared/http/http.js';
-import { parseRecentOptOutsParam } from '../../shared/optouts/recent-optouts.js';
+import { parseRecentOptOutsParam } from '../../shared/opt-outs/recent-opt-outs.js';
 import { getServices } from '../../shared/services.js';
 
 /**

@@ -22,7 +22,7 @@ import { NotYetError } from '../queues/queue-work.js';
 import type { SendRules } from '../sendmode/api-version.js';
 import type { Sendmode } from '../sendmode/sendmode.js';
 import { sendSmsRespectingOptOuts } from '../sendmode/sms-sender.js';
-import type { SuppressionList } from '../optouts/suppression.js';
+import type { SuppressionList } from '../opt-outs/suppression.js';
 import type { Settings } from '../settings.js';
 import { type MergeDeps, startMerge } from '../merge/merged-send.js';
 import { type DeliveryStore, planCall } from '../delivery/delivery-store.js';

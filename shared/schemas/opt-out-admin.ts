@@ -1,12 +1,12 @@
 /**
  * The inputs of the operator routes on the suppression list (`/api/optouts`, authLevel admin),
  * one zod schema per input: a route's `{number}`, the list's and the look-up's query strings, and
- * a removal's reason and name. They validate the requests (shared/optouts/opt-out-admin-request.ts
+ * a removal's reason and name. They validate the requests (shared/opt-outs/opt-out-admin-request.ts
  * runs them) and are what the OpenAPI document shows of them (shared/http/openapi-admin.ts).
  * Each error names its field and never echoes the value.
  */
 import * as z from 'zod';
-import { decodeToken, decodeTrailToken } from '../optouts/continuation-tokens.js';
+import { decodeToken, decodeTrailToken } from '../opt-outs/continuation-tokens.js';
 import { checkPhoneNumber, NOT_A_NUMBER_MESSAGE } from './phone-number.js';
 
 export const DEFAULT_PAGE_SIZE = 100;

@@ -3,7 +3,7 @@
  * matched against them: its first word, case, punctuation and full-width letters ignored.
  */
 
-export const DEFAULT_OPTOUT_KEYWORDS: readonly string[] = Object.freeze([
+export const DEFAULT_OPT_OUT_KEYWORDS: readonly string[] = Object.freeze([
   'STOP',
   'STOPALL',
   'UNSUBSCRIBE',
@@ -25,8 +25,8 @@ function keywordForm(word: string): string {
     .toUpperCase();
 }
 
-/** Words that opt a number back in (`OPTIN_KEYWORDS`), matched by the same rule. */
-export const DEFAULT_OPTIN_KEYWORDS: readonly string[] = Object.freeze([
+/** Words that opt a number back in (`OPT_IN_KEYWORDS`), matched by the same rule. */
+export const DEFAULT_OPT_IN_KEYWORDS: readonly string[] = Object.freeze([
   'START',
   'UNSTOP',
   'SUBSCRIBE',
@@ -40,7 +40,7 @@ export const DEFAULT_OPTIN_KEYWORDS: readonly string[] = Object.freeze([
  */
 export function parseKeywords(
   setting: string | undefined,
-  defaults: readonly string[] = DEFAULT_OPTOUT_KEYWORDS,
+  defaults: readonly string[] = DEFAULT_OPT_OUT_KEYWORDS,
 ): string[] {
   const words = (setting ?? '')
     .split(/[\s,;]+/)

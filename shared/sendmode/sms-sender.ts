@@ -18,7 +18,7 @@ import { maskPhoneNumber } from '../phone.js';
 import type { Sendmode } from './sendmode.js';
 import type { SendSmsRequest, SendSmsResult } from './api.js';
 import { describeSms, type SmsReport } from './sms-text.js';
-import type { SuppressionList } from '../optouts/suppression.js';
+import type { SuppressionList } from '../opt-outs/suppression.js';
 import type { CallPlan, DeliveryStore } from '../delivery/delivery-store.js';
 
 export interface SkippedRecipient {

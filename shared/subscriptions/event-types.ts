@@ -7,7 +7,7 @@
  */
 import * as z from 'zod';
 import { DELIVERY_STATES } from '../delivery/report-format.js';
-import type { ChangeAction, ChangeSource } from '../optouts/audit-trail.js';
+import type { ChangeAction, ChangeSource } from '../opt-outs/audit-trail.js';
 
 // Complete by type: a new action, source or delivery state must be added here too.
 const changeActions: { [K in ChangeAction]: K } = {

@@ -1,11 +1,11 @@
 /**
  * Signing the app's own deliveries the Standard Webhooks way (https://www.standardwebhooks.com/),
  * with the same HMAC the opt-out webhook verifies incoming ones with
- * (shared/optouts/webhook-signature.ts): `v1,` + base64 HMAC-SHA256 of `<id>.<timestamp>.<body>`
+ * (shared/opt-outs/webhook-signature.ts): `v1,` + base64 HMAC-SHA256 of `<id>.<timestamp>.<body>`
  * keyed with the secret's decoded bytes. Any Standard Webhooks library verifies them.
  */
 import { randomBytes } from 'node:crypto';
-import { signWebhook } from '../optouts/webhook-signature.js';
+import { signWebhook } from '../opt-outs/webhook-signature.js';
 
 /** 32 random bytes: the top of the 24-64 bytes Standard Webhooks asks for. */
 const SECRET_BYTES = 32;

@@ -53,7 +53,7 @@ beforeAll(async () => {
       KEY_VAULT_URI: undefined,
       SENDMODE_ACCOUNT_NAME: `browser${suffix}`,
       IMPORT_QUEUE_NAME: `imports-${suffix}`,
-      OPTOUT_QUEUE_NAME: `optout-${suffix}`,
+      OPT_OUT_QUEUE_NAME: `optout-${suffix}`,
       SEND_QUEUE_NAME: OUTBOX,
       RATE_LIMIT_MAX_CALLS: '100',
       RATE_LIMIT_WINDOW_SECONDS: '60',

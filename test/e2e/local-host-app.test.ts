@@ -25,7 +25,7 @@ beforeAll(async () => {
     1,
     {
       IMPORT_QUEUE_NAME: IMPORT_QUEUE,
-      OPTOUT_QUEUE_NAME: `optout-${suffix}`,
+      OPT_OUT_QUEUE_NAME: `optout-${suffix}`,
       RATE_LIMIT_MAX_CALLS: '1000',
       RATE_LIMIT_WINDOW_SECONDS: '1',
     },

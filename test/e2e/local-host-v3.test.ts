@@ -46,7 +46,7 @@ beforeAll(async () => {
       DEFAULT_SENDER_ID: 'AcmeE2E',
       SENDMODE_ACCOUNT_NAME: `e2ev3${suffix}`,
       IMPORT_QUEUE_NAME: `imports-${suffix}`,
-      OPTOUT_QUEUE_NAME: `optout-${suffix}`,
+      OPT_OUT_QUEUE_NAME: `optout-${suffix}`,
     }),
     { apiKey: KEY },
   );

@@ -21,7 +21,7 @@ const IMPORTS = 40;
 const OPT_OUTS = 15;
 const suffix = freshSuffix(6);
 const IMPORT_QUEUE = `imports-${suffix}`;
-const OPTOUT_QUEUE = `optouts-${suffix}`;
+const OPT_OUT_QUEUE = `optouts-${suffix}`;
 
 /** Transient faults on every operation, plus permanent rejections of some imports. */
 const FAULTS = [
@@ -59,7 +59,7 @@ beforeAll(async () => {
     {
       SENDMODE_ACCOUNT_NAME: `loss${suffix}`,
       IMPORT_QUEUE_NAME: IMPORT_QUEUE,
-      OPTOUT_QUEUE_NAME: OPTOUT_QUEUE,
+      OPT_OUT_QUEUE_NAME: OPT_OUT_QUEUE,
       RATE_LIMIT_MAX_CALLS: '60',
       RATE_LIMIT_WINDOW_SECONDS: '1',
       RATE_LIMIT_SAFETY_MARGIN_MS: '0',
@@ -120,7 +120,7 @@ describe('loss check', () => {
     while (Date.now() < deadline) {
       current = await state();
       poisoned = await queueCount(`${IMPORT_QUEUE}-poison`);
-      const inFlight = (await queueCount(IMPORT_QUEUE)) + (await queueCount(OPTOUT_QUEUE));
+      const inFlight = (await queueCount(IMPORT_QUEUE)) + (await queueCount(OPT_OUT_QUEUE));
       const optedOut = new Set(current.optOuts.map((o) => o.mobilenumber));
       if (
         current.contacts.length + poisoned === IMPORTS &&

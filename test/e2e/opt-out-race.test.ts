@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { Webhook as SvixWebhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signWebhook } from '../../shared/optouts/webhook-signature.js';
+import { signWebhook } from '../../shared/opt-outs/webhook-signature.js';
 import { freshSuffix } from '../helpers/common.js';
 import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
 import type { HostProcess } from '../helpers/processes.js';
@@ -26,14 +26,14 @@ beforeAll(async () => {
     0,
     {
       SENDMODE_ACCOUNT_NAME: `race${suffix}`,
-      OPTOUT_QUEUE_NAME: `optout-${suffix}`,
+      OPT_OUT_QUEUE_NAME: `optout-${suffix}`,
       RATE_LIMIT_MAX_CALLS: '1000',
     },
     { apiKey: KEY },
   );
   const env = (tables: string) => ({
     SUPPRESSION_TABLE_NAME: `optouts${tables}${suffix}`,
-    OPTOUT_AUDIT_TABLE_NAME: `audit${tables}${suffix}`,
+    OPT_OUT_AUDIT_TABLE_NAME: `audit${tables}${suffix}`,
   });
   // Two instances taking signed webhooks, two taking unsigned ones: each pair shares its tables.
   [signedHosts, unsignedHosts] = await Promise.all([
@@ -143,8 +143,8 @@ describe('STOP and START racing through two instances', () => {
 describe('the operator routes under the local host', () => {
   it('are registered with authLevel admin (reported, not enforced locally)', () => {
     const output = signedHosts[0]!.output();
-    expect(output).toMatch(/optouts-list.*authLevel admin, not enforced locally/);
-    expect(output).toMatch(/optouts-remove.*authLevel admin, not enforced locally/);
+    expect(output).toMatch(/opt-outs-list.*authLevel admin, not enforced locally/);
+    expect(output).toMatch(/opt-outs-remove.*authLevel admin, not enforced locally/);
   });
 
   it('list (JSON and CSV), look up and remove over real HTTP', async () => {

@@ -45,7 +45,7 @@ beforeAll(async () => {
     {
       SENDMODE_ACCOUNT_NAME: `pkg${suffix}`,
       IMPORT_QUEUE_NAME: IMPORT_QUEUE,
-      OPTOUT_QUEUE_NAME: `pkg-optout-${suffix}`,
+      OPT_OUT_QUEUE_NAME: `pkg-optout-${suffix}`,
       RATE_LIMIT_MAX_CALLS: '1000',
       RATE_LIMIT_WINDOW_SECONDS: '1',
     },

@@ -44,7 +44,7 @@ beforeAll(async () => {
     {
       SENDMODE_ACCOUNT_NAME: `prod${suffix}`,
       IMPORT_QUEUE_NAME: IMPORTS,
-      OPTOUT_QUEUE_NAME: OPTOUTS,
+      OPT_OUT_QUEUE_NAME: OPTOUTS,
       RATE_LIMIT_MAX_CALLS: '1000',
       RATE_LIMIT_WINDOW_SECONDS: '1',
     },

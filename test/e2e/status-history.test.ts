@@ -62,7 +62,7 @@ describe('the status page’s last hour in Chromium', () => {
     const queues = [
       outbox,
       settings.IMPORT_QUEUE_NAME!,
-      settings.OPTOUT_QUEUE_NAME!,
+      settings.OPT_OUT_QUEUE_NAME!,
       settings.EVENT_QUEUE_NAME ?? 'event-deliveries',
     ];
     const table = TableClient.fromConnectionString(

@@ -29,7 +29,7 @@ beforeAll(async () => {
   env = await startHostsEnv(1, {
     EVENT_QUEUE_NAME: EVENTS,
     SUBSCRIPTION_TABLE_NAME: `subs${run}`,
-    OPTOUT_AUDIT_TABLE_NAME: `audit${run}`,
+    OPT_OUT_AUDIT_TABLE_NAME: `audit${run}`,
     // Retries a second apart, and the queue polled often: a parked delivery within seconds.
     QUEUE_RETRY_BASE_SECONDS: '1',
     QUEUE_RETRY_MAX_SECONDS: '1',

@@ -59,7 +59,7 @@ export function freshAppNames(suffix = freshSuffix()): Record<string, string> {
   return {
     SENDMODE_ACCOUNT_NAME: `acct${suffix}`,
     IMPORT_QUEUE_NAME: `imports-${suffix}`,
-    OPTOUT_QUEUE_NAME: `optouts-${suffix}`,
+    OPT_OUT_QUEUE_NAME: `optouts-${suffix}`,
     SEND_QUEUE_NAME: `outbox-${suffix}`,
     EVENT_QUEUE_NAME: `events-${suffix}`,
     SEND_STATUS_TABLE_NAME: `status${suffix}`,

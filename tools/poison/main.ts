@@ -21,7 +21,7 @@ const USAGE = `Usage: npm run poison -- COMMAND QUEUE [ids...] [options]
   purge QUEUE ID... | --all  delete poison messages (asks first; --yes to skip the question)
 
 QUEUE is the main queue (customer-imports, optout-sync, sms-outbox, or as IMPORT_QUEUE_NAME,
-OPTOUT_QUEUE_NAME and SEND_QUEUE_NAME name them); QUEUE-poison is read.
+OPT_OUT_QUEUE_NAME and SEND_QUEUE_NAME name them); QUEUE-poison is read.
 
 The send queue (SEND_QUEUE_NAME): list shows each send's id. replay puts the original message,
 with its id, back on the queue and reopens the send's status (failed becomes queued again), so

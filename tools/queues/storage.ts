@@ -5,7 +5,7 @@
  * login, a managed identity, environment credentials), else the environment, else
  * local.settings.json `Values` (AzureWebJobsStorage, or its identity-based
  * `AzureWebJobsStorage__accountName` / `__queueServiceUri`). Queue names likewise:
- * IMPORT_QUEUE_NAME / OPTOUT_QUEUE_NAME / SEND_QUEUE_NAME, defaulting to the app's
+ * IMPORT_QUEUE_NAME / OPT_OUT_QUEUE_NAME / SEND_QUEUE_NAME, defaulting to the app's
  * (customer-imports, optout-sync, sms-outbox).
  */
 import type { TableClient } from '@azure/data-tables';

@@ -1,13 +1,13 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { handleHttp, jsonResponse } from '../../shared/http/http.js';
-import { listPage } from '../../shared/optouts/opt-out-admin.js';
-import { parseListQuery } from '../../shared/optouts/opt-out-admin-request.js';
-import { csvExport } from '../../shared/optouts/opt-out-export.js';
+import { listPage } from '../../shared/opt-outs/opt-out-admin.js';
+import { parseListQuery } from '../../shared/opt-outs/opt-out-admin-request.js';
+import { csvExport } from '../../shared/opt-outs/opt-out-export.js';
 import { getServices } from '../../shared/services.js';
 
 /** The suppressed numbers, a page at a time (JSON), or all of them as a streamed CSV export. */
 export async function optOutsList(request: HttpRequest, context: InvocationContext) {
-  return handleHttp(context, 'optouts-list', async (log) => {
+  return handleHttp(context, 'opt-outs-list', async (log) => {
     const query = parseListQuery(request.query);
     const { suppression } = await getServices();
     log.format = query.format;

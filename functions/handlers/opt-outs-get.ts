@@ -1,7 +1,7 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { handleHttp, jsonResponse } from '../../shared/http/http.js';
-import { lookUp } from '../../shared/optouts/opt-out-admin.js';
-import { parseLookUpQuery, parseNumberParam } from '../../shared/optouts/opt-out-admin-request.js';
+import { lookUp } from '../../shared/opt-outs/opt-out-admin.js';
+import { parseLookUpQuery, parseNumberParam } from '../../shared/opt-outs/opt-out-admin-request.js';
 import { maskPhoneNumber } from '../../shared/phone.js';
 import { getServices } from '../../shared/services.js';
 
@@ -10,7 +10,7 @@ import { getServices } from '../../shared/services.js';
  * a page at a time (`trailContinuationToken`).
  */
 export async function optOutsGet(request: HttpRequest, context: InvocationContext) {
-  return handleHttp(context, 'optouts-get', async (log) => {
+  return handleHttp(context, 'opt-outs-get', async (log) => {
     const number = parseNumberParam(request.params.number);
     log.recipient = maskPhoneNumber(number);
     const query = parseLookUpQuery(request.query);

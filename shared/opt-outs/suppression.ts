@@ -26,7 +26,7 @@ import type {
   TrailEntry,
   TrailPage,
 } from './audit-trail.js';
-import type { RecentOptOut } from './recent-optouts.js';
+import type { RecentOptOut } from './recent-opt-outs.js';
 
 const PARTITION = 'optout';
 /** Table queries allow 15 comparisons: the partition plus 14 numbers. */
@@ -371,7 +371,7 @@ export class SuppressionList {
     }
   }
 
-  /** The latest `count` opt-outs, masked, newest first (for the status page; recent-optouts.ts). */
+  /** The latest `count` opt-outs, masked, newest first (for the status page; recent-opt-outs.ts). */
   async recentOptOuts(count: number): Promise<RecentOptOut[]> {
     return count > 0 ? this.guard(() => this.trail.recentOptOuts(count)) : [];
   }

@@ -1,5 +1,5 @@
 /** The `optout.changed` producer: a change the suppression list applied, as its event's data. */
-import type { AppliedChange } from '../optouts/suppression.js';
+import type { AppliedChange } from '../opt-outs/suppression.js';
 import { maskPhoneNumber } from '../phone.js';
 import type { EventData } from './event-types.js';
 

@@ -1,13 +1,13 @@
 import { app } from '@azure/functions';
 import { onFirstCall } from '../shared/lazy-handler.js';
 
-// Registered at start-up, loaded on first call (cold start): functions/handlers/optouts-remove.ts.
+// Registered at start-up, loaded on first call (cold start): functions/handlers/opt-outs-remove.ts.
 export const optOutsRemove = onFirstCall(
-  () => import('./handlers/optouts-remove.js'),
+  () => import('./handlers/opt-outs-remove.js'),
   'optOutsRemove',
 );
 
-app.http('optouts-remove', {
+app.http('opt-outs-remove', {
   methods: ['DELETE'],
   authLevel: 'admin',
   route: 'optouts/{number}',

@@ -9,7 +9,7 @@ export const optOutFromFlow = onFirstCall(
 
 // The connector's Optout Customer: a flow's opt-out, authorised by the function key alone (a flow
 // cannot sign a webhook delivery, which /api/optout requires when a signing secret is set).
-app.http('optout-customer', {
+app.http('opt-out-customer', {
   methods: ['POST'],
   authLevel: 'function',
   route: 'optouts',

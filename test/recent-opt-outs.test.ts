@@ -9,14 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { status } from '../functions/status.js';
 import { ValidationError } from '../shared/errors.js';
-import { AuditTrail } from '../shared/optouts/audit-trail.js';
+import { AuditTrail } from '../shared/opt-outs/audit-trail.js';
 import { getServices } from '../shared/services.js';
 import {
   listRecentOptOuts,
   MAX_RECENT_OPT_OUTS,
   parseRecentOptOutsParam,
   RECENT_PARTITION,
-} from '../shared/optouts/recent-optouts.js';
+} from '../shared/opt-outs/recent-opt-outs.js';
 import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 
 const AUDIT_TABLE = `recentaudit${Date.now()}`;
@@ -24,7 +24,7 @@ let env: AppEnv;
 let table: TableClient;
 
 beforeAll(async () => {
-  env = await startAppEnv({ OPTOUT_AUDIT_TABLE_NAME: AUDIT_TABLE });
+  env = await startAppEnv({ OPT_OUT_AUDIT_TABLE_NAME: AUDIT_TABLE });
   table = TableClient.fromConnectionString(env.azurite.connectionString, AUDIT_TABLE, {
     allowInsecureConnection: true,
   });

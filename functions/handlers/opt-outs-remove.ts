@@ -1,7 +1,7 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { handleHttp, jsonResponse } from '../../shared/http/http.js';
-import { removeFromList } from '../../shared/optouts/opt-out-admin.js';
-import { parseNumberParam, readRemoval } from '../../shared/optouts/opt-out-admin-request.js';
+import { removeFromList } from '../../shared/opt-outs/opt-out-admin.js';
+import { parseNumberParam, readRemoval } from '../../shared/opt-outs/opt-out-admin-request.js';
 import { maskPhoneNumber } from '../../shared/phone.js';
 import { getServices } from '../../shared/services.js';
 import { getSettings } from '../../shared/settings.js';
@@ -11,7 +11,7 @@ import { getSettings } from '../../shared/settings.js';
  * (see readRemoval: the principal header is believed only with APP_SERVICE_AUTH_ENABLED).
  */
 export async function optOutsRemove(request: HttpRequest, context: InvocationContext) {
-  return handleHttp(context, 'optouts-remove', async (log) => {
+  return handleHttp(context, 'opt-outs-remove', async (log) => {
     const number = parseNumberParam(request.params.number);
     log.recipient = maskPhoneNumber(number);
     // x-ms-client-principal-name names who removed it only when App Service authentication set it.

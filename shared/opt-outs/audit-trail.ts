@@ -1,6 +1,6 @@
 /**
  * The suppression list's audit trail: one row per change asked of the list (opt-out, opt-in,
- * manual removal), in Table `OPTOUT_AUDIT_TABLE_NAME`, one partition per canonical number. Rows
+ * manual removal), in Table `OPT_OUT_AUDIT_TABLE_NAME`, one partition per canonical number. Rows
  * are only ever written with upsert (a row's key is its time and change id), so writing one twice
  * is harmless; nothing deletes them (the daily purge does not touch this table).
  * No message text is kept here: the keyword the reply matched, never the reply.
@@ -19,7 +19,7 @@ import {
   noteRecentOptOuts,
   recentRowKey,
   type RecentOptOut,
-} from './recent-optouts.js';
+} from './recent-opt-outs.js';
 
 export type ChangeAction = 'opt-out' | 'opt-in' | 'removal';
 /**
@@ -88,7 +88,7 @@ const MAX_MIGRATE_CONFLICTS = 10;
 
 /**
  * Sorts newest first by event time, then by change id: `d` and 13 digits of inverted
- * milliseconds (every date until 2286), as the status page's recent rows (recent-optouts.ts).
+ * milliseconds (every date until 2286), as the status page's recent rows (recent-opt-outs.ts).
  */
 export function trailRowKey(entry: TrailEntry): string {
   const ms = Date.parse(entry.at);
@@ -122,7 +122,7 @@ export class AuditTrail {
     await noteRecentOptOuts(this.table, canonical, entries);
   }
 
-  /** The latest `count` applied opt-outs, masked, newest first (see recent-optouts.ts). */
+  /** The latest `count` applied opt-outs, masked, newest first (see recent-opt-outs.ts). */
   recentOptOuts(count: number): Promise<RecentOptOut[]> {
     return listRecentOptOuts(this.table, count);
   }

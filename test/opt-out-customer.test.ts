@@ -6,7 +6,7 @@
 import { HttpRequest } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
-import { optOutFromFlow } from '../functions/optout-customer.js';
+import { optOutFromFlow } from '../functions/opt-out-customer.js';
 import { getServices } from '../shared/services.js';
 import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 
@@ -18,7 +18,7 @@ beforeAll(async () => {
     // Signed webhooks, as infra/ deploys by default.
     WEBHOOK_SIGNING_SECRET: 'whsec_dGVzdC1zaWduaW5nLXNlY3JldC0xMjM0NTY3ODkw',
     SUPPRESSION_TABLE_NAME: `flowoptouts${run}`,
-    OPTOUT_AUDIT_TABLE_NAME: `flowaudit${run}`,
+    OPT_OUT_AUDIT_TABLE_NAME: `flowaudit${run}`,
   });
 });
 afterAll(async () => env?.stop());
@@ -36,7 +36,7 @@ function post(
       headers: { 'content-type': type },
       body: { string: body },
     }),
-    testContext('optout-customer'),
+    testContext('opt-out-customer'),
   );
 }
 
@@ -69,7 +69,7 @@ describe('POST /api/optouts (Optout Customer)', () => {
         method: 'POST',
         url: 'https://sms.example.net/api/optouts?mobilenumber=%2B353870000804',
       }),
-      testContext('optout-customer'),
+      testContext('opt-out-customer'),
     );
     expect(fromQuery.status).toBe(400);
     const cases: [string, string, number][] = [
