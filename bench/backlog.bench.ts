@@ -17,7 +17,9 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
+
 import { QueueClient } from '@azure/storage-queue';
+
 import { type Azurite, startAzurite } from '../test/helpers/azurite.js';
 import { ensureBuilt } from '../test/helpers/build.js';
 import { busiestWindow, maxInAnyWindow } from '../test/helpers/limit-run.js';

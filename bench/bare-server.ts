@@ -7,6 +7,7 @@
  *   node --import tsx bench/bare-server.ts   (PORT, SENDMODE_BASE_URL, SENDMODE_API_KEY)
  */
 import http from 'node:http';
+
 import { Pool } from 'undici';
 
 const port = Number(process.env.PORT ?? 0);

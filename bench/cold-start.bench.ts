@@ -16,7 +16,6 @@
  * Then, in one extra child per layout that is not timed, the files each import reads: for the
  * unbundled app, the npm packages (what was worth bundling or loading lazily).
  */
-import { build } from 'esbuild';
 import { spawn, spawnSync } from 'node:child_process';
 import {
   cpSync,
@@ -32,6 +31,9 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { build } from 'esbuild';
+
 import { bundleApp, functionModules } from '../scripts/bundle.js';
 import { type Azurite, startAzurite } from '../test/helpers/azurite.js';
 import { freePort } from '../test/helpers/free-port.js';

@@ -16,7 +16,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { Pool } from 'undici';
+
 import { type Azurite, startAzurite } from '../test/helpers/azurite.js';
 import { ensureBuilt } from '../test/helpers/build.js';
 import { freePort } from '../test/helpers/free-port.js';

@@ -8,9 +8,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { QueueClient } from '@azure/storage-queue';
-import { runImport } from '../tools/import/import.js';
+
 import { type Azurite, startAzurite } from '../test/helpers/azurite.js';
+import { runImport } from '../tools/import/import.js';
 import { type BenchResult, formatRatio, median, ratio } from './stats.js';
 
 export const name = 'import';

@@ -13,7 +13,9 @@
  */
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import type { TableClient } from '@azure/data-tables';
+
 import { RateLimiter, type RateLimiterStats } from '../shared/limit/rate-limiter.js';
 import { parseSettings } from '../shared/settings.js';
 import { createTableClient, ensureTable } from '../shared/storage/table-storage.js';

@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
 import { type Azurite, startAzurite } from '../test/helpers/azurite.js';
 import {
   countIn,

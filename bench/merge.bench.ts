@@ -30,8 +30,10 @@
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
+
 import { TableClient } from '@azure/data-tables';
 import { QueueClient } from '@azure/storage-queue';
+
 import { poisonQueueOf } from '../shared/queue-names.js';
 import { parseSettings } from '../shared/settings.js';
 import { type Azurite, startAzurite } from '../test/helpers/azurite.js';

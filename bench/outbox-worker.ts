@@ -22,8 +22,10 @@
  */
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import functions from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
+
 import { rateLimiterFromSettings, type RateLimiterStats } from '../shared/limit/rate-limiter.js';
 import { getServices, resetServices } from '../shared/services.js';
 import { resetSettings } from '../shared/settings.js';

@@ -30,9 +30,11 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import azureFunctions, { type HttpResponseInit } from '@azure/functions';
+
 import { TableClient } from '@azure/data-tables';
+import azureFunctions, { type HttpResponseInit } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
+
 import { poisonQueueOf } from '../shared/queue-names.js';
 import { resetServices } from '../shared/services.js';
 import { parseSettings, resetSettings, settingNames } from '../shared/settings.js';

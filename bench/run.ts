@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import * as backlog from './backlog.bench.js';
 import * as coldStart from './cold-start.bench.js';
 import * as localHost from './host.bench.js';

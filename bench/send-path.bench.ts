@@ -11,8 +11,10 @@
  * calls of every round (new connections, first log read) and a whole warm-up round are discarded.
  */
 import { performance } from 'node:perf_hooks';
+
 import azureFunctions, { type HttpResponseInit } from '@azure/functions';
 import { Pool } from 'undici';
+
 import type { RateLimiter } from '../shared/limit/rate-limiter.js';
 import { rateLimiterFromSettings } from '../shared/limit/rate-limiter.js';
 import { resetServices } from '../shared/services.js';

@@ -12,11 +12,13 @@
  * 3. First use: a fresh `node` importing each rule (bundled, as deployed) and checking one
  *    number: what the first send of an instance pays to load the metadata.
  */
-import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { build } from 'esbuild';
+
 import { normalisePhoneNumber } from '../shared/phone.js';
 import { checkPhoneNumber, type PhoneRule } from '../shared/schemas/phone-number.js';
 import { describeSms } from '../shared/sendmode/sms-text.js';

@@ -1,4 +1,5 @@
 import { app } from '@azure/functions';
+
 import { startTelemetry } from '../shared/telemetry/start.js';
 
 // Telemetry (only when APPLICATIONINSIGHTS_CONNECTION_STRING is set) must be registered before

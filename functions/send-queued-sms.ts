@@ -1,4 +1,5 @@
 import { app } from '@azure/functions';
+
 import { onFirstCall } from '../shared/lazy-handler.js';
 import { queueNameForRegistration } from '../shared/queue-names.js';
 

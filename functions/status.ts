@@ -1,4 +1,5 @@
 import { app } from '@azure/functions';
+
 import { onFirstCall } from '../shared/lazy-handler.js';
 
 // Registered at start-up, loaded on first call (cold start): functions/handlers/status.ts.

@@ -15,7 +15,6 @@
  * supplies it. `tsx scripts/bundle.ts [--outdir <dir>] [--single-file]`; --single-file (no
  * chunks) is for the cold-start benchmark's comparison only.
  */
-import { build, type Metafile } from 'esbuild';
 import {
   existsSync,
   mkdirSync,
@@ -28,6 +27,8 @@ import {
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+
+import { build, type Metafile } from 'esbuild';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Where `npm run build` writes the bundle; package.json `main` is `dist/app/main.js`. */

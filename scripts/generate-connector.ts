@@ -11,7 +11,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
 import { format, resolveConfig } from 'prettier';
+
 import { buildOpenApi, FUNCTION_KEY_HEADER } from '../shared/http/openapi.js';
 
 export const CONNECTOR_HOST = 'your-function-app.azurewebsites.net';

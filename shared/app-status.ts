@@ -3,9 +3,9 @@
  * each queue and its poison queue. Cheap by design (one entity read, one properties call per
  * queue) and never a call to Sendmode, so a flow may ask before every bulk job.
  */
+import { type DeliveryReportsStatus, deliveryReportsStatus } from './delivery/delivery-watch.js';
 import type { LimitSnapshot } from './limit/rate-limiter.js';
 import type { CallRecord } from './merge/pending-sends.js';
-import { type DeliveryReportsStatus, deliveryReportsStatus } from './delivery/delivery-watch.js';
 import { poisonQueueOf } from './queue-names.js';
 import type { Services } from './services.js';
 

@@ -4,9 +4,10 @@
  * errors.
  */
 import type { SecretClient } from '@azure/keyvault-secrets';
+
 import { DependencyUnavailableError } from './errors.js';
-import { isLoopbackUrl, type Settings } from './settings.js';
 import type { Logger } from './logger.js';
+import { isLoopbackUrl, type Settings } from './settings.js';
 
 export interface SecretProvider {
   /** The current value, from the cache when fresh. */

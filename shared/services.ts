@@ -5,19 +5,20 @@
  * first invocation, so loading the app stays cheap.
  */
 import type { QueueClient } from '@azure/storage-queue';
-import type { IdempotencyStore } from './http/idempotency.js';
-import type { SendStatusStore } from './outbox/send-status.js';
-import type { PendingSends } from './merge/pending-sends.js';
+
 import type { DeliveryStore } from './delivery/delivery-store.js';
 import type { HistoryStore } from './history/history-store.js';
+import type { IdempotencyStore } from './http/idempotency.js';
 import type { RateLimiter } from './limit/rate-limiter.js';
-import type { Sendmode } from './sendmode/sendmode.js';
+import type { PendingSends } from './merge/pending-sends.js';
 import type { SuppressionList } from './opt-outs/suppression.js';
-import type { EventPublisher } from './subscriptions/publisher.js';
-import type { SubscriptionStore } from './subscriptions/store.js';
 import type { WebhookAuthenticator } from './opt-outs/webhook-auth.js';
+import type { SendStatusStore } from './outbox/send-status.js';
+import type { Sendmode } from './sendmode/sendmode.js';
 import { appInstanceId, getSettings, type Settings } from './settings.js';
 import type { PurgeCounts } from './storage/housekeeping.js';
+import type { EventPublisher } from './subscriptions/publisher.js';
+import type { SubscriptionStore } from './subscriptions/store.js';
 
 export interface Services {
   settings: Settings;

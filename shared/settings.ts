@@ -4,6 +4,7 @@
  * a bad or missing setting fails start-up with a message naming each one.
  */
 import * as z from 'zod';
+
 import { callingCodeOf, isCallingCode } from './calling-codes.js';
 import { MIN_IDEMPOTENCY_TTL_SECONDS } from './http/idempotency-limits.js';
 import { DEFAULT_QUEUE_NAMES, QUEUE_NAME_PATTERN } from './queue-names.js';

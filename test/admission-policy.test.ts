@@ -6,10 +6,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+
 import {
-  INTERACTIVE_HEAD_START_MS,
   decide,
   type Decision,
+  INTERACTIVE_HEAD_START_MS,
   type Lane,
   type LogView,
   type PolicyConfig,

@@ -26,8 +26,10 @@
  * can pass by checking nothing.
  */
 import { readFileSync } from 'node:fs';
+
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { describe, expect, it } from 'vitest';
+
 import { API_DEFINITION_PATH, API_PROPERTIES_PATH } from '../scripts/generate-connector.js';
 
 type Json = Record<string, unknown>;

@@ -8,6 +8,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { deliveryReports } from '../functions/delivery-reports.js';
 import { health } from '../functions/health.js';
 import { sendSms } from '../functions/send-sms.js';

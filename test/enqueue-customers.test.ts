@@ -6,6 +6,7 @@
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { enqueueCustomers } from '../functions/enqueue-customers.js';
 import { MAX_CUSTOMER_BATCH } from '../shared/schemas/customer.js';
 import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';

@@ -4,6 +4,7 @@
  */
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { checkCredits } from '../functions/check-credits.js';
 import { health } from '../functions/health.js';
 import { sendSms } from '../functions/send-sms.js';

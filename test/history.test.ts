@@ -5,21 +5,22 @@
  * every minute present; the parameter's validation; the daily purge of old rows; and a storage
  * failure while writing that stays inside the writer.
  */
-import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { TableClient } from '@azure/data-tables';
+import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+
 import { status } from '../functions/status.js';
 import {
-  type HistoryMinute,
   HISTORY_RETENTION_MS,
-  HistoryStore,
+  type HistoryMinute,
   historyPartition,
+  HistoryStore,
   MAX_HISTORY_MINUTES,
   parseHistoryParam,
 } from '../shared/history/history-store.js';
 import {
-  HistoryWriter,
   historyInstanceId,
+  HistoryWriter,
   type HistoryWriterDeps,
 } from '../shared/history/history-writer.js';
 import {

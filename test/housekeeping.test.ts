@@ -1,8 +1,10 @@
 /** The daily purge on Azurite: expired idempotency outcomes and old webhook ids go; the rest stays. */
-import { HttpRequest, InvocationContext, type Timer } from '@azure/functions';
-import { TableClient } from '@azure/data-tables';
 import { createHash } from 'node:crypto';
+
+import { TableClient } from '@azure/data-tables';
+import { HttpRequest, InvocationContext, type Timer } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { purgeExpired } from '../functions/purge-expired.js';
 import { sendSms } from '../functions/send-sms.js';
 import {

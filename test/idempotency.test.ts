@@ -1,9 +1,11 @@
 /** Idempotent sends on real Table Storage (Azurite) and the simulator. */
-import { HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { TableClient } from '@azure/data-tables';
+import { HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { sendSms } from '../functions/send-sms.js';
 import { fingerprintOf } from '../shared/http/idempotency-key.js';
 import { IN_FLIGHT_STALE_MS } from '../shared/http/idempotency-limits.js';

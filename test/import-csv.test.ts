@@ -3,15 +3,17 @@
  * missing column), the rejects file, --strict, --dry-run, re-runs, and the command itself
  * (progress bar, summary, masked numbers) against Azurite.
  */
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { QueueClient } from '@azure/storage-queue';
 import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
+
 import { HeaderError } from '../tools/import/columns.js';
 import { detectDelimiter } from '../tools/import/csv.js';
-import { runImport, type ImportOptions } from '../tools/import/import.js';
+import { type ImportOptions, runImport } from '../tools/import/import.js';
 import type { Azurite } from './helpers/azurite.js';
 import { spawnNode } from './helpers/processes.js';
 import { decode } from './helpers/queues.js';

@@ -5,6 +5,7 @@
  */
 import { InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { importCustomer } from '../functions/import-customer.js';
 import { queueHostConfig } from '../shared/queues/host-config.js';
 import { type AppEnv, startAppEnv } from './helpers/app-env.js';

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+
 import { onFirstCall } from '../shared/lazy-handler.js';
 import { queueNameForRegistration } from '../shared/queue-names.js';
 import { parseSettings } from '../shared/settings.js';

@@ -6,8 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { checkCredits } from '../functions/check-credits.js';
 import { sendSms } from '../functions/send-sms.js';
 import { RATE_LIMIT_ROW_KEY } from '../shared/limit/limiter-entity.js';

@@ -6,7 +6,9 @@
  * call arrived, and that record, the upstream's own view, is what is checked.
  */
 import { randomUUID } from 'node:crypto';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { startSimulator } from '../tools/sendmode-simulator/simulator.js';
 import type { Simulator } from '../tools/sendmode-simulator/types.js';
 import type { Azurite } from './helpers/azurite.js';

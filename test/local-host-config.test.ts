@@ -1,5 +1,6 @@
 /** The local host reads host.json as the Functions host does, app-setting overrides included. */
 import { describe, expect, it } from 'vitest';
+
 import { applyHostOverrides, parseHostJson } from '../tools/local-host/config.js';
 
 const hostJson = {

@@ -7,6 +7,7 @@
  */
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
 import { hostAllowed } from '../tools/local-host/host-guard.js';
 import { startSimulator } from '../tools/sendmode-simulator/simulator.js';
 import type { Simulator } from '../tools/sendmode-simulator/types.js';

@@ -4,9 +4,10 @@
  * Sendmode refuses fails only its own send, opt-outs are read for every recipient when the call
  * goes, and SEND_MERGE=off sends each alone.
  */
+import { HttpRequest } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HttpRequest } from '@azure/functions';
+
 import { smsStatus } from '../functions/sms-status.js';
 import { getServices } from '../shared/services.js';
 import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';

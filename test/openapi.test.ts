@@ -4,10 +4,12 @@
  * checked in as connector/apiDefinition.swagger.json without drifting.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { app, HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+
 import {
   API_DEFINITION_PATH,
   API_PROPERTIES_PATH,
@@ -17,10 +19,8 @@ import {
   HOST_PARAMETER,
 } from '../scripts/generate-connector.js';
 import { appStatus } from '../shared/app-status.js';
-import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../shared/http/idempotency-key.js';
-import type { LimitSnapshot, RateLimiter } from '../shared/limit/rate-limiter.js';
 import type { DeliveryStore } from '../shared/delivery/delivery-store.js';
-import type { PendingSends } from '../shared/merge/pending-sends.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../shared/http/idempotency-key.js';
 import {
   API_TITLE,
   API_VERSION,
@@ -30,17 +30,19 @@ import {
 import { swaggerSchema } from '../shared/http/openapi-convert.js';
 import { DEFINITION_DOCS, FIELD_DOCS, fieldDoc } from '../shared/http/openapi-labels.js';
 import { RESPOND_ASYNC } from '../shared/http/prefer.js';
+import type { LimitSnapshot, RateLimiter } from '../shared/limit/rate-limiter.js';
+import type { PendingSends } from '../shared/merge/pending-sends.js';
 import { queueSend } from '../shared/outbox/async-send.js';
 import type { SendStatus, SendStatusStore } from '../shared/outbox/send-status.js';
 import { statusResponse } from '../shared/outbox/status-response.js';
 import { MAX_CUSTOMER_BATCH } from '../shared/schemas/customer.js';
-import { parseSettings } from '../shared/settings.js';
 import { MAX_REPLY_TEXT_LENGTH } from '../shared/schemas/opt-out.js';
 import {
   MAX_CUSTOMER_ID_LENGTH,
   MAX_RECIPIENTS,
   sendSmsSchema,
 } from '../shared/schemas/send-sms.js';
+import { parseSettings } from '../shared/settings.js';
 import { EVENT_TYPE_NAMES, EVENT_TYPES } from '../shared/subscriptions/event-types.js';
 import { compileRoute, matchRoute } from '../tools/local-host/routes.js';
 import { testContext } from './helpers/app-env.js';

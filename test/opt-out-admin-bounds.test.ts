@@ -9,12 +9,13 @@
 import { TableClient, type TableEntityResult } from '@azure/data-tables';
 import { HttpRequest } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+
 import { optOutsGet } from '../functions/opt-outs-get.js';
 import { AuditTrail } from '../shared/opt-outs/audit-trail.js';
 import { listPage, TRAIL_PAGE_SIZE } from '../shared/opt-outs/opt-out-admin.js';
 import { csvExport } from '../shared/opt-outs/opt-out-export.js';
-import { DEFAULT_PAGE_SIZE, type ListQuery } from '../shared/schemas/opt-out-admin.js';
 import { type ListChange, SuppressionList } from '../shared/opt-outs/suppression.js';
+import { DEFAULT_PAGE_SIZE, type ListQuery } from '../shared/schemas/opt-out-admin.js';
 import { getServices } from '../shared/services.js';
 import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 

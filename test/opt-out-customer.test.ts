@@ -5,8 +5,9 @@
  */
 import { HttpRequest } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { optOutWebhook } from '../functions/opt-out-webhook.js';
+
 import { optOutFromFlow } from '../functions/opt-out-customer.js';
+import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { getServices } from '../shared/services.js';
 import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 

@@ -7,12 +7,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { TableClient } from '@azure/data-tables';
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { optOutsGet } from '../functions/opt-outs-get.js';
 import { optOutsList } from '../functions/opt-outs-list.js';

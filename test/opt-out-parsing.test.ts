@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+
 import { ValidationError } from '../shared/errors.js';
 import { parseOptOut } from '../shared/schemas/opt-out.js';
 import {

@@ -5,8 +5,10 @@
  * simulator over HTTP and Azurite (shared set-up: helpers/app-env.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { HttpRequest, type HttpResponseInit, type Timer } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { optOutSweep } from '../functions/opt-out-sweep.js';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { sendSms } from '../functions/send-sms.js';

@@ -5,10 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { TableClient } from '@azure/data-tables';
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { optOutSync } from '../functions/opt-out-sync.js';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { sendSms } from '../functions/send-sms.js';

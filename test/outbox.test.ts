@@ -3,10 +3,12 @@
  * `Prefer: respond-async`, the status routes, and every producer form and end state of a message
  * on `sms-outbox` (the handler run as the host runs it: test/helpers/outbox.ts).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { sendSms } from '../functions/send-sms.js';
 import { smsStatus, smsStatusByToken } from '../functions/sms-status.js';
 import { getServices } from '../shared/services.js';

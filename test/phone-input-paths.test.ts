@@ -8,9 +8,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { enqueueCustomers } from '../functions/enqueue-customers.js';
 import { importCustomer } from '../functions/import-customer.js';
 import { optOutSync } from '../functions/opt-out-sync.js';

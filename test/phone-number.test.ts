@@ -9,8 +9,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+
 import metadata from 'libphonenumber-js/metadata.max.json';
 import { afterAll, describe, expect, it } from 'vitest';
+
 import { bundleApp } from '../scripts/bundle.js';
 import { callingCodes } from '../shared/calling-codes.js';
 import { canonicalNumber, normalisePhoneNumber } from '../shared/phone.js';

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { maskPhoneNumber, normalisePhoneNumber } from '../shared/phone.js';
 import { scrubPhoneNumbers } from '../shared/redact.js';
 

@@ -8,6 +8,7 @@
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { sendSms } from '../functions/send-sms.js';
 import { smsStatus, smsStatusByToken } from '../functions/sms-status.js';
 import { readPoisonText } from '../tools/poison/poison.js';

@@ -1,5 +1,6 @@
 /** The one queue decoder: plain JSON or base64 of JSON, whatever the producer wrote. */
 import { describe, expect, it } from 'vitest';
+
 import { decodeQueueMessage } from '../shared/queues/decode.js';
 import { openDelivery } from '../shared/queues/queue-work.js';
 import { base64 as b64 } from './helpers/common.js';

@@ -3,22 +3,24 @@
  * Each test uses its own account (PartitionKey), so tests do not see each other's logs.
  */
 import { spawn } from 'node:child_process';
-import { createServer, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { DependencyUnavailableError, RateLimitedError } from '../shared/errors.js';
 import { RATE_LIMIT_ROW_KEY } from '../shared/limit/limiter-entity.js';
 import {
+  type Admission,
   RateLimiter,
   rateLimiterFromSettings,
-  type Admission,
   type RateLimiterOptions,
 } from '../shared/limit/rate-limiter.js';
 import { parseSettings } from '../shared/settings.js';
 import { createTableClient, ensureTable } from '../shared/storage/table-storage.js';
-import { startAzurite, type Azurite } from './helpers/azurite.js';
+import { type Azurite, startAzurite } from './helpers/azurite.js';
 import { sharedAzurite } from './helpers/storage.js';
 
 const TABLE = 'ratelimitstest';

@@ -6,17 +6,18 @@
 import { TableClient } from '@azure/data-tables';
 import { HttpRequest } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { status } from '../functions/status.js';
 import { ValidationError } from '../shared/errors.js';
 import { AuditTrail } from '../shared/opt-outs/audit-trail.js';
-import { getServices } from '../shared/services.js';
 import {
   listRecentOptOuts,
   MAX_RECENT_OPT_OUTS,
   parseRecentOptOutsParam,
   RECENT_PARTITION,
 } from '../shared/opt-outs/recent-opt-outs.js';
+import { getServices } from '../shared/services.js';
 import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 
 const AUDIT_TABLE = `recentaudit${Date.now()}`;

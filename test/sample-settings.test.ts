@@ -1,6 +1,8 @@
 /** local.settings.sample.json lists every setting the settings module reads, each valid. */
 import { readFileSync } from 'node:fs';
+
 import { describe, expect, it } from 'vitest';
+
 import { parseSettings, settingNames } from '../shared/settings.js';
 
 const sample = JSON.parse(readFileSync('local.settings.sample.json', 'utf8')) as {

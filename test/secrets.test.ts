@@ -3,12 +3,13 @@
  * against the local Key Vault fake.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+import { DependencyUnavailableError } from '../shared/errors.js';
 import {
   apiKeyProviderFromSettings,
   KeyVaultSecretProvider,
   webhookSecretProviderFromSettings,
 } from '../shared/secrets.js';
-import { DependencyUnavailableError } from '../shared/errors.js';
 import { parseSettings } from '../shared/settings.js';
 import { type KeyVaultFake, startKeyVaultFake, useFakeManagedIdentity } from './fakes/key-vault.js';
 import { captureLog } from './helpers/capture-log.js';

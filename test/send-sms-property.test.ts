@@ -2,6 +2,7 @@
 import { HttpRequest } from '@azure/functions';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { sendSms } from '../functions/send-sms.js';
 import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 

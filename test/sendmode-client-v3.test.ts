@@ -4,6 +4,7 @@
  * app's typed errors. Faults both generations share run in sendmode-versions.test.ts.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
 import { NotOfferedError, UpstreamRejectedError, ValidationError } from '../shared/errors.js';
 import { SendmodeClientV3 } from '../shared/sendmode/client-v3.js';
 import { startSimulator } from '../tools/sendmode-simulator/simulator.js';

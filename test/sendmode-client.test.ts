@@ -1,7 +1,9 @@
 /** The Sendmode client against the simulator over real HTTP: wire format and every error class. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
 import {
   UpstreamRejectedError,
   UpstreamTimeoutError,

@@ -7,6 +7,7 @@
  */
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { checkCredits } from '../functions/check-credits.js';
 import { enqueueCustomers } from '../functions/enqueue-customers.js';
 import { health } from '../functions/health.js';

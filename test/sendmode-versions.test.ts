@@ -4,6 +4,7 @@
  * they are the operation both offer.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
 import {
   UpstreamRejectedError,
   UpstreamTimeoutError,

@@ -1,5 +1,6 @@
 /** SENDMODE_API_VERSION, the base URL that follows it, and DEFAULT_SENDER_ID. */
 import { describe, expect, it } from 'vitest';
+
 import { parseSettings, SettingsError } from '../shared/settings.js';
 
 function problems(env: Record<string, string>): string[] {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import {
   IN_FLIGHT_STALE_MS,
   MIN_IDEMPOTENCY_TTL_SECONDS,

@@ -6,9 +6,11 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { InboxEntry } from '../tools/sendmode-simulator/inbox/model.js';
+
 import type { ReportAttempt } from '../tools/sendmode-simulator/delivery-reports.js';
+import type { InboxEntry } from '../tools/sendmode-simulator/inbox/model.js';
 import { startSimulator } from '../tools/sendmode-simulator/simulator.js';
 import type { Simulator } from '../tools/sendmode-simulator/types.js';
 import { freePort } from './helpers/free-port.js';

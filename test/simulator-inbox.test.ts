@@ -4,6 +4,7 @@
  * and bodies it cannot read. The page in a real browser: test/e2e/browser-pages.test.ts.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import type { InboxEntry } from '../tools/sendmode-simulator/inbox/model.js';
 import { toEntry } from '../tools/sendmode-simulator/inbox/model.js';
 import { startSimulator } from '../tools/sendmode-simulator/simulator.js';

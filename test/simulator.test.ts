@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
 import { startSimulator } from '../tools/sendmode-simulator/simulator.js';
 import { smsParts } from '../tools/sendmode-simulator/sms-parts.js';
 import type { Operation, Simulator } from '../tools/sendmode-simulator/types.js';

@@ -13,6 +13,7 @@
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { SegmentedMessage } from 'sms-segments-calculator';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { sendSms } from '../functions/send-sms.js';
 import { smsStatus } from '../functions/sms-status.js';
 import {
@@ -23,8 +24,8 @@ import {
   smartEncode,
   smartEncoded,
 } from '../shared/sendmode/sms-text.js';
-import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 import { SMS_CORPUS } from './fixtures/sms-corpus.js';
+import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';
 import { drainOutbox } from './helpers/outbox.js';
 
 const lookAlike = (text: string) => [...text].map((c) => GSM7_LOOK_ALIKES[c] ?? c).join('');

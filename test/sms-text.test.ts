@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_GSM7_UNITS, MAX_UCS2_UNITS, isGsm7, measureSms } from '../shared/sendmode/sms-text.js';
+
+import { isGsm7, MAX_GSM7_UNITS, MAX_UCS2_UNITS, measureSms } from '../shared/sendmode/sms-text.js';
 
 describe('measureSms', () => {
   it.each([

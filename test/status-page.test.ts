@@ -5,8 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { runInNewContext } from 'node:vm';
+
 import { app, HttpRequest } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
 import { testContext } from './helpers/app-env.js';
 
 const registered: { name: string; options: Record<string, unknown> }[] = [];

@@ -8,6 +8,7 @@
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { checkCredits } from '../functions/check-credits.js';
 import { importCustomer } from '../functions/import-customer.js';
 import { status } from '../functions/status.js';

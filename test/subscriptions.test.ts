@@ -8,11 +8,13 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
+
 import { TableClient } from '@azure/data-tables';
+import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+
 import { deliverEvents } from '../functions/deliver-events.js';
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { subscriptionsCreate } from '../functions/subscriptions-create.js';

@@ -5,6 +5,7 @@
  */
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { sendSms } from '../functions/send-sms.js';
 import { getServices } from '../shared/services.js';

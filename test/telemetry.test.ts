@@ -5,25 +5,26 @@
  * end in test/e2e/telemetry.test.ts.
  */
 import { context, metrics, trace } from '@opentelemetry/api';
+import { propagation } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { propagation } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { StaticSecretProvider } from '../shared/secrets.js';
-import { Sendmode } from '../shared/sendmode/sendmode.js';
-import { SendmodeClient } from '../shared/sendmode/client-v2.js';
+
 import { ENVELOPE_KIND, withTraceparent } from '../shared/queues/envelope.js';
 import { openDelivery, settle } from '../shared/queues/queue-work.js';
+import { StaticSecretProvider } from '../shared/secrets.js';
+import { SendmodeClient } from '../shared/sendmode/client-v2.js';
+import { Sendmode } from '../shared/sendmode/sendmode.js';
 import { countLimitWait, noteAdmitted, resetMetrics } from '../shared/telemetry/metrics.js';
 import { RedactingSpanProcessor, summaryFields } from '../shared/telemetry/redaction.js';
-import { currentTraceparent, tracedQueueWork } from '../shared/telemetry/tracing.js';
 import { telemetryConfigured } from '../shared/telemetry/start.js';
+import { currentTraceparent, tracedQueueWork } from '../shared/telemetry/tracing.js';
 import { startSimulator } from '../tools/sendmode-simulator/simulator.js';
 import type { Simulator } from '../tools/sendmode-simulator/types.js';
 

@@ -3,9 +3,11 @@
  * by the sender's retry after a while; a fresh claim or a handled id is a replay (401).
  */
 import { createHash } from 'node:crypto';
+
 import { TableClient } from '@azure/data-tables';
 import { HttpRequest } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { optOutWebhook } from '../functions/opt-out-webhook.js';
 import { signWebhook } from '../shared/opt-outs/webhook-signature.js';
 import { type AppEnv, startAppEnv, testContext } from './helpers/app-env.js';

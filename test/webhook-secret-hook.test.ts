@@ -21,10 +21,12 @@ import {
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HttpRequest } from '@azure/functions';
+
 import type { TableClient } from '@azure/data-tables';
+import { HttpRequest } from '@azure/functions';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
 import { DependencyUnavailableError, UnauthorizedError } from '../shared/errors.js';
 import { WebhookAuthenticator } from '../shared/opt-outs/webhook-auth.js';
 import { verifyWebhookSignature } from '../shared/opt-outs/webhook-signature.js';

@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto';
+
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+
 import {
   isValidWebhookSecret,
   signWebhook,

@@ -1,4 +1,5 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
+
 import { handleHttp, jsonResponse } from '../../shared/http/http.js';
 import { getServices } from '../../shared/services.js';
 

@@ -1,4 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
+
 import { eventRetryPolicy } from '../../shared/queues/queue-policy.js';
 import { handleQueueMessage } from '../../shared/queues/queue-work.js';
 import { getServices } from '../../shared/services.js';

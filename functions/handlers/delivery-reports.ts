@@ -1,5 +1,6 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
-import { REPORT_TAKEN_BODY, parseReport } from '../../shared/delivery/report-format.js';
+
+import { parseReport, REPORT_TAKEN_BODY } from '../../shared/delivery/report-format.js';
 import { readReportFields } from '../../shared/delivery/report-request.js';
 import { deliveryEventId, takeReport } from '../../shared/delivery/take-report.js';
 import { handleHttp } from '../../shared/http/http.js';

@@ -1,4 +1,5 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
+
 import { handleHttp, jsonResponse, readJsonBody } from '../../shared/http/http.js';
 import { parseCustomerBatch } from '../../shared/schemas/customer.js';
 import { assertOffered } from '../../shared/sendmode/api-version.js';

@@ -1,4 +1,5 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
+
 import { deliveryReportsStatus } from '../../shared/delivery/delivery-watch.js';
 import { handleHttp, jsonResponse } from '../../shared/http/http.js';
 import type { Logger } from '../../shared/logger.js';

@@ -1,4 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
+
 import { maskPhoneNumber } from '../../shared/phone.js';
 import { importRetryPolicy } from '../../shared/queues/queue-policy.js';
 import { handleQueueMessage } from '../../shared/queues/queue-work.js';

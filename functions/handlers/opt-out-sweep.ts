@@ -1,4 +1,5 @@
 import type { InvocationContext, Timer } from '@azure/functions';
+
 import { sweepPendingOptOuts } from '../../shared/opt-outs/pending-sweep.js';
 import { getServices } from '../../shared/services.js';
 

@@ -1,4 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
+
 import { syncOptOut } from '../../shared/opt-outs/opt-outs.js';
 import { maskPhoneNumber } from '../../shared/phone.js';
 import { optOutRetryPolicy } from '../../shared/queues/queue-policy.js';

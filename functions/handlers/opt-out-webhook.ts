@@ -1,4 +1,5 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
+
 import { MethodNotAllowedError } from '../../shared/errors.js';
 import {
   handleHttp,

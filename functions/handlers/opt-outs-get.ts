@@ -1,4 +1,5 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
+
 import { handleHttp, jsonResponse } from '../../shared/http/http.js';
 import { lookUp } from '../../shared/opt-outs/opt-out-admin.js';
 import { parseLookUpQuery, parseNumberParam } from '../../shared/opt-outs/opt-out-admin-request.js';

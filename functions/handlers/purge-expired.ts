@@ -1,4 +1,5 @@
 import type { InvocationContext, Timer } from '@azure/functions';
+
 import { getServices } from '../../shared/services.js';
 
 /** Daily: deletes expired idempotency outcomes, old webhook ids and expired send statuses (Table Storage has no TTL). */

@@ -1,4 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
+
 import { idOf, parseOutboxMessage, withId } from '../../shared/outbox/outbox-message.js';
 import {
   sendClaimStaleMs,
@@ -8,8 +9,8 @@ import {
 import { maskPhoneNumber } from '../../shared/phone.js';
 import { sendRetryPolicy } from '../../shared/queues/queue-policy.js';
 import { BACKGROUND_MAX_WAIT_MS, handleQueueMessage } from '../../shared/queues/queue-work.js';
-import { getServices } from '../../shared/services.js';
 import { sendRulesFrom } from '../../shared/sendmode/api-version.js';
+import { getServices } from '../../shared/services.js';
 
 /** One send per message: sent, retried, deferred for the shared limit, held, or parked in <queue>-poison. */
 export async function sendQueuedSms(message: unknown, context: InvocationContext) {

@@ -1,14 +1,15 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+
+import { planCall } from '../../shared/delivery/delivery-store.js';
 import { handleHttp, jsonResponse, readJsonBody } from '../../shared/http/http.js';
 import { fingerprintOf, isReplay, readIdempotencyKey } from '../../shared/http/idempotency-key.js';
 import { prefers, RESPOND_ASYNC } from '../../shared/http/prefer.js';
 import { newSendId, queueSend } from '../../shared/outbox/async-send.js';
-import { planCall } from '../../shared/delivery/delivery-store.js';
 import { maskPhoneNumber } from '../../shared/phone.js';
 import { parseSendSms, type SendSmsInput } from '../../shared/schemas/send-sms.js';
-import { getServices, type Services } from '../../shared/services.js';
 import { prepareSend, sendRulesFrom } from '../../shared/sendmode/api-version.js';
 import { sendSmsRespectingOptOuts } from '../../shared/sendmode/sms-sender.js';
+import { getServices, type Services } from '../../shared/services.js';
 
 /**
  * Sends at once (`200` with Sendmode's answer), or, with `Prefer: respond-async`, queues the send

@@ -1,7 +1,8 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
+
+import { deliveryOfSend } from '../../shared/delivery/delivery-view.js';
 import { NotFoundError } from '../../shared/errors.js';
 import { handleHttp } from '../../shared/http/http.js';
-import { deliveryOfSend } from '../../shared/delivery/delivery-view.js';
 import { type SendStatus, tokenMatches } from '../../shared/outbox/send-status.js';
 import { statusResponse } from '../../shared/outbox/status-response.js';
 import { getServices, type Services } from '../../shared/services.js';

@@ -1,4 +1,5 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
+
 import { handleHttp } from '../../shared/http/http.js';
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from '../../shared/http/status-page.js';
 

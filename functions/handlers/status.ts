@@ -1,4 +1,5 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
+
 import { appStatus, statusQueueNames } from '../../shared/app-status.js';
 import { parseHistoryParam } from '../../shared/history/history-store.js';
 import { handleHttp, jsonResponse } from '../../shared/http/http.js';

@@ -1,4 +1,5 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
+
 import { NotFoundError } from '../../shared/errors.js';
 import { handleHttp, jsonResponse, readJsonBody } from '../../shared/http/http.js';
 import { parseSubscriptionRequest } from '../../shared/schemas/subscription.js';

@@ -1,4 +1,5 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
+
 import { NotFoundError } from '../../shared/errors.js';
 import { handleHttp } from '../../shared/http/http.js';
 import { getServices } from '../../shared/services.js';

@@ -17,10 +17,12 @@
  * expires with the send statuses (`expiresAt`, the daily purge).
  */
 import { createHash, randomBytes } from 'node:crypto';
+
 import type { TableClient, TableEntityResult, TransactionAction } from '@azure/data-tables';
+
 import { canonicalNumber, maskPhoneNumber, normalisePhoneNumber } from '../phone.js';
-import { guardTable, hasStatus } from '../storage/table-storage.js';
 import type { SendmodeApiVersion } from '../settings.js';
+import { guardTable, hasStatus } from '../storage/table-storage.js';
 import {
   callCarriesReference,
   type DeliveryReport,

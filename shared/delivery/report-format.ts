@@ -12,7 +12,7 @@
  * report's status word may gain statuses (an unknown word is kept, not final); which calls carry
  * the app's reference (`callCarriesReference`).
  */
-import { ValidationError, type FieldError } from '../errors.js';
+import { type FieldError, ValidationError } from '../errors.js';
 import { canonicalNumber, normalisePhoneNumber } from '../phone.js';
 import type { SendmodeApiVersion } from '../settings.js';
 

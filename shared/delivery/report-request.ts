@@ -4,6 +4,7 @@
  * function key (`code`) is the route's, not the report's.
  */
 import type { HttpRequest } from '@azure/functions';
+
 import { UnsupportedMediaTypeError, ValidationError } from '../errors.js';
 import { isJsonType, mediaType, parseJson, readBodyBytes } from '../http/http.js';
 import { fieldsOf, type ReportFields } from './report-format.js';

@@ -5,6 +5,7 @@
  * (at least once: see below).
  */
 import { createHash } from 'node:crypto';
+
 import type { SuppressionList } from '../opt-outs/suppression.js';
 import type { EventData } from '../subscriptions/event-types.js';
 import { countDelivery } from '../telemetry/metrics.js';

@@ -14,6 +14,7 @@
  * purge (shared/storage/housekeeping.ts).
  */
 import type { TableClient } from '@azure/data-tables';
+
 import { ValidationError } from '../errors.js';
 import { guardTable, withTable } from '../storage/table-storage.js';
 import { emptyCounts, MINUTE_MS, type MinuteCounts, minuteOf } from './minute-counts.js';

@@ -10,8 +10,9 @@
  * is retried and nothing is thrown, so neither the timer nor any caller ever sees the failure.
  */
 import { randomBytes } from 'node:crypto';
+
 import { describeStorageError } from '../storage/storage-account.js';
-import type { QueueDepth, HistoryRow } from './history-store.js';
+import type { HistoryRow, QueueDepth } from './history-store.js';
 import {
   emptyCounts,
   type FinishedMinute,

@@ -3,6 +3,7 @@
  * map failures to problem details, and log one structured line per invocation.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+
 import {
   AppError,
   DependencyUnavailableError,

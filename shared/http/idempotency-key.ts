@@ -1,6 +1,8 @@
 /** The Idempotency-Key header: reading it, fingerprinting a request, recognising a replay. */
 import { createHash } from 'node:crypto';
+
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+
 import { ValidationError } from '../errors.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';

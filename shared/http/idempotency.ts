@@ -5,10 +5,10 @@
  * what keeps those retries from sending an SMS twice.
  */
 import { createHash } from 'node:crypto';
+
 import type { TableClient } from '@azure/data-tables';
 import type { HttpResponseInit } from '@azure/functions';
-import { REPLAYED_HEADER } from './idempotency-key.js';
-import { IN_FLIGHT_STALE_MS } from './idempotency-limits.js';
+
 import {
   ConflictError,
   DependencyUnavailableError,
@@ -16,9 +16,11 @@ import {
   UnprocessableError,
 } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { problemResponse } from './problem.js';
 import { describeStorageError } from '../storage/storage-account.js';
 import { hasStatus, withTable } from '../storage/table-storage.js';
+import { REPLAYED_HEADER } from './idempotency-key.js';
+import { IN_FLIGHT_STALE_MS } from './idempotency-limits.js';
+import { problemResponse } from './problem.js';
 
 interface StoredOutcome {
   status: number;

@@ -6,6 +6,7 @@
  * it does not belong in one; operators call these routes with curl or a script instead.
  */
 import * as z from 'zod';
+
 import { TRAIL_PAGE_SIZE } from '../opt-outs/opt-out-admin.js';
 import {
   listQuerySchema,

@@ -4,6 +4,7 @@
  * takes and labelled from openapi-labels.ts.
  */
 import * as z from 'zod';
+
 import { type FieldDoc, fieldDoc } from './openapi-labels.js';
 
 export type Schema = Record<string, unknown>;

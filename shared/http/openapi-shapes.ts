@@ -4,6 +4,7 @@
  * document does not follow fails to compile.
  */
 import * as z from 'zod';
+
 import type { AppStatus } from '../app-status.js';
 import type { DeliveryStatus, DeliveryView } from '../delivery/delivery-view.js';
 import { DELIVERY_STATES } from '../delivery/report-format.js';

@@ -11,6 +11,7 @@
  * `/subscriptions` with the event taken from the route.
  */
 import * as z from 'zod';
+
 import { subscriptionRequestSchema, triggerRequestSchema } from '../schemas/subscription.js';
 import { EVENT_TYPE_NAMES, EVENT_TYPES, type EventType } from '../subscriptions/event-types.js';
 import { MAX_SUBSCRIPTIONS, type Subscription } from '../subscriptions/store.js';

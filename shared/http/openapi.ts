@@ -13,6 +13,7 @@
  * operations share (openapi-parts.ts), the operator routes (openapi-admin.ts) and the webhook
  * triggers (openapi-subscriptions.ts).
  */
+import { MAX_HISTORY_MINUTES } from '../history/history-store.js';
 import { customerSchema, MAX_CUSTOMER_BATCH } from '../schemas/customer.js';
 import { optOutSchema } from '../schemas/opt-out.js';
 import { sendSmsSchema } from '../schemas/send-sms.js';
@@ -54,7 +55,6 @@ import {
 } from './openapi-shapes.js';
 import { subscriptionDefinitions, subscriptionPaths } from './openapi-subscriptions.js';
 import { RESPOND_ASYNC } from './prefer.js';
-import { MAX_HISTORY_MINUTES } from '../history/history-store.js';
 
 /** package.json's version (not imported: JSON modules and ESM do not mix well); a test keeps it in sync. */
 export const API_VERSION = '0.1.0';

@@ -3,13 +3,14 @@
  * text and no full phone numbers.
  */
 import type { HttpResponseInit } from '@azure/functions';
+
 import {
   ConflictError,
   DependencyUnavailableError,
   type FieldError,
   MethodNotAllowedError,
-  NotOfferedError,
   NotFoundError,
+  NotOfferedError,
   PayloadTooLargeError,
   RateLimitedError,
   type SendmodeStatus,

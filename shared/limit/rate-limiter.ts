@@ -21,21 +21,11 @@
  * DependencyUnavailableError and no admission; never an unmetered call.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import type { TableClient } from '@azure/data-tables';
+
 import { AppError, DependencyUnavailableError, RateLimitedError } from '../errors.js';
-import {
-  type Decision,
-  decide as decidePolicy,
-  type Lane,
-  type LogView,
-  type Outcome,
-  type PolicyConfig,
-  type SlotRequest,
-} from './admission-policy.js';
-import { census, earliestFit, type Entry, nextFreeing, peakAt, prune } from './sliding-log.js';
-import { decodeLog, encodeLog, RATE_LIMIT_ROW_KEY, type StoredLog } from './limiter-entity.js';
 import type { Settings } from '../settings.js';
-import { noteAdmitted } from '../telemetry/metrics.js';
 import { describeStorageError } from '../storage/storage-account.js';
 import {
   createTableClient,
@@ -43,6 +33,18 @@ import {
   hasStatus,
   storageErrorCode,
 } from '../storage/table-storage.js';
+import { noteAdmitted } from '../telemetry/metrics.js';
+import {
+  decide as decidePolicy,
+  type Decision,
+  type Lane,
+  type LogView,
+  type Outcome,
+  type PolicyConfig,
+  type SlotRequest,
+} from './admission-policy.js';
+import { decodeLog, encodeLog, RATE_LIMIT_ROW_KEY, type StoredLog } from './limiter-entity.js';
+import { census, earliestFit, type Entry, nextFreeing, peakAt, prune } from './sliding-log.js';
 
 export interface RateLimiterOptions {
   /** RATE_LIMIT_MAX_CALLS. */

@@ -6,6 +6,7 @@
  * never merge.
  */
 import { createHash } from 'node:crypto';
+
 import type { SendSmsRequest } from '../sendmode/api.js';
 import type { SendmodeApiVersion } from '../settings.js';
 

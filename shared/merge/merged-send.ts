@@ -21,18 +21,19 @@
  * again (at least once).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+
+import { type CallPlan, planCall, withSends } from '../delivery/delivery-store.js';
 import { RateLimitedError, UnprocessableError, UpstreamRejectedError } from '../errors.js';
 import { problemResponse } from '../http/problem.js';
+import type { OutboxMessage } from '../outbox/outbox-message.js';
+import type { OutboxDeps, OutboxOutcome } from '../outbox/outbox-sender.js';
+import { answerOf, type StoredStatus } from '../outbox/send-status.js';
 import type { BackgroundSlot } from '../queues/queue-work.js';
 import { NotYetError } from '../queues/queue-work.js';
-import { prepareSend } from '../sendmode/api-version.js';
 import type { SendSmsRequest, SendSmsResult } from '../sendmode/api.js';
-import { describeSms } from '../sendmode/sms-text.js';
+import { prepareSend } from '../sendmode/api-version.js';
 import { everyoneOptedOut as everyoneOptedOutError } from '../sendmode/sms-sender.js';
-import type { OutboxDeps, OutboxOutcome } from '../outbox/outbox-sender.js';
-import type { OutboxMessage } from '../outbox/outbox-message.js';
-import { answerOf, type StoredStatus } from '../outbox/send-status.js';
-import { type CallPlan, planCall, withSends } from '../delivery/delivery-store.js';
+import { describeSms } from '../sendmode/sms-text.js';
 import { mergeKeyOf } from './merge-key.js';
 import type { Lease, PendingEntry, PendingSends } from './pending-sends.js';
 

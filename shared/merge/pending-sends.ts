@@ -17,7 +17,9 @@
  * sends and recipients) for `/api/status`; the daily purge removes rows older than a day.
  */
 import { createHash, randomBytes } from 'node:crypto';
+
 import type { TableClient, TableEntityResult, TransactionAction } from '@azure/data-tables';
+
 import { DependencyUnavailableError } from '../errors.js';
 import { describeStorageError } from '../storage/storage-account.js';
 import { hasStatus, withTable } from '../storage/table-storage.js';

@@ -13,12 +13,13 @@
  * one in one transaction per 50 rows), after which nothing writes or reads the old keys again.
  */
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+
 import { hasStatus, withTable } from '../storage/table-storage.js';
 import {
   listRecentOptOuts,
   noteRecentOptOuts,
-  recentRowKey,
   type RecentOptOut,
+  recentRowKey,
 } from './recent-opt-outs.js';
 
 export type ChangeAction = 'opt-out' | 'opt-in' | 'removal';

@@ -3,6 +3,7 @@
  * (shared/schemas/opt-out-admin.ts): 400 naming each bad field, values never echoed.
  */
 import type { HttpRequest } from '@azure/functions';
+
 import { ValidationError } from '../errors.js';
 import { isJsonType, mediaType, parseJson, readBodyBytes } from '../http/http.js';
 import {

@@ -3,6 +3,7 @@
  * come from its body only (the signature covers the body, not the URL), and so do a flow's.
  */
 import type { HttpRequest } from '@azure/functions';
+
 import { UnsupportedMediaTypeError } from '../errors.js';
 import { isJsonType, mediaType, parseJson } from '../http/http.js';
 import { fieldsFromForm, fieldsFromJson, fieldsFromQuery } from '../schemas/opt-out-fields.js';

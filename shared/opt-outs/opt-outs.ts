@@ -8,12 +8,12 @@
 import { AppError, NotOfferedError, UpstreamRejectedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { BackgroundSlot } from '../queues/queue-work.js';
-import type { SendmodeApiVersion } from '../settings.js';
-import { notOffered, offers } from '../sendmode/api-version.js';
 import type { OptOutInput } from '../schemas/opt-out.js';
 import { matchKeyword } from '../schemas/opt-out-keywords.js';
-import type { Sendmode } from '../sendmode/sendmode.js';
 import type { OptOutRequest } from '../sendmode/api.js';
+import { notOffered, offers } from '../sendmode/api-version.js';
+import type { Sendmode } from '../sendmode/sendmode.js';
+import type { SendmodeApiVersion } from '../settings.js';
 import { type DeliveryEvent, orderedAt } from './event-order.js';
 import type { SuppressionList } from './suppression.js';
 

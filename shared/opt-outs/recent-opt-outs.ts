@@ -10,6 +10,7 @@
  * itself is already kept in the suppression list and the trail.
  */
 import type { TableClient } from '@azure/data-tables';
+
 import { ValidationError } from '../errors.js';
 import { maskPhoneNumber } from '../phone.js';
 import { withTable } from '../storage/table-storage.js';

@@ -13,12 +13,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { odata, type TableClient } from '@azure/data-tables';
+
 import { NotFoundError, type SendmodeStatus } from '../errors.js';
 import { canonicalNumber } from '../phone.js';
+import type { OptOutRequest } from '../sendmode/api.js';
 import { hasStatus } from '../storage/storage-account.js';
 import { guardTable, withTable } from '../storage/table-storage.js';
-import type { OptOutRequest } from '../sendmode/api.js';
 import type {
   AuditTrail,
   ChangeAction,

@@ -13,8 +13,10 @@
  * so a flood of bad signatures cannot hammer the vault.
  */
 import { createHash } from 'node:crypto';
+
 import type { TableClient } from '@azure/data-tables';
 import type { HttpRequest } from '@azure/functions';
+
 import { DependencyUnavailableError, UnauthorizedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SecretProvider } from '../secrets.js';

@@ -7,7 +7,9 @@
  * one send's status, and nothing else. No function key is ever written into a URL.
  */
 import { randomBytes } from 'node:crypto';
+
 import type { HttpResponseInit } from '@azure/functions';
+
 import { jsonResponse } from '../http/http.js';
 import { RESPOND_ASYNC } from '../http/prefer.js';
 import type { SendSmsInput } from '../schemas/send-sms.js';

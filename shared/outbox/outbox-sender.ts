@@ -14,18 +14,18 @@
  * whose call timed out after reaching Sendmode, or whose instance died between Sendmode's answer
  * and the status write, is sent again once its claim is stale.
  */
+import { type DeliveryStore, planCall } from '../delivery/delivery-store.js';
 import { UnprocessableError } from '../errors.js';
 import { problemResponse } from '../http/problem.js';
 import type { Logger } from '../logger.js';
-import type { Disposition, BackgroundSlot } from '../queues/queue-work.js';
+import { type MergeDeps, startMerge } from '../merge/merged-send.js';
+import type { SuppressionList } from '../opt-outs/suppression.js';
+import type { BackgroundSlot, Disposition } from '../queues/queue-work.js';
 import { NotYetError } from '../queues/queue-work.js';
 import type { SendRules } from '../sendmode/api-version.js';
 import type { Sendmode } from '../sendmode/sendmode.js';
 import { sendSmsRespectingOptOuts } from '../sendmode/sms-sender.js';
-import type { SuppressionList } from '../opt-outs/suppression.js';
 import type { Settings } from '../settings.js';
-import { type MergeDeps, startMerge } from '../merge/merged-send.js';
-import { type DeliveryStore, planCall } from '../delivery/delivery-store.js';
 import type { OutboxMessage } from './outbox-message.js';
 import {
   answerOf,

@@ -8,8 +8,10 @@
  * row key is its SHA-256; the first two hex digits spread records over 256 partitions.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+
 import type { TableClient } from '@azure/data-tables';
 import type { HttpResponseInit } from '@azure/functions';
+
 import { DependencyUnavailableError } from '../errors.js';
 import { describeStorageError } from '../storage/storage-account.js';
 import { hasStatus, withTable } from '../storage/table-storage.js';

@@ -4,8 +4,9 @@
  * would have answered (`200` with Sendmode's answer, plus `id` and `sentAt`; or the problem).
  */
 import type { HttpResponseInit } from '@azure/functions';
-import { jsonResponse } from '../http/http.js';
+
 import type { DeliveryView } from '../delivery/delivery-view.js';
+import { jsonResponse } from '../http/http.js';
 import type { SendStatus } from './send-status.js';
 
 /** A poller never waits longer than this between looks, however far off the send is. */

@@ -1,7 +1,7 @@
 /** The retry policies of the app's queues, from settings and host.json. */
+import type { Settings } from '../settings.js';
 import { queueHostConfig } from './host-config.js';
 import type { RetryPolicy } from './queue-work.js';
-import type { Settings } from '../settings.js';
 
 /** Imports: as many attempts as the host's maxDequeueCount, then the poison queue. */
 export function importRetryPolicy(settings: Settings): RetryPolicy {

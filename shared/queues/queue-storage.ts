@@ -1,12 +1,13 @@
 /** Storage queues for the app's own messages, encoded the way host.json tells the host to read them. */
 import { QueueClient } from '@azure/storage-queue';
+
 import { DependencyUnavailableError } from '../errors.js';
 import { mainQueueOf } from '../queue-names.js';
+import type { Settings } from '../settings.js';
+import { describeStorageError, hasStatus, storageTarget } from '../storage/storage-account.js';
 import { currentTraceparent } from '../telemetry/tracing.js';
 import { withTraceparent } from './envelope.js';
 import { queueHostConfig } from './host-config.js';
-import type { Settings } from '../settings.js';
-import { describeStorageError, hasStatus, storageTarget } from '../storage/storage-account.js';
 
 /** Messages never expire: an import or opt-out waiting on Sendmode must not vanish after 7 days. */
 const NEVER_EXPIRES = -1;

@@ -6,6 +6,7 @@
  * can grow (the host's own visibility time-out is fixed) and the poison message can say why.
  */
 import type { InvocationContext } from '@azure/functions';
+
 import {
   AppError,
   DependencyUnavailableError,
@@ -27,7 +28,7 @@ import {
   tracedQueueWork,
 } from '../telemetry/tracing.js';
 import { decodeQueueMessage } from './decode.js';
-import { ENVELOPE_KIND, type Envelope, isEnvelope } from './envelope.js';
+import { type Envelope, ENVELOPE_KIND, isEnvelope } from './envelope.js';
 
 export interface Delivery {
   /** The message as the sender wrote it. */

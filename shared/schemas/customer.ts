@@ -3,6 +3,7 @@
  * `{ group, mobilenumber, ... }` or the connector's `{ group, importdata: { ... } }`.
  */
 import * as z from 'zod';
+
 import type { ImportCustomerRequest } from '../sendmode/api.js';
 import { phoneNumberSchema } from './phone-number.js';
 import { hasControlCharacters, validate } from './validate.js';

@@ -6,6 +6,7 @@
  * Each error names its field and never echoes the value.
  */
 import * as z from 'zod';
+
 import { decodeToken, decodeTrailToken } from '../opt-outs/continuation-tokens.js';
 import { checkPhoneNumber, NOT_A_NUMBER_MESSAGE } from './phone-number.js';
 

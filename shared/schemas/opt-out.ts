@@ -16,6 +16,7 @@
  *   field as it was sent. Errors never echo values. Unknown fields are ignored.
  */
 import * as z from 'zod';
+
 import { type FieldError, ValidationError } from '../errors.js';
 import { chooseFields, isBlank, NUMBER_ALIASES } from './opt-out-fields.js';
 import { checkPhoneNumber } from './phone-number.js';

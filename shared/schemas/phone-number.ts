@@ -27,7 +27,6 @@
  * lines) comes with this module: only the handlers import it, and they are loaded on first call
  * (shared/lazy-handler.ts), so an instance's start never loads it.
  */
-import * as z from 'zod';
 import {
   type NumberType,
   parsePhoneNumberFromString,
@@ -35,6 +34,8 @@ import {
   validatePhoneNumberLength,
 } from 'libphonenumber-js/core';
 import metadata from 'libphonenumber-js/metadata.max.json';
+import * as z from 'zod';
+
 import { maskPhoneNumber, normalisePhoneNumber } from '../phone.js';
 import { getSettings, type Settings } from '../settings.js';
 

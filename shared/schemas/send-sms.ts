@@ -3,6 +3,7 @@
  * published API description. Limits are documented in the README.
  */
 import * as z from 'zod';
+
 import { MAX_SMS_PARTS, measureSms, smartEncoded } from '../sendmode/sms-text.js';
 import { getSettings } from '../settings.js';
 import { checkPhoneNumber, currentPhoneRule } from './phone-number.js';

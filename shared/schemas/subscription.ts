@@ -4,6 +4,7 @@
  * (`POST /api/subscriptions/optout-changed`) fixes its one event instead.
  */
 import * as z from 'zod';
+
 import { type AppAddress, callbackUrlProblem } from '../subscriptions/callback-url.js';
 import { EVENT_TYPE_NAMES, type EventType, isEventType } from '../subscriptions/event-types.js';
 import { validate } from './validate.js';

@@ -1,5 +1,6 @@
 /** Runs a zod schema and turns its issues into named field errors (never echoing input values). */
 import type { z } from 'zod';
+
 import { type FieldError, ValidationError } from '../errors.js';
 
 export function validate<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {

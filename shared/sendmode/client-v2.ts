@@ -6,22 +6,22 @@
 import { type SendmodeStatus, UpstreamRejectedError, UpstreamUnavailableError } from '../errors.js';
 import { scrubPhoneNumbers } from '../redact.js';
 import type {
-  SendSmsRequest,
-  SendSmsResult,
   CreditsResult,
   ImportCustomerRequest,
   ImportCustomerResult,
   OptOutRequest,
   OptOutResult,
   SendmodeApi,
+  SendSmsRequest,
+  SendSmsResult,
 } from './api.js';
 import {
+  parseJsonObject,
   type RawAnswer,
   type SendmodeClientOptions,
   SendmodeTransport,
-  TRANSIENT_HTTP_STATUSES,
-  parseJsonObject,
   throttledError,
+  TRANSIENT_HTTP_STATUSES,
 } from './transport.js';
 
 export type { SendmodeClientOptions } from './transport.js';

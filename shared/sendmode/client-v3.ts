@@ -13,7 +13,6 @@ import {
   ValidationError,
 } from '../errors.js';
 import { scrubPhoneNumbers } from '../redact.js';
-import { notOffered } from './api-version.js';
 import type {
   CreditsResult,
   ImportCustomerResult,
@@ -22,13 +21,14 @@ import type {
   SendSmsRequest,
   SendSmsResult,
 } from './api.js';
+import { notOffered } from './api-version.js';
 import {
+  parseJsonObject,
   type RawAnswer,
   type SendmodeClientOptions,
   SendmodeTransport,
-  TRANSIENT_HTTP_STATUSES,
-  parseJsonObject,
   throttledError,
+  TRANSIENT_HTTP_STATUSES,
 } from './transport.js';
 
 /** International format, as 3.0 wants it (prepareSend in api-version.ts produces it). */

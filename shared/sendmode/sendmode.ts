@@ -5,8 +5,6 @@
  * see its request again once each slot is granted (`beforeCall`), since waiting for one takes
  * time in which a recipient may opt out.
  */
-import type { SecretProvider } from '../secrets.js';
-import { assertOffered, type SendmodeOperation } from './api-version.js';
 import {
   UpstreamRejectedError,
   UpstreamTimeoutError,
@@ -14,8 +12,8 @@ import {
 } from '../errors.js';
 import type { SlotRequest } from '../limit/admission-policy.js';
 import type { Logger } from '../logger.js';
+import type { SecretProvider } from '../secrets.js';
 import { type CallOutcome, countSendmodeCall, countSent } from '../telemetry/metrics.js';
-import { measureSms } from './sms-text.js';
 import type {
   CreditsResult,
   ImportCustomerRequest,
@@ -26,6 +24,8 @@ import type {
   SendSmsRequest,
   SendSmsResult,
 } from './api.js';
+import { assertOffered, type SendmodeOperation } from './api-version.js';
+import { measureSms } from './sms-text.js';
 
 /** The shared limiter as seen by callers: resolves when a call may be made. */
 export interface CallGate {

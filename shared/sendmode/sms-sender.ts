@@ -10,16 +10,16 @@
  * HTTP callers send as interactive work; the send queue as background work in the sends lane
  * (`slot`), and it records the send as being sent once the slot is granted (`onSlot`).
  */
-import { prepareSend, type SendRules } from './api-version.js';
+import type { CallPlan, DeliveryStore } from '../delivery/delivery-store.js';
 import { UnprocessableError } from '../errors.js';
 import type { SlotRequest } from '../limit/admission-policy.js';
 import type { Logger } from '../logger.js';
-import { maskPhoneNumber } from '../phone.js';
-import type { Sendmode } from './sendmode.js';
-import type { SendSmsRequest, SendSmsResult } from './api.js';
-import { describeSms, type SmsReport } from './sms-text.js';
 import type { SuppressionList } from '../opt-outs/suppression.js';
-import type { CallPlan, DeliveryStore } from '../delivery/delivery-store.js';
+import { maskPhoneNumber } from '../phone.js';
+import type { SendSmsRequest, SendSmsResult } from './api.js';
+import { prepareSend, type SendRules } from './api-version.js';
+import type { Sendmode } from './sendmode.js';
+import { describeSms, type SmsReport } from './sms-text.js';
 
 export interface SkippedRecipient {
   recipient: string;

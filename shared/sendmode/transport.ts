@@ -4,7 +4,8 @@
  * No wire format here: each client (client-v2.ts, client-v3.ts for 3.0) builds its own
  * requests and reads its own answers.
  */
-import { Pool, errors as undiciErrors } from 'undici';
+import { errors as undiciErrors, Pool } from 'undici';
+
 import { AppError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js';
 import { tracedHttpCall } from '../telemetry/tracing.js';
 

@@ -10,6 +10,7 @@
  * for a transaction's deletes), so the purge deletes one entity at a time, a few at once.
  */
 import type { TableClient } from '@azure/data-tables';
+
 import { oldHistoryFilter } from '../history/history-store.js';
 import { CALL_RECORD_RETENTION_MS, CALLS_PARTITION } from '../merge/pending-sends.js';
 import { hasStatus, storageErrorCode, withTable } from './table-storage.js';

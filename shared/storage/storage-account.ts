@@ -5,6 +5,7 @@
  * `__accountName`, with `__clientId` selecting a user-assigned identity).
  */
 import type { TokenCredential } from '@azure/identity';
+
 import { DependencyUnavailableError } from '../errors.js';
 import { isLoopbackUrl, type Settings } from '../settings.js';
 

@@ -1,5 +1,6 @@
 /** Table Storage clients for the app's storage account (see `storage-account.ts`). */
 import type { TableClient } from '@azure/data-tables';
+
 import { AppError, DependencyUnavailableError } from '../errors.js';
 import type { Settings } from '../settings.js';
 import {

@@ -11,6 +11,7 @@
  * is called where it was registered, nowhere else.
  */
 import { Agent, errors as undiciErrors, request } from 'undici';
+
 import { UpstreamUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DeliveryMessage, EventWork } from './event-messages.js';

@@ -5,6 +5,7 @@
  * replayed as it is.
  */
 import * as z from 'zod';
+
 import { validate } from '../schemas/validate.js';
 import { EVENT_TYPE_NAMES, EVENT_TYPES, type EventData, type EventType } from './event-types.js';
 

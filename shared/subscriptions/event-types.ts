@@ -6,6 +6,7 @@
  * here and one producer calling `EventPublisher.publish` (shared/subscriptions/publisher.ts).
  */
 import * as z from 'zod';
+
 import { DELIVERY_STATES } from '../delivery/report-format.js';
 import type { ChangeAction, ChangeSource } from '../opt-outs/audit-trail.js';
 

@@ -5,6 +5,7 @@
  * producer's caller is answered 503 and retries, and the event is not lost.
  */
 import { randomBytes } from 'node:crypto';
+
 import type { AppEvent, EventMessage } from './event-messages.js';
 import type { EventData, EventType } from './event-types.js';
 

@@ -5,6 +5,7 @@
  * keyed with the secret's decoded bytes. Any Standard Webhooks library verifies them.
  */
 import { randomBytes } from 'node:crypto';
+
 import { signWebhook } from '../opt-outs/webhook-signature.js';
 
 /** 32 random bytes: the top of the 24-64 bytes Standard Webhooks asks for. */

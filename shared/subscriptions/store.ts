@@ -5,7 +5,9 @@
  * readable (Table Storage encrypts at rest; the secret is never logged or answered again).
  */
 import { randomUUID } from 'node:crypto';
+
 import { odata, type TableClient } from '@azure/data-tables';
+
 import { UnprocessableError } from '../errors.js';
 import { guardTable, hasStatus } from '../storage/table-storage.js';
 import { type EventType, isEventType } from './event-types.js';

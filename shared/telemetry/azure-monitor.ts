@@ -5,12 +5,13 @@
  * `telemetryMode: OpenTelemetry`) and runs each invocation in the host's trace. Loaded only when
  * a connection string is set (start.ts).
  */
+import type { TokenCredential } from '@azure/core-auth';
 import * as functions from '@azure/functions';
 // A CommonJS (webpack) build whose names Node's ES module loader cannot see: take the default.
 import functionsInstrumentation from '@azure/functions-opentelemetry-instrumentation';
 import { shutdownAzureMonitor, useAzureMonitor } from '@azure/monitor-opentelemetry';
-import type { TokenCredential } from '@azure/core-auth';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
+
 import { RedactingSpanProcessor, StructuredLogProcessor } from './redaction.js';
 import type { TelemetryHandle } from './start.js';
 

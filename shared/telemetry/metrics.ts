@@ -6,6 +6,7 @@
  * The same events feed this instance's per-minute history (the status page's hour).
  */
 import { type Attributes, type Counter, metrics, type ObservableGauge } from '@opentelemetry/api';
+
 import type { DeliveryState } from '../delivery/report-format.js';
 import { countThisMinute } from '../history/minute-counts.js';
 import type { WorkClass } from '../limit/admission-policy.js';

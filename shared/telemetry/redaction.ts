@@ -8,6 +8,7 @@ import type { Attributes, AttributeValue } from '@opentelemetry/api';
 import type { LogAttributes } from '@opentelemetry/api-logs';
 import type { LogRecordProcessor, SdkLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+
 import { scrubPhoneNumbers } from '../redact.js';
 
 /** Ids (trace, span, invocation, message) are kept as they are: hex and dashes only. */

@@ -12,9 +12,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+
 import { QueueClient } from '@azure/storage-queue';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { Azurite } from '../helpers/azurite.js';
 import { type Browser, launchChromium, TEST_RESULTS } from '../helpers/browser.js';
 import { freshSuffix } from '../helpers/common.js';
@@ -139,12 +141,22 @@ async function openPage(url: string): Promise<{ page: Page; foreign: string[]; e
     const target = new URL(request.url());
     if (target.protocol !== 'data:' && target.origin !== origin) foreign.push(request.url());
   });
+  // Which resource failed, which the console's "Failed to load resource" does not say.
+  page.on('response', (response) => {
+    if (response.status() >= 500) errors.push(`${response.status()} from ${response.url()}`);
+  });
   page.on('pageerror', (error) => errors.push(error.message));
   page.on('console', (message) => {
     if (message.type() === 'error') errors.push(message.text());
   });
   await page.goto(url);
   return { page, foreign, errors };
+}
+
+/** The lines of npm start's output (the host's log among them) that report an error. */
+function hostErrors(): string {
+  const lines = start.output().split('\n');
+  return lines.filter((line) => /error|exception|fail/i.test(line)).slice(-20).join('\n');
 }
 
 describe('the simulator inbox in Chromium', () => {
@@ -208,7 +220,7 @@ describe('the simulator inbox in Chromium', () => {
     const calls = await fetch(`${simulatorOrigin}/__admin/calls`);
     expect(((await calls.json()) as { calls: unknown[] }).calls).toEqual([]);
     expect(foreign).toEqual([]);
-    expect(errors).toEqual([]);
+    expect(errors, hostErrors()).toEqual([]);
     await page.close();
   }, 60_000);
 
@@ -281,7 +293,7 @@ describe('the simulator inbox in Chromium', () => {
         .toBe('Delivery: no report configured');
       expect(await page.evaluate(() => 'notReloaded' in globalThis)).toBe(true);
       expect(foreign).toEqual([]);
-      expect(errors).toEqual([]);
+      expect(errors, hostErrors()).toEqual([]);
       await page.close();
     } finally {
       await configure(started);
@@ -381,7 +393,7 @@ describe('the status page in Chromium', () => {
     expect(await page.evaluate(() => 'notReloaded' in globalThis)).toBe(true);
     await page.screenshot({ path: join(TEST_RESULTS, 'status-page.png'), fullPage: true });
     expect(foreign).toEqual([]);
-    expect(errors).toEqual([]);
+    expect(errors, hostErrors()).toEqual([]);
     await page.close();
   }, 60_000);
 });
@@ -415,7 +427,7 @@ describe('the status page’s delivery warning in Chromium', () => {
         path: join(TEST_RESULTS, 'status-page-delivery.png'),
         fullPage: true,
       });
-      expect(errors).toEqual([]);
+      expect(errors, hostErrors()).toEqual([]);
       await page.close();
     } finally {
       await put(saved);

@@ -5,7 +5,9 @@
  * simulator reporting nothing the "nothing delivered" warning appears on `/api/health`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
 import { startSubscriber, type Subscriber, verifyDelivery } from '../helpers/subscriber.js';
 

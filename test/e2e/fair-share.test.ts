@@ -6,9 +6,11 @@
  * Sendmode exactly once (deferred to reserved slots, never lost), and Sendmode never sees more
  * than 20 calls in any 10 s.
  */
-import { QueueClient } from '@azure/storage-queue';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+
 import type { Azurite } from '../helpers/azurite.js';
 import { freshSuffix } from '../helpers/common.js';
 import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';

@@ -5,6 +5,7 @@
  */
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { Azurite } from '../helpers/azurite.js';
 import { base64Json as b64, freshSuffix, until } from '../helpers/common.js';
 import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';

@@ -4,10 +4,12 @@
  * host.json there: base64, batchSize 4, newBatchThreshold 2, maxDequeueCount 3,
  * visibilityTimeout 1 s, maxPollingInterval 200 ms; queue-app-plain: encoding none.
  */
-import { QueueClient } from '@azure/storage-queue';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { Azurite } from '../helpers/azurite.js';
 import { base64 as b64, freshSuffix, until } from '../helpers/common.js';
 import { type HostProcess, ROOT, startHostProcess } from '../helpers/processes.js';

@@ -4,7 +4,9 @@
  * recorded, not from what the hosts say.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { afterAll, beforeAll, expect, it } from 'vitest';
+
 import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
 import type { HostProcess, SimulatorProcess } from '../helpers/processes.js';
 

@@ -4,6 +4,7 @@
  * over real HTTP in the documented shape, what 3.0 does not offer answers 501, health says v3.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+
 import { freshSuffix } from '../helpers/common.js';
 import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
 import type { HostProcess, SimulatorProcess } from '../helpers/processes.js';

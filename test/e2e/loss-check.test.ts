@@ -8,9 +8,11 @@
  * Every injected fault leaves Sendmode untouched (the simulator answers before acting), so a
  * second successful call for the same customer or number would be a duplicate.
  */
-import { QueueClient } from '@azure/storage-queue';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { Azurite } from '../helpers/azurite.js';
 import { freshSuffix } from '../helpers/common.js';
 import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';

@@ -5,9 +5,11 @@
  * every status names its own recipient. Then the host collecting a merged call is killed while
  * the call is in flight: nothing is lost, and only recipients of that call can arrive twice.
  */
-import { QueueClient } from '@azure/storage-queue';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
 import { maxInAnyWindow } from '../helpers/limit-run.js';
 import type { HostProcess } from '../helpers/processes.js';

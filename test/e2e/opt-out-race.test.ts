@@ -5,9 +5,11 @@
  * admin) are registered and answer under the local host, JSON and CSV.
  */
 import { randomUUID } from 'node:crypto';
+
 import { parse as parseCsv } from 'csv-parse/sync';
 import { Webhook as SvixWebhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { signWebhook } from '../../shared/opt-outs/webhook-signature.js';
 import { freshSuffix } from '../helpers/common.js';
 import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';

@@ -7,9 +7,11 @@
  * sends are in flight: nothing is lost, and only a send that was inside its Sendmode call when
  * the host died can go twice.
  */
-import { QueueClient } from '@azure/storage-queue';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { base64Json as b64 } from '../helpers/common.js';
 import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
 import { maxInAnyWindow } from '../helpers/limit-run.js';

@@ -6,9 +6,11 @@
  * the connector's wrapped form. Each is imported exactly once; text that is neither is parked
  * at once with the reason.
  */
-import { QueueClient } from '@azure/storage-queue';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { Azurite } from '../helpers/azurite.js';
 import { base64Json as b64, freshSuffix, until } from '../helpers/common.js';
 import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';

@@ -6,10 +6,12 @@
  * error. A screenshot is left in test-results/.
  */
 import { join } from 'node:path';
+
 import { TableClient } from '@azure/data-tables';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HistoryStore, type HistoryRow } from '../../shared/history/history-store.js';
+
+import { type HistoryRow, HistoryStore } from '../../shared/history/history-store.js';
 import { emptyCounts, type MinuteCounts, minuteOf } from '../../shared/history/minute-counts.js';
 import { type Browser, launchChromium, TEST_RESULTS } from '../helpers/browser.js';
 import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';

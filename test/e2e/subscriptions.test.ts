@@ -7,8 +7,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { until } from '../helpers/common.js';
 import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
 import type { HostProcess } from '../helpers/processes.js';

@@ -6,7 +6,9 @@
  * the queue; and nothing received holds the API key, the message text or a full number.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { E2E_API_KEY, type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
 import { type Ingestion, startIngestion, type TelemetryItem } from '../helpers/ingestion.js';
 

@@ -1,6 +1,7 @@
-import { DefaultAzureCredential, type AccessToken, type TokenCredential } from '@azure/identity';
+import { type AccessToken, DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
 import { afterEach, describe, expect, it } from 'vitest';
+
 import { startKeyVaultFake, useFakeManagedIdentity } from './key-vault.js';
 
 /**

@@ -7,6 +7,7 @@
  * own.
  */
 import { InvocationContext } from '@azure/functions';
+
 import { resetServices } from '../../shared/services.js';
 import { resetSettings } from '../../shared/settings.js';
 import { startSimulator } from '../../tools/sendmode-simulator/simulator.js';

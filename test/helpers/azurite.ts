@@ -7,13 +7,14 @@
  * account each from it (test/helpers/storage.ts). A file that stops and restarts storage starts
  * one of its own here instead.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { freePorts } from './free-port.js';
 
 export interface Azurite {

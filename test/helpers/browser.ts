@@ -5,7 +5,9 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { type BrowserContext, chromium } from 'playwright-core';
+
 import { ROOT } from './processes.js';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';

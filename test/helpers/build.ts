@@ -6,6 +6,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { bundleApp, bundleStaleReason } from '../../scripts/bundle.js';
 import { ROOT } from './processes.js';
 

@@ -4,10 +4,11 @@
  * upstream's own view of the shared limit. Used by test/limit-multiprocess.test.ts and
  * bench/limiter.bench.ts.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+
 import type { Simulator } from '../../tools/sendmode-simulator/types.js';
 import type { WorkerSummary } from './limit-worker.js';
 

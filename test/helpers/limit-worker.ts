@@ -23,7 +23,9 @@
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import functions, { type HttpResponseInit } from '@azure/functions';
+
 import { rateLimiterFromSettings, type RateLimiterStats } from '../../shared/limit/rate-limiter.js';
 import { getServices, resetServices } from '../../shared/services.js';
 import { resetSettings } from '../../shared/settings.js';

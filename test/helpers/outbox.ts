@@ -3,9 +3,11 @@
  * the queue is handed over as its text with its Storage id and dequeue count, and deleted after
  * (a throw leaves it for a later round, as the host's own redelivery would).
  */
-import { QueueClient } from '@azure/storage-queue';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { InvocationContext } from '@azure/functions';
+import { QueueClient } from '@azure/storage-queue';
+
 import { sendQueuedSms } from '../../functions/send-queued-sms.js';
 
 export interface Drained {

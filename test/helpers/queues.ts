@@ -1,6 +1,8 @@
 /** Reading the app's queues on Azurite back in tests, decoded as host.json says the host would. */
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { QueueClient } from '@azure/storage-queue';
+
 import { queueHostConfig } from '../../shared/queues/host-config.js';
 
 export function decode(text: string): unknown {

@@ -6,12 +6,15 @@
  * A file that stops and restarts storage on purpose (outage tests) must not use this: it takes a
  * private Azurite with `startAzurite()` (test/helpers/azurite.ts), or `storage: 'private'`.
  */
+import '../setup/provided.js';
+
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { TableServiceClient } from '@azure/data-tables';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { inject } from 'vitest';
-import '../setup/provided.js';
+
 import { type Azurite, connectionStringFor, startAzurite } from './azurite.js';
 
 /** Which Azurite a test file's set-up uses. */

@@ -15,7 +15,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import type { TestProject } from 'vitest/node';
+
 import { bundleApp, bundleStaleReason } from '../../scripts/bundle.js';
 import { type Azurite, startAzurite } from '../helpers/azurite.js';
 import type { SharedAzurite } from './provided.js';

@@ -8,7 +8,9 @@
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+
 import { parse } from 'csv-parse';
+
 import { undefuseCell } from '../../shared/csv-safe.js';
 
 export interface CsvRow {

@@ -13,8 +13,10 @@
  */
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
+
 import type { QueueClient } from '@azure/storage-queue';
 import { stringify } from 'csv-stringify';
+
 import { defuseCell } from '../../shared/csv-safe.js';
 import { ValidationError } from '../../shared/errors.js';
 import { maskPhoneNumber } from '../../shared/phone.js';

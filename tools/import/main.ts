@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+
 import { phoneRuleFrom } from '../../shared/schemas/phone-number.js';
 import { parseSettings, SettingsError } from '../../shared/settings.js';
 import { appSettings, openQueueStorage } from '../queues/storage.js';

@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import Module, { register } from 'node:module';
 import { fileURLToPath } from 'node:url';
+
 import type {
   FunctionCallback,
   FunctionMetadata,

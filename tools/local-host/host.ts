@@ -8,11 +8,12 @@ import type http from 'node:http';
 import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
+
 import { loadLocalSettings, readHostConfig, resolveSettingExpression } from './config.js';
 import { type CoreRegistry, installFunctionsCore, type RegisteredFunction } from './core-api.js';
-import { createHttpServer, httpRoutes, type HttpRoute } from './http-server.js';
-import { createInvoker, describeError, type Invoker } from './invoke.js';
 import { expandMain } from './glob.js';
+import { createHttpServer, type HttpRoute, httpRoutes } from './http-server.js';
+import { createInvoker, describeError, type Invoker } from './invoke.js';
 import { createLogger, type HostLogger, levelName } from './log.js';
 import { QueueListener, queueServiceFor } from './queue-listener.js';
 

@@ -11,17 +11,18 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import type { RegisteredFunction } from './core-api.js';
-import { refuseForeignHost } from './host-guard.js';
 import type {
   RpcHttpCookie,
   RpcHttpData,
   RpcInvocationResponse,
   RpcTypedData,
 } from './core-types.js';
+import { refuseForeignHost } from './host-guard.js';
 import type { Invoker } from './invoke.js';
 import type { HostLogger } from './log.js';
-import { compareRoutes, compileRoute, type CompiledRoute, matchRoute } from './routes.js';
+import { compareRoutes, type CompiledRoute, compileRoute, matchRoute } from './routes.js';
 import { httpInvocationSpan } from './telemetry.js';
 
 /** The Functions host's default maxRequestBodySize. */

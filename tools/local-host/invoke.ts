@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+
 import type { CoreRegistry, RegisteredFunction } from './core-api.js';
 import type {
   CoreInvocationContext,

@@ -9,9 +9,10 @@
  * (the environment wins). Stops cleanly on SIGINT/SIGTERM (a second signal exits at once).
  */
 import { parseArgs } from 'node:util';
+
 import { ConfigError } from './config.js';
-import { bindWarning } from './host-guard.js';
 import { HostStartError, type RunningHost, startHost } from './host.js';
+import { bindWarning } from './host-guard.js';
 
 const USAGE = `Usage: node --import tsx tools/local-host/main.ts [options]
   --app <dir>               the app directory (package.json, host.json, local.settings.json); default .

@@ -16,12 +16,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import type {
   DequeuedMessageItem,
   QueueClient,
   QueueServiceClient,
   StoragePipelineOptions,
 } from '@azure/storage-queue';
+
 import type { QueueOptions } from './config.js';
 import type { RegisteredFunction } from './core-api.js';
 import type { Invoker } from './invoke.js';

@@ -2,10 +2,11 @@
  * `npm run poison -- list|show|replay|purge QUEUE [ids...] [options]`: see poison.ts and the README.
  * Exit codes: 0 done; 1 some messages could not be replayed; 2 usage, not confirmed, or not found.
  */
-import { createInterface } from 'node:readline/promises';
 import { dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+
 import { mainQueueOf, poisonQueueOf } from '../../shared/queue-names.js';
 import { openQueueStorage } from '../queues/storage.js';
 import { masked, type PoisonEntry, PoisonQueue, type ReplayGate } from './poison.js';

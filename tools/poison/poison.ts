@@ -15,6 +15,7 @@
  * `ReplayGate` that readies each message's record before its copy goes back.
  */
 import type { QueueClient } from '@azure/storage-queue';
+
 import { maskPhoneNumber } from '../../shared/phone.js';
 import { decodeQueueMessage } from '../../shared/queues/decode.js';
 import { encodeMessage } from '../../shared/queues/queue-storage.js';

@@ -13,12 +13,12 @@
  * - no `id` (a message the host moved before the handler wrote one in): replayed; its new
  *   Storage message id becomes its id.
  */
-import { parseSettings } from '../../shared/settings.js';
 import {
   type SendStatus,
   SendStatusStore,
   type StoredStatus,
 } from '../../shared/outbox/send-status.js';
+import { parseSettings } from '../../shared/settings.js';
 import type { QueueStorage } from '../queues/storage.js';
 import type { PoisonEntry, ReplayGate } from './poison.js';
 

@@ -10,6 +10,7 @@
  */
 import type { TableClient } from '@azure/data-tables';
 import type { QueueServiceClient } from '@azure/storage-queue';
+
 import {
   DEFAULT_QUEUE_NAMES,
   QUEUE_NAME_PATTERN,

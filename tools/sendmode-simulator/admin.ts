@@ -9,6 +9,7 @@
  *   GET /__admin/delivery-reports/sent           GET /__admin/state      POST /__admin/reset
  */
 import type http from 'node:http';
+
 import { parseFault } from './faults.js';
 import { BodyTooLargeError, readBody, sendJson } from './http-io.js';
 import type { FaultSpec, Simulator } from './types.js';

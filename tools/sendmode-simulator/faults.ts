@@ -4,6 +4,7 @@
  * the order they were injected, using up their `times`.
  */
 import { z } from 'zod';
+
 import type { FaultSpec, Operation } from './types.js';
 
 const faultSchema = z.strictObject({

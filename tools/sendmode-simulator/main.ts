@@ -13,6 +13,7 @@
  * masked to their last 3 digits) and per delivery report attempt; never logs keys.
  */
 import { parseArgs } from 'node:util';
+
 import { bindWarning } from '../local-host/host-guard.js';
 import type { ReportAttempt } from './delivery-reports.js';
 import { startSimulator } from './simulator.js';

@@ -35,6 +35,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+
 import { refuseCrossSite, refuseForeignHost } from '../local-host/host-guard.js';
 import { ADMIN_PREFIX, checkBalance, cleanKeys, handleAdmin } from './admin.js';
 import { createDeliveryReports } from './delivery-reports.js';

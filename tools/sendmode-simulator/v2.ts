@@ -4,6 +4,8 @@
  * (the choices where the upstream is unconfirmed are listed in simulator.ts).
  */
 import http from 'node:http';
+
+import type { PickedFaults } from './faults.js';
 import {
   isValidDateOfBirth,
   isValidMobile,
@@ -11,14 +13,13 @@ import {
   isValidSenderId,
   normaliseNumber,
 } from './field-formats.js';
-import type { PickedFaults } from './faults.js';
 import { sendText } from './http-io.js';
 import { smsParts } from './sms-parts.js';
 import type { Contact, Operation, OptOut, RecordedCall } from './types.js';
 import {
   badJson,
-  type DecodedBody,
   decodeBody,
+  type DecodedBody,
   extractMessageObject,
   fail,
   isPlainObject,

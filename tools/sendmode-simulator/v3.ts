@@ -16,6 +16,7 @@
  *   error_message; 'rate-limit', 'reset', 'malformed' and 'latency' are as for v2.
  */
 import http from 'node:http';
+
 import type { FaultSpec, Operation, RecordedCall } from './types.js';
 
 export const V3_BASE_PATH = '/3.0';

@@ -13,8 +13,9 @@
  */
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
-import type { RecordedCall } from '../types.js';
+
 import { type DeliveryUpdate, messageKey } from '../delivery-reports.js';
+import type { RecordedCall } from '../types.js';
 import { type Deliveries, type InboxEntry, toEntry, withDelivery } from './model.js';
 
 export type InboxEvent =

@@ -7,9 +7,9 @@
  * `recipients`, `senderid`; 3.0 `message`, `mobile_number` or `mobile_numbers`, `sender_id`,
  * `customer_id`), so any send recorded in the same shape shows up, whichever path it came in on.
  */
+import { isFinalStatus, type RecipientDelivery } from '../delivery-reports.js';
 import { smsEncoding, smsParts } from '../sms-parts.js';
 import type { RecordedCall } from '../types.js';
-import { isFinalStatus, type RecipientDelivery } from '../delivery-reports.js';
 
 export type EntryKind = 'sms' | 'import' | 'optout' | 'credits' | 'other';
 
