@@ -156,7 +156,10 @@ async function openPage(url: string): Promise<{ page: Page; foreign: string[]; e
 /** The lines of npm start's output (the host's log among them) that report an error. */
 function hostErrors(): string {
   const lines = start.output().split('\n');
-  return lines.filter((line) => /error|exception|fail/i.test(line)).slice(-20).join('\n');
+  return lines
+    .filter((line) => /error|exception|fail/i.test(line))
+    .slice(-20)
+    .join('\n');
 }
 
 describe('the simulator inbox in Chromium', () => {
