@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+
 import LongestFirstSequencer from './test/setup/sequencer.js';
 
 /**
@@ -25,6 +26,12 @@ const UNIT = [
   'test/webhook-signature.test.ts',
 ];
 const E2E = ['test/e2e/**/*.test.ts'];
+/**
+ * Files whose figures are the time itself (how full a saturated window is kept, how fast a
+ * backlog drains): under the others' load their callers wake late, so these two run first, side
+ * by side (one is mostly waiting), before everything else.
+ */
+const SOLO = ['test/limit-multiprocess.test.ts', 'test/e2e/fair-share.test.ts'];
 
 const common = {
   testTimeout: 30_000,
@@ -32,28 +39,51 @@ const common = {
 };
 /** Builds dist/app/ once (e2e) and starts the run's one Azurite (test/setup/global.ts). */
 const GLOBAL_SETUP = ['test/setup/global.ts'];
+/**
+ * Files in parallel forks, more at once than the two cores: most of a file's time is spent
+ * waiting (for a limit's window, a queue's visibility, a child process), not computing.
+ */
+const WORKERS = Number(process.env.VITEST_MAX_WORKERS ?? 3);
+
+const afterSolo = { maxWorkers: WORKERS, sequence: { groupOrder: 1 } };
 
 export default defineConfig({
   test: {
-    // Two cores: files run in parallel forks, two at a time across all projects.
     pool: 'forks',
-    maxWorkers: 2,
     sequence: { sequencer: LongestFirstSequencer },
     projects: [
       {
-        test: { ...common, name: 'unit', include: UNIT },
+        test: {
+          ...common,
+          name: 'solo',
+          include: SOLO,
+          globalSetup: GLOBAL_SETUP,
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: { ...common, name: 'unit', include: UNIT, ...afterSolo },
       },
       {
         test: {
           ...common,
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: [...UNIT, ...E2E],
+          exclude: [...UNIT, ...E2E, ...SOLO],
           globalSetup: GLOBAL_SETUP,
+          ...afterSolo,
         },
       },
       {
-        test: { ...common, name: 'e2e', include: E2E, globalSetup: GLOBAL_SETUP },
+        test: {
+          ...common,
+          name: 'e2e',
+          include: E2E,
+          exclude: SOLO,
+          globalSetup: GLOBAL_SETUP,
+          ...afterSolo,
+        },
       },
     ],
   },

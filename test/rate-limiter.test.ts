@@ -550,6 +550,14 @@ describe('RateLimiter when storage hangs', () => {
       expect((error as Error).message).toMatch(/300 ms/);
       expect(performance.now() - started).toBeLessThan(1_500);
       expect(rl.stats().admissions).toBe(0);
+      // The looks that change nothing (the status page's window, a queued send's estimate)
+      // time out the same way: a 503 naming the dependency, never an unexpected AbortError.
+      for (const look of [() => rl.snapshot(), () => rl.expectedStart(3)]) {
+        const lookError = await look().catch((e: unknown) => e);
+        expect(lookError).toBeInstanceOf(DependencyUnavailableError);
+        expect(lookError).toMatchObject({ dependency: 'table-storage' });
+        expect((lookError as Error).message).toMatch(/300 ms/);
+      }
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));

@@ -262,8 +262,7 @@ export class RateLimiter {
 
   /** The window as the stored log shows it now: one entity read, no change. */
   async snapshot(): Promise<LimitSnapshot> {
-    await ensureTable(this.table, { abortSignal: this.signal() });
-    const state = await this.read();
+    const state = await this.readUnchanged();
     const now = this.now();
     const entries = prune(state.entries, now, this.policy);
     const counts = census(entries, now, this.policy);
@@ -296,8 +295,7 @@ export class RateLimiter {
    * apart. An estimate on the stored log (one read, no write).
    */
   async expectedStart(ahead: number, lane: Lane = 'sends'): Promise<number> {
-    await ensureTable(this.table, { abortSignal: this.signal() });
-    const state = await this.read();
+    const state = await this.readUnchanged();
     const now = this.now();
     const capacity = this.policy.maxCalls - this.policy.interactiveReserve;
     const live = prune(state.entries, now, this.policy);
@@ -434,6 +432,19 @@ export class RateLimiter {
 
   private signal(): AbortSignal {
     return AbortSignal.timeout(this.operationTimeoutMs);
+  }
+
+  /**
+   * The stored log for a look that changes nothing (snapshot, estimate). A storage failure or
+   * time-out is a 503 here as on the admission path, never an unexpected error.
+   */
+  private async readUnchanged(): Promise<LogState> {
+    try {
+      await ensureTable(this.table, { abortSignal: this.signal() });
+      return await this.read();
+    } catch (error) {
+      throw storageUnavailable(error, this.operationTimeoutMs);
+    }
   }
 
   private async read(): Promise<LogState> {

@@ -59,7 +59,7 @@ function buildIfStale(): Promise<void> {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const needsBuild = project.name === 'e2e';
+  const needsBuild = project.name === 'e2e' || project.name === 'solo';
   let shared = store[KEY];
   if (!shared) {
     shared = { started: startShared(), users: 0 };
