@@ -60,8 +60,13 @@ async function deliver(host: HostProcess, number: string, text: string, timestam
     headers['webhook-signature'] = signWebhook(SECRET, id, timestamp, body);
   }
   const res = await fetch(`${host.url}/api/optout`, { method: 'POST', headers, body });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as Json).status as string;
+  // Recorded either way: 200 once Sendmode has it, or 202 `queued` when Sendmode could not be
+  // called now (48 racing deliveries on loaded cores can time a limiter read out), its sync on
+  // the queue. A caller that checks the answer's status sees `queued` and fails on it.
+  const answer = (await res.json()) as Json;
+  expect([200, 202], JSON.stringify(answer)).toContain(res.status);
+  if (res.status === 202) expect(answer.status).toBe('queued');
+  return answer.status as string;
 }
 
 async function lookUp(host: HostProcess, number: string): Promise<Json> {
