@@ -28,10 +28,15 @@ const UNIT = [
 const E2E = ['test/e2e/**/*.test.ts'];
 /**
  * Files whose figures are the time itself (how full a saturated window is kept, how fast a
- * backlog drains): under the others' load their callers wake late, so these two run first, side
- * by side (one is mostly waiting), before everything else.
+ * backlog drains, how long a killed host's sends take to come back): under the others' load
+ * their callers wake late, so they run first, two at a time (each is mostly waiting), before
+ * everything else.
  */
-const SOLO = ['test/limit-multiprocess.test.ts', 'test/e2e/fair-share.test.ts'];
+const SOLO = [
+  'test/e2e/fair-share.test.ts',
+  'test/limit-multiprocess.test.ts',
+  'test/e2e/outbox-async.test.ts',
+];
 
 const common = {
   testTimeout: 30_000,
