@@ -4,7 +4,7 @@
  * with the same pattern and defaults, and reports an invalid one.
  */
 
-import { settingValue } from './setting-aliases.js';
+import { resolveAliases } from './setting-aliases.js';
 
 /** Storage queue names: 3-63 lower-case letters, digits and single dashes; `-poison` is appended. */
 export const QUEUE_NAME_PATTERN = /^[a-z0-9](?!.*--)[a-z0-9-]{1,48}[a-z0-9]$/;
@@ -32,6 +32,7 @@ export type QueueNameSetting = keyof typeof DEFAULT_QUEUE_NAMES;
 
 /** The configured queue name when valid, else its default (getSettings names the invalid one). */
 export function queueNameForRegistration(name: QueueNameSetting): string {
-  const value = settingValue(process.env, name);
+  // Old names as settings.ts reads them (a conflict is reported there; the new name wins here).
+  const value = resolveAliases(process.env).env[name];
   return value !== undefined && QUEUE_NAME_PATTERN.test(value) ? value : DEFAULT_QUEUE_NAMES[name];
 }

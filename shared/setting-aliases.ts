@@ -14,12 +14,6 @@ type Env = Record<string, string | undefined>;
 const isSet = (value: string | undefined): value is string =>
   value !== undefined && value.trim() !== '';
 
-/** A setting's value under its name, else under its old name. */
-export function settingValue(env: Env, name: string): string | undefined {
-  const old: string | undefined = SETTING_ALIASES[name as keyof typeof SETTING_ALIASES];
-  return isSet(env[name]) || old === undefined ? env[name] : env[old];
-}
-
 /**
  * The environment with every old name moved to its new one, and the names set both ways with
  * different values (which one was meant cannot be known, so it is an error, not a guess).
