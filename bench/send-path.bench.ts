@@ -15,8 +15,7 @@ import { performance } from 'node:perf_hooks';
 import azureFunctions, { type HttpResponseInit } from '@azure/functions';
 import { Pool } from 'undici';
 
-import type { RateLimiter } from '../shared/limit/rate-limiter.js';
-import { rateLimiterFromSettings } from '../shared/limit/rate-limiter.js';
+import { type RateLimiter, rateLimiterFromSettings } from '../shared/limit/rate-limiter.js';
 import { resetServices } from '../shared/services.js';
 import { parseSettings, resetSettings } from '../shared/settings.js';
 import { type Azurite, startAzurite } from '../test/helpers/azurite.js';

@@ -5,8 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import type { InboxEntry } from '../tools/sendmode-simulator/inbox/model.js';
-import { toEntry } from '../tools/sendmode-simulator/inbox/model.js';
+import { type InboxEntry, toEntry } from '../tools/sendmode-simulator/inbox/model.js';
 import { startSimulator } from '../tools/sendmode-simulator/simulator.js';
 import type { RecordedCall, Simulator } from '../tools/sendmode-simulator/types.js';
 

@@ -4,8 +4,7 @@
  * the redaction and structured-log processors let out. The exporter itself is exercised end to
  * end in test/e2e/telemetry.test.ts.
  */
-import { context, metrics, trace } from '@opentelemetry/api';
-import { propagation } from '@opentelemetry/api';
+import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
