@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { freePorts } from './free-port.js';
+import { stablePorts } from './free-port.js';
 
 export interface Azurite {
   /** The storage account the connection string names (devstoreaccount1 unless leased). */
@@ -95,8 +95,9 @@ export interface AzuriteOptions {
 export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
   installExitHook();
   // A port found free can be taken by a parallel test file before Azurite binds it: retry.
+  // Below the ephemeral range, so a restart finds its ports still free (stablePorts).
   for (let attempt = 1; ; attempt++) {
-    const [blobPort, queuePort, tablePort] = (await freePorts(3)) as [number, number, number];
+    const [blobPort, queuePort, tablePort] = (await stablePorts(3)) as [number, number, number];
     try {
       return await startOn({ blobPort, queuePort, tablePort }, options.accounts ?? []);
     } catch (error) {
