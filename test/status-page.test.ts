@@ -65,14 +65,16 @@ function fakeElement(): FakeElement {
   };
 }
 
-/**
- * Runs the page's script once against a stand-in DOM, with `status` as /api/status's answer
- * (the limit's window 60 s), and gives each element's text and class by id.
- */
-async function render(
+type FakeFetch = (
+  url: string,
+) => Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>;
+
+/** Runs the page's script once against a stand-in DOM; gives its elements by id. */
+async function runPage(
   script: string,
-  status: Record<string, unknown>,
-): Promise<Record<string, { text: string; className: string }>> {
+  fetch: FakeFetch,
+  setTimeout: (callback: () => void, ms: number) => number = () => 0,
+): Promise<Map<string, FakeElement>> {
   const elements = new Map<string, FakeElement>();
   const document = {
     getElementById: (id: string) => {
@@ -81,6 +83,29 @@ async function render(
     },
     createElement: () => fakeElement(),
   };
+  runInNewContext(script, {
+    window: { location: { href: 'http://localhost:7071/api/status/page' } },
+    document,
+    fetch,
+    URL,
+    setTimeout,
+    setInterval: () => 0,
+  });
+  await new Promise((resolve) => globalThis.setTimeout(resolve, 20));
+  return elements;
+}
+
+const answering = (status: number, body: unknown) =>
+  Promise.resolve({ ok: status < 400, status, json: () => Promise.resolve(body) });
+
+/**
+ * Runs the page's script once with `status` as /api/status's answer (the limit's window 60 s),
+ * and gives each element's text and class by id.
+ */
+async function render(
+  script: string,
+  status: Record<string, unknown>,
+): Promise<Record<string, { text: string; className: string }>> {
   const answer = {
     status: 'ok',
     at: new Date().toISOString(),
@@ -88,17 +113,7 @@ async function render(
     queues: [],
     ...status,
   };
-  const fetch = () =>
-    Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve(answer) });
-  runInNewContext(script, {
-    window: { location: { href: 'http://localhost:7071/api/status/page' } },
-    document,
-    fetch,
-    URL,
-    setTimeout: () => 0,
-    setInterval: () => 0,
-  });
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  const elements = await runPage(script, () => answering(200, answer));
   expect(elements.get('live')?.textContent, 'the poll succeeded').toBe('live');
   return Object.fromEntries(
     [...elements].map(([id, e]) => [id, { text: e.textContent, className: e.className }]),
@@ -330,5 +345,44 @@ describe('the status page’s delivery reports', () => {
     });
     expect(off['delivery-state']).toEqual({ text: 'not expected', className: 'muted' });
     expect(off['delivery-summary']?.text).toMatch(/DELIVERY_REPORTS is off/);
+  });
+});
+
+describe('the status page’s hour of history', () => {
+  /**
+   * The delay before the page asks for the history again after an answer of `historyStatus`
+   * (an OK answer without charts: this stand-in DOM draws no SVG), and what it then says.
+   */
+  async function nextHistoryRead(historyStatus: number) {
+    const { response } = await get();
+    const script = /<script>([\s\S]*?)<\/script>/.exec(String(response.body))?.[1] ?? '';
+    const delays: Record<string, number> = {};
+    const elements = await runPage(
+      script,
+      (url) =>
+        String(url).includes('history=')
+          ? answering(
+              historyStatus,
+              historyStatus < 400 ? {} : { detail: 'Table Storage did not answer within 5000 ms.' },
+            )
+          : answering(200, { limit: {}, queues: [] }),
+      (callback, ms) => {
+        delays[callback.name] = ms;
+        return 0;
+      },
+    );
+    return { delay: delays.pollHistory, summary: elements.get('history-summary')?.textContent };
+  }
+
+  it('asks again every 30 s, and every 2 s after a read that failed', async () => {
+    expect(await nextHistoryRead(200)).toEqual({
+      delay: 30_000,
+      summary: 'not reported by this version of /api/status',
+    });
+    expect(await nextHistoryRead(503)).toEqual({
+      delay: 2_000,
+      summary:
+        'The history could not be read: HTTP 503: Table Storage did not answer within 5000 ms.',
+    });
   });
 });

@@ -4,9 +4,9 @@
  * the send queue's line (how many sends wait, until when sends are lined up, when the last is
  * expected to go), merged calls (on or off; in the last window, how many calls carried how many
  * queued sends, recipients per call and the calls saved), the queues and the recent opt-outs;
- * and, from `GET /api/status?history=60` every 30 seconds, the last hour as inline SVG charts
- * (calls per minute by class; 429s, deferrals and parked messages; queue and poison depths),
- * drawn by the same script with DOM calls, no chart library.
+ * and, from `GET /api/status?history=60` every 30 seconds (every 2 after a failed read), the last
+ * hour as inline SVG charts (calls per minute by class; 429s, deferrals and parked messages;
+ * queue and poison depths), drawn by the same script with DOM calls, no chart library.
  * It is a TypeScript string so that whatever builds the app (tsc or a bundler) ships it;
  * nothing is loaded from another origin.
  *
@@ -480,14 +480,17 @@ const SCRIPT = String.raw`
   }
 
   function pollHistory() {
+    var next = HISTORY_POLL_MS;
     getJson(historySource)
       .then(function (body) {
         showHistory(body.history);
       })
       .catch(function (error) {
         text('history-summary', 'The history could not be read: ' + error.message);
+        // A passing storage time-out should not leave the charts empty for half a minute.
+        next = POLL_MS;
       })
-      .finally(function () { setTimeout(pollHistory, HISTORY_POLL_MS); });
+      .finally(function () { setTimeout(pollHistory, next); });
   }
 
   function setState(state, label) {
