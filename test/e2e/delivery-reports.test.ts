@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import type { ReportAttempt } from '../../tools/sendmode-simulator/delivery-reports.js';
 import { type HostsEnv, startHostsEnv } from '../helpers/hosts-env.js';
 import { startSubscriber, type Subscriber, verifyDelivery } from '../helpers/subscriber.js';
 
@@ -69,6 +70,23 @@ async function deliveryWhen(id: string, done: (d: Delivery) => boolean): Promise
   }
 }
 
+/**
+ * Waits until the app has answered True to the simulator's report of `status` for `digits`: the
+ * report has been taken in full (a send's status can show it before the rest is written).
+ */
+async function reportTaken(digits: string, status: string): Promise<void> {
+  await expect
+    .poll(
+      async () => {
+        const res = await fetch(`${env.simulator.origin}/__admin/delivery-reports/sent`);
+        const sent = (await res.json()) as ReportAttempt[];
+        return sent.some((r) => r.phonenumber === digits && r.status === status && r.answeredTrue);
+      },
+      { timeout: 20_000 },
+    )
+    .toBe(true);
+}
+
 describe('delivery reports from the simulator', () => {
   it('a send’s status reaches delivered (and undelivered) per recipient', async () => {
     await env.deliveryReports({
@@ -117,6 +135,7 @@ describe('delivery reports from the simulator', () => {
     });
     const { id } = await send(['+353870000521']);
     await deliveryWhen(id, (d) => d.recipients[0]?.status === 'opted-out');
+    await reportTaken('353870000521', 'OPTED OUT - BLOCKED');
     const lookup = (await (await fetch(`${host}/api/optouts/+353870000521`)).json()) as {
       suppressed: boolean;
       sendmodeSync: string;
